@@ -1,0 +1,122 @@
+#include "engine/job.h"
+
+#include <exception>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/engine.h"
+#include "engine/log.h"
+
+namespace berth {
+
+Job::Job(Engine* engine, absl::string_view name, std::vector<std::string> args,
+         std::shared_ptr<const Handler> handler)
+    : engine_(engine), name_(name), args_(std::move(args)), handler_(std::move(handler)) {
+  stderr_.TrackLastLine();
+}
+
+Job::~Job() = default;
+
+std::string Job::CallString() const { return absl::StrCat(name_, "(", absl::StrJoin(args_, ", "), ")"); }
+
+int Job::Error(absl::string_view message) {
+  std::string line(message);
+  if (line.empty() || line.back() != '\n') line.push_back('\n');
+  (void)stderr_.Write(std::move(line));
+  return kStatusErr;
+}
+
+int Job::Error(const absl::Status& status) {
+  if (status.ok()) return kStatusOk;
+  (void)Error(status.message());
+  return JobStatusFromStatus(status);
+}
+
+void Job::Log(absl::string_view message) const { spdlog::info("[{}] {}", CallString(), message); }
+
+absl::Status Job::Run() {
+  Engine& eng = *engine_;
+  // Counted before the shutdown check so that Shutdown, which sets the flag and
+  // then waits for the count to drain, never misses a job that slipped past it.
+  const bool accepted = eng.BeginJob();
+  if (!accepted && !env_.GetBool("overrideShutdown")) {
+    eng.EndJob();
+    status_ = kStatusUnavailable;
+    return absl::UnavailableError("engine is shutdown");
+  }
+  if (started_.exchange(true)) {
+    eng.EndJob();
+    return absl::FailedPreconditionError(absl::StrCat(name_, ": job has already completed"));
+  }
+
+  if (handler_ == nullptr) {
+    (void)stderr_.Write(absl::StrCat(name_, ": command not found\n"));
+    status_ = kStatusNotFound;
+  } else {
+    const bool trace = eng.logging();
+    if (trace) spdlog::info("+job {}", CallString());
+    try {
+      status_ = (*handler_)(*this);
+    } catch (const std::exception& e) {
+      (void)Error(e.what());
+      status_ = kStatusErr;
+    } catch (...) {
+      (void)Error(absl::StrCat(name_, ": handler threw a non-standard exception"));
+      status_ = kStatusErr;
+    }
+    if (trace) {
+      spdlog::info("-job {} = {} ({})", CallString(), status_ == kStatusOk ? "OK" : "ERR", status_);
+    }
+  }
+
+  absl::Status close_error;
+  if (close_streams_) {
+    close_error = stdout_.Close();
+    (void)stderr_.Close();
+    stdin_.Close();
+  }
+  eng.EndJob();
+
+  if (status_ == kStatusOk && !close_error.ok()) {
+    // The handler succeeded but its output could not be delivered or decoded.
+    status_ = kStatusErr;
+    return absl::UnknownError(absl::StrCat(name_, ": stdout: ", close_error.message()));
+  }
+  if (status_ == kStatusOk) return absl::OkStatus();
+  std::string message = stderr_.LastLine();
+  if (message.empty()) message = absl::StrCat(name_, ": failed with status ", status_);
+  return StatusFromJobStatus(status_, message);
+}
+
+void Job::Cancel() {
+  std::vector<std::function<void()>> callbacks;
+  {
+    absl::MutexLock lock(&cancel_mu_);
+    if (cancelled_.exchange(true, std::memory_order_acq_rel)) return;
+    callbacks.swap(on_cancel_);
+    cancel_cv_.SignalAll();
+  }
+  for (auto& fn : callbacks) fn();
+}
+
+bool Job::WaitCancelled(absl::Duration timeout) {
+  absl::Time until = std::min(absl::Now() + timeout, deadline_);
+  absl::MutexLock lock(&cancel_mu_);
+  while (!cancelled_.load(std::memory_order_acquire)) {
+    if (cancel_cv_.WaitWithDeadline(&cancel_mu_, until)) break;
+  }
+  return cancelled_.load(std::memory_order_acquire);
+}
+
+void Job::OnCancel(std::function<void()> fn) {
+  {
+    absl::MutexLock lock(&cancel_mu_);
+    if (!cancelled_.load(std::memory_order_acquire)) {
+      on_cancel_.push_back(std::move(fn));
+      return;
+    }
+  }
+  fn();
+}
+
+}  // namespace berth

@@ -1,0 +1,125 @@
+// Job: one invocation of a named handler — name, args, env, three streams and an
+// integer status.
+//
+// Created by Engine::NewJob (which picks the handler at creation), configured by
+// the caller (env, stdin source, stdout/stderr sinks), then Run once. Run's order
+// is the contract of SPEC §1.2: shutdown check, already-run check, not-found,
+// handler (exceptions become status 1), stream close, error text = last stderr line.
+#ifndef BERTH_ENGINE_JOB_H_
+#define BERTH_ENGINE_JOB_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "engine/env.h"
+#include "engine/status.h"
+#include "engine/streams.h"
+
+namespace berth {
+
+class Engine;
+class Job;
+
+// A handler returns the job's status (kStatusOk, kStatusErr, ...).
+using Handler = std::function<int(Job&)>;
+
+class Job {
+ public:
+  Job(const Job&) = delete;
+  Job& operator=(const Job&) = delete;
+  ~Job();
+
+  const std::string& name() const { return name_; }
+  const std::vector<std::string>& args() const { return args_; }
+  std::vector<std::string>& mutable_args() { return args_; }
+  Env& env() { return env_; }
+  const Env& env() const { return env_; }
+  Output& Stdout() { return stdout_; }
+  Output& Stderr() { return stderr_; }
+  Input& Stdin() { return stdin_; }
+  Engine& engine() const { return *engine_; }
+  int status() const { return status_; }
+  // Whether a handler (exact or catch-all) was found when the job was created.
+  bool has_handler() const { return handler_ != nullptr; }
+
+  // Runs the job once; see the file comment. Returns OK for status 0, otherwise an
+  // error whose message is the last line the job wrote to stderr.
+  absl::Status Run();
+
+  // By default Run closes the three streams when the handler returns.
+  void set_close_streams(bool close) { close_streams_ = close; }
+
+  // Writes a formatted line to stderr and returns kStatusErr, for `return job.Errorf(...)`.
+  template <typename... Args>
+  int Errorf(const absl::FormatSpec<Args...>& format, const Args&... args) {
+    return Error(absl::StrFormat(format, args...));
+  }
+  // Writes `message` as a line to stderr and returns kStatusErr.
+  int Error(absl::string_view message);
+  // Writes the status's message to stderr and returns the job status matching its
+  // code (so a NotFound error becomes 127, Cancelled 130, ...; other codes 1).
+  int Error(const absl::Status& status);
+  template <typename... Args>
+  absl::Status Printf(const absl::FormatSpec<Args...>& format, const Args&... args) {
+    return stdout_.Write(absl::StrFormat(format, args...));
+  }
+  // Logs through the engine's logger, prefixed with the job's call string.
+  template <typename... Args>
+  void Logf(const absl::FormatSpec<Args...>& format, const Args&... args) {
+    Log(absl::StrFormat(format, args...));
+  }
+  void Log(absl::string_view message) const;
+
+  // `name(arg1, arg2)`, as trace lines show it.
+  std::string CallString() const;
+
+  // Cancellation: thread-safe; a handler observes it with cancelled() or by
+  // waiting in WaitCancelled, and can register callbacks (e.g. to abort a pipe).
+  void Cancel();
+  bool cancelled() const { return cancelled_.load(std::memory_order_acquire); }
+  // Waits up to `timeout` (and not past the deadline); true if cancelled.
+  bool WaitCancelled(absl::Duration timeout);
+  // Runs `fn` once when the job is cancelled (at once if it already is).
+  void OnCancel(std::function<void()> fn);
+
+  // The time by which the caller wants the job done (InfiniteFuture if none).
+  absl::Time deadline() const { return deadline_; }
+  void set_deadline(absl::Time deadline) { deadline_ = deadline; }
+
+ private:
+  friend class Engine;
+  Job(Engine* engine, absl::string_view name, std::vector<std::string> args,
+      std::shared_ptr<const Handler> handler);
+
+  Engine* const engine_;
+  const std::string name_;
+  std::vector<std::string> args_;
+  Env env_;
+  Output stdout_;
+  Output stderr_;
+  Input stdin_;
+  std::shared_ptr<const Handler> handler_;
+  int status_ = kStatusOk;
+  std::atomic<bool> started_{false};
+  bool close_streams_ = true;
+  absl::Time deadline_ = absl::InfiniteFuture();
+
+  std::atomic<bool> cancelled_{false};
+  absl::Mutex cancel_mu_;
+  absl::CondVar cancel_cv_;
+  std::vector<std::function<void()>> on_cancel_ ABSL_GUARDED_BY(cancel_mu_);
+};
+
+}  // namespace berth
+
+#endif  // BERTH_ENGINE_JOB_H_
