@@ -1,0 +1,35 @@
+# Shared by scripts/test and scripts/demo: the Debian packages berth needs, and a
+# function that installs the missing ones. Sourced, not run.
+
+BERTH_PACKAGES=(
+  meson ninja-build pkg-config g++ clang libclang-rt-14-dev python3
+  libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libsqlite3-dev sqlite3 libabsl-dev
+  libiptc-dev libip4tc-dev iptables libnl-route-3-dev nlohmann-json3-dev
+  libcli11-dev libspdlog-dev doctest-dev libsystemd-dev
+  iproute2 procps util-linux tar
+)
+
+berth_install_missing_packages() {
+  local missing=() p
+  for p in "${BERTH_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "Installing missing Debian packages: ${missing[*]}"
+  local sudo=()
+  [ "$(id -u)" -ne 0 ] && sudo=(sudo)
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# Configures build directory $1 with the remaining arguments as meson options,
+# or reconfigures it when it exists (so an incremental build picks up changes).
+berth_meson_setup() {
+  local dir=$1
+  shift
+  if [ -f "$dir/build.ninja" ]; then
+    meson configure "$dir" "$@" >/dev/null
+  else
+    meson setup "$dir" "$@" >/dev/null
+  fi
+}
