@@ -1,0 +1,336 @@
+// rtnetlink through libnl-route-3.
+
+#include "net/netlink.h"
+
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <netlink/addr.h>
+#include <netlink/cache.h>
+#include <netlink/errno.h>
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+#include <netlink/route/link/bridge.h>
+#include <netlink/route/nexthop.h>
+#include <netlink/route/route.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "net/validate.h"
+
+namespace berth::net {
+namespace {
+
+// Owning wrappers for libnl objects.
+struct LinkDeleter {
+  void operator()(rtnl_link* l) const { rtnl_link_put(l); }
+};
+struct AddrDeleter {
+  void operator()(rtnl_addr* a) const { rtnl_addr_put(a); }
+};
+struct NlAddrDeleter {
+  void operator()(nl_addr* a) const { nl_addr_put(a); }
+};
+struct CacheDeleter {
+  void operator()(nl_cache* c) const { nl_cache_free(c); }
+};
+using LinkPtr = std::unique_ptr<rtnl_link, LinkDeleter>;
+using AddrPtr = std::unique_ptr<rtnl_addr, AddrDeleter>;
+using NlAddrPtr = std::unique_ptr<nl_addr, NlAddrDeleter>;
+using CachePtr = std::unique_ptr<nl_cache, CacheDeleter>;
+
+absl::StatusCode CodeFor(int nl_err) {
+  switch (nl_err) {
+    case NLE_OBJ_NOTFOUND:
+    case NLE_NODEV:
+      return absl::StatusCode::kNotFound;
+    case NLE_EXIST:
+      return absl::StatusCode::kAlreadyExists;
+    case NLE_PERM:
+      return absl::StatusCode::kPermissionDenied;
+    case NLE_INVAL:
+    case NLE_RANGE:
+      return absl::StatusCode::kInvalidArgument;
+    default:
+      return absl::StatusCode::kInternal;
+  }
+}
+
+absl::Status NlError(absl::string_view what, int err) {
+  int e = err < 0 ? -err : err;
+  return absl::Status(CodeFor(e), absl::StrCat("netlink: ", what, ": ",
+                                               nl_geterror(e)));
+}
+
+NlAddrPtr Ipv4NlAddr(Ipv4Address ip, int prefix) {
+  in_addr a = ip.ToInAddr();
+  NlAddrPtr addr(nl_addr_build(AF_INET, &a, sizeof(a)));
+  if (addr) nl_addr_set_prefixlen(addr.get(), prefix);
+  return addr;
+}
+
+absl::StatusOr<Ipv4Address> FromNlAddr(nl_addr* addr) {
+  if (addr == nullptr || nl_addr_get_family(addr) != AF_INET ||
+      nl_addr_get_len(addr) != sizeof(in_addr)) {
+    return absl::InvalidArgumentError("not an IPv4 address");
+  }
+  in_addr a;
+  std::memcpy(&a, nl_addr_get_binary_addr(addr), sizeof(a));
+  return Ipv4Address::FromInAddr(a);
+}
+
+LinkInfo ToLinkInfo(rtnl_link* link) {
+  LinkInfo info;
+  const char* name = rtnl_link_get_name(link);
+  info.name = name == nullptr ? "" : name;
+  info.index = rtnl_link_get_ifindex(link);
+  info.mtu = static_cast<int>(rtnl_link_get_mtu(link));
+  info.up = (rtnl_link_get_flags(link) & IFF_UP) != 0;
+  const char* kind = rtnl_link_get_type(link);
+  info.kind = kind == nullptr ? "" : kind;
+  nl_addr* mac = rtnl_link_get_addr(link);
+  if (mac != nullptr && nl_addr_get_len(mac) == 6) {
+    std::array<uint8_t, 6> bytes;
+    std::memcpy(bytes.data(), nl_addr_get_binary_addr(mac), 6);
+    info.mac = MacAddress(bytes);
+  }
+  return info;
+}
+
+absl::Status CheckMtu(int mtu) {
+  if (mtu < 68 || mtu > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid MTU ", mtu, ": must be between 68 and 65535"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Netlink>> Netlink::Open() {
+  nl_sock* sock = nl_socket_alloc();
+  if (sock == nullptr) {
+    return absl::ResourceExhaustedError("netlink: cannot allocate a socket");
+  }
+  if (int err = nl_connect(sock, NETLINK_ROUTE); err < 0) {
+    nl_socket_free(sock);
+    return NlError("connect", err);
+  }
+  return std::unique_ptr<Netlink>(new Netlink(sock));
+}
+
+Netlink::~Netlink() {
+  absl::MutexLock lock(&mu_);
+  nl_socket_free(sock_);
+}
+
+absl::Status Netlink::CreateBridge(absl::string_view name, const MacAddress& mac,
+                                   int mtu) {
+  if (absl::Status s = ValidateInterfaceName(name); !s.ok()) return s;
+  if (absl::Status s = CheckMtu(mtu); !s.ok()) return s;
+  std::string n(name);
+  LinkPtr link(rtnl_link_bridge_alloc());
+  if (!link) return absl::ResourceExhaustedError("netlink: out of memory");
+  rtnl_link_set_name(link.get(), n.c_str());
+  NlAddrPtr lladdr(nl_addr_build(AF_LLC, mac.bytes().data(), 6));
+  if (!lladdr) return absl::ResourceExhaustedError("netlink: out of memory");
+  rtnl_link_set_addr(link.get(), lladdr.get());
+  rtnl_link_set_mtu(link.get(), static_cast<unsigned int>(mtu));
+  absl::MutexLock lock(&mu_);
+  if (int err = rtnl_link_add(sock_, link.get(), NLM_F_CREATE | NLM_F_EXCL);
+      err < 0) {
+    return NlError(absl::StrCat("create bridge ", n), err);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Netlink::SetMtu(absl::string_view name, int mtu) {
+  if (absl::Status s = ValidateInterfaceName(name); !s.ok()) return s;
+  if (absl::Status s = CheckMtu(mtu); !s.ok()) return s;
+  std::string n(name);
+  absl::MutexLock lock(&mu_);
+  rtnl_link* raw = nullptr;
+  if (int err = rtnl_link_get_kernel(sock_, 0, n.c_str(), &raw); err < 0) {
+    return NlError(absl::StrCat("find link ", n), err);
+  }
+  LinkPtr orig(raw);
+  LinkPtr change(rtnl_link_alloc());
+  rtnl_link_set_mtu(change.get(), static_cast<unsigned int>(mtu));
+  if (int err = rtnl_link_change(sock_, orig.get(), change.get(), 0); err < 0) {
+    return NlError(absl::StrCat("set MTU ", mtu, " on ", n), err);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Netlink::AddAddress(absl::string_view name,
+                                 const Ipv4Network& address) {
+  if (absl::Status s = ValidateInterfaceName(name); !s.ok()) return s;
+  std::string n(name);
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<LinkInfo> link = GetLinkLocked(n);
+  if (!link.ok()) return link.status();
+  AddrPtr addr(rtnl_addr_alloc());
+  rtnl_addr_set_ifindex(addr.get(), link->index);
+  rtnl_addr_set_family(addr.get(), AF_INET);
+  NlAddrPtr local = Ipv4NlAddr(address.address(), address.prefix_length());
+  if (!local) return absl::ResourceExhaustedError("netlink: out of memory");
+  if (int err = rtnl_addr_set_local(addr.get(), local.get()); err < 0) {
+    return NlError("set local address", err);
+  }
+  if (address.prefix_length() < 31) {
+    NlAddrPtr brd = Ipv4NlAddr(address.Broadcast(), 32);
+    if (int err = rtnl_addr_set_broadcast(addr.get(), brd.get()); err < 0) {
+      return NlError("set broadcast address", err);
+    }
+  }
+  if (int err = rtnl_addr_add(sock_, addr.get(), 0); err < 0) {
+    return NlError(absl::StrCat("add address ", address.ToString(), " to ", n),
+                   err);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Netlink::SetUp(absl::string_view name) {
+  if (absl::Status s = ValidateInterfaceName(name); !s.ok()) return s;
+  std::string n(name);
+  absl::MutexLock lock(&mu_);
+  rtnl_link* raw = nullptr;
+  if (int err = rtnl_link_get_kernel(sock_, 0, n.c_str(), &raw); err < 0) {
+    return NlError(absl::StrCat("find link ", n), err);
+  }
+  LinkPtr orig(raw);
+  LinkPtr change(rtnl_link_alloc());
+  rtnl_link_set_flags(change.get(), IFF_UP);
+  if (int err = rtnl_link_change(sock_, orig.get(), change.get(), 0); err < 0) {
+    return NlError(absl::StrCat("bring up ", n), err);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Netlink::DeleteLink(absl::string_view name) {
+  if (absl::Status s = ValidateInterfaceName(name); !s.ok()) return s;
+  std::string n(name);
+  LinkPtr link(rtnl_link_alloc());
+  rtnl_link_set_name(link.get(), n.c_str());
+  absl::MutexLock lock(&mu_);
+  if (int err = rtnl_link_delete(sock_, link.get()); err < 0) {
+    return NlError(absl::StrCat("delete link ", n), err);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LinkInfo> Netlink::GetLinkLocked(absl::string_view name) {
+  std::string n(name);
+  rtnl_link* raw = nullptr;
+  if (int err = rtnl_link_get_kernel(sock_, 0, n.c_str(), &raw); err < 0) {
+    return NlError(absl::StrCat("find link ", n), err);
+  }
+  LinkPtr link(raw);
+  return ToLinkInfo(link.get());
+}
+
+absl::StatusOr<LinkInfo> Netlink::GetLinkByIndexLocked(int index) {
+  rtnl_link* raw = nullptr;
+  if (int err = rtnl_link_get_kernel(sock_, index, nullptr, &raw); err < 0) {
+    return NlError(absl::StrCat("find link #", index), err);
+  }
+  LinkPtr link(raw);
+  return ToLinkInfo(link.get());
+}
+
+absl::StatusOr<bool> Netlink::LinkExists(absl::string_view name) {
+  absl::StatusOr<LinkInfo> link = GetLink(name);
+  if (link.ok()) return true;
+  if (absl::IsNotFound(link.status())) return false;
+  return link.status();
+}
+
+absl::StatusOr<LinkInfo> Netlink::GetLink(absl::string_view name) {
+  if (absl::Status s = ValidateInterfaceName(name); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  return GetLinkLocked(name);
+}
+
+absl::StatusOr<std::vector<Ipv4Network>> Netlink::Ipv4Addresses(
+    absl::string_view name) {
+  if (absl::Status s = ValidateInterfaceName(name); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<LinkInfo> link = GetLinkLocked(name);
+  if (!link.ok()) return link.status();
+  nl_cache* raw = nullptr;
+  if (int err = rtnl_addr_alloc_cache(sock_, &raw); err < 0) {
+    return NlError("list addresses", err);
+  }
+  CachePtr cache(raw);
+  std::vector<Ipv4Network> out;
+  for (nl_object* obj = nl_cache_get_first(cache.get()); obj != nullptr;
+       obj = nl_cache_get_next(obj)) {
+    rtnl_addr* a = reinterpret_cast<rtnl_addr*>(obj);
+    if (rtnl_addr_get_ifindex(a) != link->index ||
+        rtnl_addr_get_family(a) != AF_INET) {
+      continue;
+    }
+    absl::StatusOr<Ipv4Address> ip = FromNlAddr(rtnl_addr_get_local(a));
+    if (!ip.ok()) continue;
+    absl::StatusOr<Ipv4Network> n =
+        Ipv4Network::Create(*ip, rtnl_addr_get_prefixlen(a));
+    if (n.ok()) out.push_back(*n);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<Ipv4Network>> Netlink::Ipv4Routes() {
+  absl::MutexLock lock(&mu_);
+  nl_cache* raw = nullptr;
+  if (int err = rtnl_route_alloc_cache(sock_, AF_INET, 0, &raw); err < 0) {
+    return NlError("list routes", err);
+  }
+  CachePtr cache(raw);
+  std::vector<Ipv4Network> out;
+  for (nl_object* obj = nl_cache_get_first(cache.get()); obj != nullptr;
+       obj = nl_cache_get_next(obj)) {
+    rtnl_route* r = reinterpret_cast<rtnl_route*>(obj);
+    if (rtnl_route_get_table(r) != RT_TABLE_MAIN ||
+        rtnl_route_get_type(r) != RTN_UNICAST) {
+      continue;
+    }
+    nl_addr* dst = rtnl_route_get_dst(r);
+    if (dst == nullptr || nl_addr_get_prefixlen(dst) == 0) continue;
+    absl::StatusOr<Ipv4Address> ip = FromNlAddr(dst);
+    if (!ip.ok()) continue;
+    absl::StatusOr<Ipv4Network> n =
+        Ipv4Network::Create(*ip, static_cast<int>(nl_addr_get_prefixlen(dst)));
+    if (n.ok()) out.push_back(*n);
+  }
+  return out;
+}
+
+absl::StatusOr<int> Netlink::DefaultRouteMtu() {
+  absl::MutexLock lock(&mu_);
+  nl_cache* raw = nullptr;
+  if (int err = rtnl_route_alloc_cache(sock_, AF_INET, 0, &raw); err < 0) {
+    return NlError("list routes", err);
+  }
+  CachePtr cache(raw);
+  for (nl_object* obj = nl_cache_get_first(cache.get()); obj != nullptr;
+       obj = nl_cache_get_next(obj)) {
+    rtnl_route* r = reinterpret_cast<rtnl_route*>(obj);
+    if (rtnl_route_get_table(r) != RT_TABLE_MAIN ||
+        rtnl_route_get_type(r) != RTN_UNICAST) {
+      continue;
+    }
+    nl_addr* dst = rtnl_route_get_dst(r);
+    if (dst != nullptr && nl_addr_get_prefixlen(dst) != 0) continue;
+    if (rtnl_route_get_nnexthops(r) < 1) continue;
+    int index = rtnl_route_nh_get_ifindex(rtnl_route_nexthop_n(r, 0));
+    absl::StatusOr<LinkInfo> link = GetLinkByIndexLocked(index);
+    if (!link.ok()) return link.status();
+    return link->mtu;
+  }
+  return absl::NotFoundError("no IPv4 default route");
+}
+
+}  // namespace berth::net
