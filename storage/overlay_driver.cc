@@ -1,0 +1,392 @@
+// The overlay graph driver; see overlay_driver.h.
+#include "storage/overlay_driver.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "storage/atomic_file.h"
+#include "storage/fs_util.h"
+#include "storage/layer_apply.h"
+
+namespace berth::storage {
+namespace {
+
+// The kernel copies mount options into one page, NUL included.
+constexpr size_t kMaxMountOptions = 4095;
+
+// mountinfo escapes space, tab, newline and backslash as \ooo.
+std::string Unescape(absl::string_view s) {
+  auto octal = [](char c) { return c >= '0' && c <= '7'; };
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size() && octal(s[i + 1]) &&
+        octal(s[i + 2]) && octal(s[i + 3])) {
+      out.push_back(static_cast<char>((s[i + 1] - '0') * 64 +
+                                      (s[i + 2] - '0') * 8 + (s[i + 3] - '0')));
+      i += 3;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+// Removes a freshly made home again when the driver turns out unusable, so
+// that probing leaves no trace; a home with content is left alone.
+void RemoveIfCreated(const std::string& home, bool created) {
+  if (created) rmdir(home.c_str());
+}
+
+absl::Status TrialMount(const std::string& home) {
+  std::string pattern = JoinPath(home, "probe-XXXXXX");
+  std::vector<char> buf(pattern.begin(), pattern.end());
+  buf.push_back('\0');
+  if (mkdtemp(buf.data()) == nullptr) {
+    return ErrnoStatus(errno, absl::StrCat("overlay: mkdtemp in ", home));
+  }
+  std::string probe(buf.data());
+  for (const char* sub : {"lower", "upper", "work", "merged"}) {
+    if (mkdir(JoinPath(probe, sub).c_str(), 0700) != 0) {
+      absl::Status s = ErrnoStatus(errno, absl::StrCat("overlay: mkdir in ", probe));
+      RemoveTree(probe).IgnoreError();
+      return s;
+    }
+  }
+  // A file system that does not fill in d_type breaks overlay's whiteouts.
+  bool d_type_ok = true;
+  if (DIR* d = opendir(probe.c_str())) {
+    while (struct dirent* ent = readdir(d)) {
+      if (ent->d_type == DT_UNKNOWN) d_type_ok = false;
+    }
+    closedir(d);
+  }
+  if (!d_type_ok) {
+    RemoveTree(probe).IgnoreError();
+    return absl::FailedPreconditionError(absl::StrCat(
+        "overlay: the file system of ", home,
+        " does not report d_type (xfs needs ftype=1), which overlay needs"));
+  }
+  std::string options = absl::StrCat("lowerdir=", JoinPath(probe, "lower"),
+                                     ",upperdir=", JoinPath(probe, "upper"),
+                                     ",workdir=", JoinPath(probe, "work"));
+  std::string merged = JoinPath(probe, "merged");
+  if (mount("overlay", merged.c_str(), "overlay", 0, options.c_str()) != 0) {
+    int err = errno;
+    RemoveTree(probe).IgnoreError();
+    return absl::FailedPreconditionError(absl::StrCat(
+        "overlay: a trial mount in ", home, " failed: ", strerror(err),
+        err == EPERM ? " (mounting needs CAP_SYS_ADMIN, i.e. root)" : ""));
+  }
+  umount2(merged.c_str(), MNT_DETACH);
+  return RemoveTree(probe);
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> MountsBelow(const std::string& dir) {
+  absl::StatusOr<std::string> info =
+      ReadFileToString("/proc/self/mountinfo", 64 << 20);
+  if (!info.ok()) return info.status();
+  std::vector<std::string> out;
+  std::string prefix = absl::StrCat(dir, "/");
+  for (absl::string_view line : absl::StrSplit(*info, '\n', absl::SkipEmpty())) {
+    std::vector<absl::string_view> fields = absl::StrSplit(line, ' ');
+    if (fields.size() < 5) continue;
+    std::string point = Unescape(fields[4]);
+    if (point == dir || absl::StartsWith(point, prefix)) {
+      out.push_back(std::move(point));
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const std::string& a, const std::string& b) {
+    return a.size() > b.size();
+  });
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<OverlayDriver>> OverlayDriver::New(
+    std::string home, const std::vector<std::string>& options,
+    const ProbeEnv& env) {
+  if (!options.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "overlay: unknown option \"", options.front(),
+        "\" (overlay takes no options)"));
+  }
+  absl::Status s = ProbeOverlay(home, env);
+  if (!s.ok()) return s;
+  struct stat st;
+  bool created = stat(home.c_str(), &st) != 0;
+  s = MkdirAll(home, 0700);
+  if (!s.ok()) return s;
+  char real[PATH_MAX];
+  if (realpath(home.c_str(), real) == nullptr) {
+    s = ErrnoStatus(errno, absl::StrCat("overlay: resolve ", home));
+    RemoveIfCreated(home, created);
+    return s;
+  }
+  std::string abs_home = real;
+  if (abs_home.find_first_of(":,\\") != std::string::npos) {
+    RemoveIfCreated(home, created);
+    return absl::FailedPreconditionError(absl::StrCat(
+        "overlay: the path ", abs_home,
+        " contains ':', ',' or '\\', which overlay mount options cannot carry"));
+  }
+  // The home may be on another file system than its parent was.
+  absl::StatusOr<int64_t> magic = FilesystemMagic(abs_home);
+  if (magic.ok()) s = CheckOverlayBackingFs(abs_home, *magic);
+  if (s.ok()) s = TrialMount(abs_home);
+  if (!s.ok()) {
+    RemoveIfCreated(abs_home, created);
+    return s;
+  }
+  if (chmod(abs_home.c_str(), 0700) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("chmod ", abs_home));
+  }
+  std::unique_ptr<OverlayDriver> driver(new OverlayDriver(abs_home));
+  // Mounts that a crashed run left behind would pin layers forever.
+  absl::StatusOr<std::vector<std::string>> stale = MountsBelow(abs_home);
+  if (stale.ok()) {
+    for (const std::string& point : *stale) umount2(point.c_str(), MNT_DETACH);
+  }
+  return driver;
+}
+
+OverlayDriver::~OverlayDriver() { Cleanup().IgnoreError(); }
+
+std::string OverlayDriver::LayerDir(absl::string_view id) const {
+  return JoinPath(home_, id);
+}
+
+std::string OverlayDriver::DiffDir(absl::string_view id) const {
+  return JoinPath(LayerDir(id), "diff");
+}
+
+bool OverlayDriver::Exists(absl::string_view id) {
+  if (!ValidateLayerId(id).ok()) return false;
+  struct stat st;
+  return stat(DiffDir(id).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+absl::StatusOr<std::vector<std::string>> OverlayDriver::Lowers(
+    absl::string_view id) const {
+  std::string path = JoinPath(LayerDir(id), "lower");
+  absl::StatusOr<std::string> text = ReadFileToString(path, 1 << 20);
+  if (!text.ok()) {
+    if (absl::IsNotFound(text.status())) return std::vector<std::string>{};
+    return text.status();
+  }
+  std::vector<std::string> lowers =
+      absl::StrSplit(*text, ':', absl::SkipEmpty());
+  for (const std::string& l : lowers) {
+    absl::Status s = ValidateLayerId(l);
+    if (!s.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("overlay: corrupt ", path, ": ", s.message()));
+    }
+  }
+  return lowers;
+}
+
+absl::StatusOr<std::string> OverlayDriver::MountOptions(
+    absl::string_view id) const {
+  absl::StatusOr<std::vector<std::string>> lowers = Lowers(id);
+  if (!lowers.ok()) return lowers.status();
+  std::vector<std::string> dirs;
+  for (const std::string& l : *lowers) dirs.push_back(DiffDir(l));
+  return absl::StrCat("lowerdir=", absl::StrJoin(dirs, ":"),
+                      ",upperdir=", DiffDir(id), ",workdir=",
+                      JoinPath(LayerDir(id), "work"));
+}
+
+absl::Status OverlayDriver::Create(absl::string_view id,
+                                   absl::string_view parent) {
+  absl::Status s = ValidateLayerId(id);
+  if (!s.ok()) return s;
+  if (Exists(id)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("overlay: layer ", id, " already exists"));
+  }
+  std::vector<std::string> lowers;
+  if (!parent.empty()) {
+    s = ValidateLayerId(parent);
+    if (!s.ok()) return s;
+    if (!Exists(parent)) {
+      return absl::NotFoundError(absl::StrCat(
+          "overlay: parent layer ", parent, " of ", id, " does not exist"));
+    }
+    absl::StatusOr<std::vector<std::string>> up = Lowers(parent);
+    if (!up.ok()) return up.status();
+    lowers.push_back(std::string(parent));
+    lowers.insert(lowers.end(), up->begin(), up->end());
+    size_t length = strlen("lowerdir=,upperdir=,workdir=") +
+                    DiffDir(id).size() + JoinPath(LayerDir(id), "work").size();
+    for (const std::string& l : lowers) length += DiffDir(l).size() + 1;
+    if (length > kMaxMountOptions) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "overlay: layer ", id, " would stack ", lowers.size() + 1,
+          " layers; its mount options would be ", length,
+          " bytes, over the kernel's ", kMaxMountOptions, "-byte limit"));
+    }
+  }
+  std::string dir = LayerDir(id);
+  if (mkdir(dir.c_str(), 0700) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("overlay: create layer ", id));
+  }
+  auto fail = [&](absl::Status err) {
+    RemoveTree(dir).IgnoreError();
+    return err;
+  };
+  // diff/ last: its presence is what makes the layer exist.
+  for (const char* sub : {"work", "merged"}) {
+    if (mkdir(JoinPath(dir, sub).c_str(), 0700) != 0) {
+      return fail(ErrnoStatus(errno, absl::StrCat("overlay: mkdir ", sub)));
+    }
+  }
+  if (!lowers.empty()) {
+    AtomicWriteOptions w;
+    w.mode = 0600;
+    s = WriteFileAtomic(JoinPath(dir, "lower"), absl::StrJoin(lowers, ":"), w);
+    if (!s.ok()) return fail(s);
+  }
+  std::string diff = DiffDir(id);
+  if (mkdir(diff.c_str(), 0755) != 0 || chmod(diff.c_str(), 0755) != 0) {
+    return fail(ErrnoStatus(errno, absl::StrCat("overlay: mkdir ", diff)));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> OverlayDriver::Get(absl::string_view id) {
+  absl::Status s = ValidateLayerId(id);
+  if (!s.ok()) return s;
+  std::string key(id);
+  absl::MutexLock lock(&mu_);
+  if (!Exists(id)) {
+    return absl::NotFoundError(absl::StrCat("overlay: no such layer ", id));
+  }
+  auto it = active_.find(key);
+  if (it != active_.end()) {
+    ++it->second;
+    return mounted_[key] ? JoinPath(LayerDir(id), "merged") : DiffDir(id);
+  }
+  absl::StatusOr<std::vector<std::string>> lowers = Lowers(id);
+  if (!lowers.ok()) return lowers.status();
+  if (lowers->empty()) {
+    // A base layer's diff is its whole content; nothing to mount.
+    active_[key] = 1;
+    mounted_[key] = false;
+    return DiffDir(id);
+  }
+  absl::StatusOr<std::string> options = MountOptions(id);
+  if (!options.ok()) return options.status();
+  std::string merged = JoinPath(LayerDir(id), "merged");
+  if (mount("overlay", merged.c_str(), "overlay", 0, options->c_str()) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("overlay: mount layer ", id, " on ",
+                                           merged));
+  }
+  active_[key] = 1;
+  mounted_[key] = true;
+  return merged;
+}
+
+absl::Status OverlayDriver::UnmountLocked(const std::string& id) {
+  auto it = mounted_.find(id);
+  bool mounted = it != mounted_.end() && it->second;
+  active_.erase(id);
+  mounted_.erase(id);
+  if (!mounted) return absl::OkStatus();
+  std::string merged = JoinPath(LayerDir(id), "merged");
+  // Detach: a process still inside the mount must not make shutdown fail;
+  // the kernel finishes the unmount when it leaves.
+  if (umount2(merged.c_str(), MNT_DETACH) != 0 && errno != EINVAL) {
+    return ErrnoStatus(errno, absl::StrCat("overlay: unmount ", merged));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status OverlayDriver::Put(absl::string_view id) {
+  absl::Status s = ValidateLayerId(id);
+  if (!s.ok()) return s;
+  std::string key(id);
+  absl::MutexLock lock(&mu_);
+  auto it = active_.find(key);
+  if (it == active_.end()) return absl::OkStatus();  // as the reference
+  if (--it->second > 0) return absl::OkStatus();
+  return UnmountLocked(key);
+}
+
+int OverlayDriver::ActiveCount(absl::string_view id) {
+  absl::MutexLock lock(&mu_);
+  auto it = active_.find(std::string(id));
+  return it == active_.end() ? 0 : it->second;
+}
+
+absl::Status OverlayDriver::Remove(absl::string_view id) {
+  absl::Status s = ValidateLayerId(id);
+  if (!s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  struct stat st;
+  if (stat(LayerDir(id).c_str(), &st) != 0) {
+    return absl::NotFoundError(absl::StrCat("overlay: no such layer ", id));
+  }
+  s = UnmountLocked(std::string(id));
+  if (!s.ok()) return s;
+  return RemoveTree(LayerDir(id));
+}
+
+DriverStatus OverlayDriver::Status() {
+  absl::StatusOr<int64_t> magic = FilesystemMagic(home_);
+  return {{"Backing Filesystem", magic.ok() ? FilesystemName(*magic) : "unknown"},
+          {"Supports d_type", "true"}};
+}
+
+absl::Status OverlayDriver::Cleanup() {
+  absl::MutexLock lock(&mu_);
+  absl::Status first;
+  std::vector<std::string> ids;
+  for (const auto& [id, count] : active_) ids.push_back(id);
+  for (const std::string& id : ids) {
+    absl::Status s = UnmountLocked(id);
+    if (first.ok()) first = s;
+  }
+  // Also anything below the home this process did not track.
+  absl::StatusOr<std::vector<std::string>> stale = MountsBelow(home_);
+  if (stale.ok()) {
+    for (const std::string& point : *stale) {
+      if (umount2(point.c_str(), MNT_DETACH) != 0 && errno != EINVAL &&
+          first.ok()) {
+        first = ErrnoStatus(errno, absl::StrCat("overlay: unmount ", point));
+      }
+    }
+  }
+  return first;
+}
+
+absl::StatusOr<int64_t> OverlayDriver::ApplyDiff(absl::string_view id,
+                                                 absl::string_view /*parent*/,
+                                                 ByteSource diff) {
+  absl::Status s = ValidateLayerId(id);
+  if (!s.ok()) return s;
+  if (!Exists(id)) {
+    return absl::NotFoundError(absl::StrCat("overlay: no such layer ", id));
+  }
+  absl::StatusOr<std::vector<std::string>> lowers = Lowers(id);
+  if (!lowers.ok()) return lowers.status();
+  ApplyOptions options;
+  options.whiteouts = WhiteoutFormat::kOverlay;
+  for (const std::string& l : *lowers) options.lower_dirs.push_back(DiffDir(l));
+  return ApplyLayer(DiffDir(id), std::move(diff), options);
+}
+
+}  // namespace berth::storage
