@@ -393,6 +393,86 @@ bool SendDatagram(int fd, Ipv4Address ip, uint16_t port,
                 sizeof(sa)) == static_cast<ssize_t>(data.size());
 }
 
+EchoServer::EchoServer(int fd, bool udp) : fd_(fd), udp_(udp) {
+  if (pipe2(stop_pipe_, O_CLOEXEC) != 0) FAIL("pipe: " << strerror(errno));
+  thread_ = std::thread([this] { Run(); });
+}
+
+EchoServer::~EchoServer() {
+  char c = 0;
+  if (write(stop_pipe_[1], &c, 1) != 1) {
+    // The thread only stops through the pipe; nothing else to do.
+  }
+  thread_.join();
+  close(stop_pipe_[0]);
+  close(stop_pipe_[1]);
+  close(fd_);
+}
+
+std::vector<std::pair<Ipv4Address, uint16_t>> EchoServer::Peers() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return peers_;
+}
+
+void EchoServer::Run() {
+  std::vector<int> conns;
+  while (true) {
+    std::vector<pollfd> fds = {{stop_pipe_[0], POLLIN, 0}, {fd_, POLLIN, 0}};
+    for (int c : conns) fds.push_back({c, POLLIN, 0});
+    if (poll(fds.data(), fds.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (fds[0].revents != 0) break;
+    if (fds[1].revents & POLLIN) {
+      sockaddr_in sa;
+      socklen_t len = sizeof(sa);
+      if (udp_) {
+        char buf[65536];
+        ssize_t n = recvfrom(fd_, buf, sizeof(buf), MSG_DONTWAIT,
+                             reinterpret_cast<sockaddr*>(&sa), &len);
+        if (n >= 0) {
+          {
+            std::lock_guard<std::mutex> lock(mu_);
+            peers_.emplace_back(Ipv4Address::FromInAddr(sa.sin_addr),
+                                ntohs(sa.sin_port));
+          }
+          sendto(fd_, buf, static_cast<size_t>(n), 0,
+                 reinterpret_cast<sockaddr*>(&sa), len);
+        }
+      } else {
+        int c = accept4(fd_, reinterpret_cast<sockaddr*>(&sa), &len,
+                        SOCK_CLOEXEC);
+        if (c >= 0) {
+          conns.push_back(c);
+          std::lock_guard<std::mutex> lock(mu_);
+          peers_.emplace_back(Ipv4Address::FromInAddr(sa.sin_addr),
+                              ntohs(sa.sin_port));
+        }
+      }
+    }
+    std::vector<int> still;
+    for (size_t i = 2; i < fds.size(); ++i) {
+      int c = fds[i].fd;
+      if (fds[i].revents == 0) {
+        still.push_back(c);
+        continue;
+      }
+      char buf[65536];
+      ssize_t n = recv(c, buf, sizeof(buf), MSG_DONTWAIT);
+      if (n > 0 && SendAll(c, absl::string_view(buf, static_cast<size_t>(n)))) {
+        still.push_back(c);
+      } else if (n < 0 && errno == EAGAIN) {
+        still.push_back(c);
+      } else {
+        close(c);
+      }
+    }
+    conns.swap(still);
+  }
+  for (int c : conns) close(c);
+}
+
 FakeContainer::FakeContainer(const std::string& bridge,
                              const Ipv4Network& address, Ipv4Address gateway)
     : address_(address) {

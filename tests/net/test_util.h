@@ -12,8 +12,12 @@
 #ifndef BERTH_TESTS_NET_TEST_UTIL_H_
 #define BERTH_TESTS_NET_TEST_UTIL_H_
 
+#include <cstdint>
 #include <functional>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/string_view.h"
@@ -107,6 +111,29 @@ std::string RecvDatagram(int fd, absl::Duration timeout,
                          Ipv4Address* from_ip = nullptr,
                          uint16_t* from_port = nullptr);
 bool SendDatagram(int fd, Ipv4Address ip, uint16_t port, absl::string_view data);
+
+// Echoes every byte it receives on TCP connections accepted from
+// `listen_fd` (created wherever the test wants, e.g. in a container
+// namespace), on its own thread, and records the peers it saw. For UDP
+// (`udp` true) it echoes each datagram to its sender.
+class EchoServer {
+ public:
+  EchoServer(int fd, bool udp = false);
+  ~EchoServer();
+  EchoServer(const EchoServer&) = delete;
+  EchoServer& operator=(const EchoServer&) = delete;
+  // Peers seen so far (TCP: accepted connections; UDP: datagram senders).
+  std::vector<std::pair<Ipv4Address, uint16_t>> Peers();
+
+ private:
+  void Run();
+  int fd_;
+  bool udp_;
+  int stop_pipe_[2] = {-1, -1};
+  std::mutex mu_;
+  std::vector<std::pair<Ipv4Address, uint16_t>> peers_;
+  std::thread thread_;
+};
 
 // A container stand-in: a named namespace joined to `bridge` (in the
 // current namespace) by a veth pair, with `address` on its eth0 and a default

@@ -1,0 +1,240 @@
+// Port mapping: allocation, userland proxy and the three rules, all or
+// nothing.
+
+#include "net/port_mapper.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "net/iptables.h"
+
+namespace berth::net {
+namespace {
+
+std::string Describe(Proto proto, Ipv4Address ip, uint16_t port) {
+  return absl::StrCat(ProtoName(proto), " ", ip.ToString(), ":", port);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PortMapper>> PortMapper::Create(
+    PortMapperOptions options) {
+  if (absl::Status s = ValidateInterfaceName(options.bridge); !s.ok()) return s;
+  if (absl::Status s = ValidateChainName(options.chain); !s.ok()) return s;
+  if (options.allocator == nullptr) {
+    return absl::InvalidArgumentError("port mapper needs a port allocator");
+  }
+  return std::unique_ptr<PortMapper>(new PortMapper(std::move(options)));
+}
+
+std::vector<Rule> PortMapper::NatRules(const PortMapping& m) const {
+  return {PortDnatRule(m.proto, m.host_ip, m.host_port, options_.bridge,
+                       m.container_ip, m.container_port, options_.chain),
+          PortHairpinRule(m.proto, m.container_ip, m.container_port)};
+}
+
+Rule PortMapper::FilterRule(const PortMapping& m) const {
+  return PortAcceptRule(m.proto, options_.bridge, m.container_ip,
+                        m.container_port, options_.chain);
+}
+
+absl::Status PortMapper::AddRules(const PortMapping& m) {
+  std::vector<Rule> nat = NatRules(m);
+  absl::Status s = ApplyIptables(Table::kNat, [&](IptablesBatch& b) -> absl::Status {
+    for (const Rule& r : nat) {
+      if (absl::Status s = b.Append(r); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  Rule filter = FilterRule(m);
+  s = ApplyIptables(Table::kFilter,
+                    [&](IptablesBatch& b) { return b.Append(filter); });
+  if (s.ok()) return s;
+  // Take the nat half out again; one copy each, the ones just added.
+  absl::Status undo = ApplyIptables(Table::kNat, [&](IptablesBatch& b) -> absl::Status {
+    for (const Rule& r : nat) {
+      if (absl::StatusOr<bool> d = b.DeleteIfPresent(r); !d.ok()) {
+        return d.status();
+      }
+    }
+    return absl::OkStatus();
+  });
+  if (!undo.ok()) {
+    return absl::Status(s.code(), absl::StrCat(s.message(),
+                                               "; removing its nat rules also "
+                                               "failed: ",
+                                               undo.message()));
+  }
+  return s;
+}
+
+absl::Status PortMapper::RemoveRules(const std::vector<PortMapping>& mappings) {
+  if (mappings.empty()) return absl::OkStatus();
+  // A rule that is already gone (someone flushed the chain) is fine: the
+  // goal is that it is not there.
+  absl::Status s = ApplyIptables(Table::kNat, [&](IptablesBatch& b) -> absl::Status {
+    for (const PortMapping& m : mappings) {
+      for (const Rule& r : NatRules(m)) {
+        if (absl::StatusOr<bool> d = b.DeleteIfPresent(r); !d.ok()) {
+          return d.status();
+        }
+      }
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return ApplyIptables(Table::kFilter, [&](IptablesBatch& b) -> absl::Status {
+    for (const PortMapping& m : mappings) {
+      if (absl::StatusOr<bool> d = b.DeleteIfPresent(FilterRule(m)); !d.ok()) {
+        return d.status();
+      }
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<PortMapping> PortMapper::Map(const MapRequest& request) {
+  if (request.container_port == 0) {
+    return absl::InvalidArgumentError("invalid container port 0");
+  }
+  if (request.container_ip.IsUnspecified()) {
+    return absl::InvalidArgumentError("invalid container ip 0.0.0.0");
+  }
+  absl::MutexLock lock(&mu_);
+  absl::Status last;
+  int attempts = request.host_port == 0 ? kDynamicAttempts : 1;
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    // 1. The host port, or the owner's own reservation of it.
+    bool reserved = false;
+    uint16_t port = request.host_port;
+    if (port != 0) {
+      auto it = entries_.find(KeyOf(request.proto, request.host_ip, port));
+      if (it != entries_.end() && !it->second.mapping.active &&
+          it->second.mapping.owner == request.owner) {
+        reserved = true;
+      }
+    }
+    if (!reserved) {
+      absl::StatusOr<uint16_t> got =
+          options_.allocator->Request(request.host_ip, request.proto, port);
+      if (!got.ok()) return got.status();
+      port = *got;
+    }
+    PortMapping m;
+    m.owner = request.owner;
+    m.proto = request.proto;
+    m.host_ip = request.host_ip;
+    m.host_port = port;
+    m.container_ip = request.container_ip;
+    m.container_port = request.container_port;
+    m.active = true;
+    auto give_back = [&] {
+      if (!reserved) {
+        options_.allocator->Release(m.host_ip, m.proto, m.host_port);
+      }
+    };
+
+    // 2. The userland proxy.
+    std::optional<ProxyServer::ProxyId> proxy;
+    if (options_.proxy != nullptr) {
+      Endpoint front{m.host_ip, m.host_port};
+      Endpoint back{m.container_ip, m.container_port};
+      absl::StatusOr<ProxyServer::ProxyId> id =
+          m.proto == Proto::kTcp ? options_.proxy->AddTcp(front, back)
+                                 : options_.proxy->AddUdp(front, back);
+      if (!id.ok()) {
+        give_back();
+        last = id.status();
+        // Only a dynamic port is worth another try.
+        if (request.host_port == 0 && absl::IsAlreadyExists(last)) continue;
+        return last;
+      }
+      proxy = *id;
+    }
+
+    // 3 and 4. The rules.
+    if (options_.enable_iptables) {
+      if (absl::Status s = AddRules(m); !s.ok()) {
+        if (proxy.has_value()) options_.proxy->Remove(*proxy).IgnoreError();
+        give_back();
+        return s;
+      }
+    }
+    entries_[KeyOf(m.proto, m.host_ip, m.host_port)] = Entry{m, proxy};
+    return m;
+  }
+  return last;
+}
+
+absl::Status PortMapper::UnmapKeys(const std::vector<Key>& keys) {
+  std::vector<PortMapping> active;
+  for (const Key& k : keys) {
+    const Entry& e = entries_.at(k);
+    if (e.mapping.active) active.push_back(e.mapping);
+  }
+  if (options_.enable_iptables) {
+    if (absl::Status s = RemoveRules(active); !s.ok()) return s;
+  }
+  for (const Key& k : keys) {
+    auto it = entries_.find(k);
+    const PortMapping& m = it->second.mapping;
+    if (it->second.proxy.has_value()) {
+      options_.proxy->Remove(*it->second.proxy).IgnoreError();
+    }
+    options_.allocator->Release(m.host_ip, m.proto, m.host_port);
+    entries_.erase(it);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PortMapper::Unmap(Proto proto, Ipv4Address host_ip,
+                               uint16_t host_port) {
+  absl::MutexLock lock(&mu_);
+  Key k = KeyOf(proto, host_ip, host_port);
+  if (!entries_.contains(k)) {
+    return absl::NotFoundError(absl::StrCat(
+        "no port mapping for ", Describe(proto, host_ip, host_port)));
+  }
+  return UnmapKeys({k});
+}
+
+absl::Status PortMapper::UnmapOwner(absl::string_view owner) {
+  absl::MutexLock lock(&mu_);
+  std::vector<Key> keys;
+  for (const auto& [k, e] : entries_) {
+    if (e.mapping.owner == owner) keys.push_back(k);
+  }
+  return UnmapKeys(keys);
+}
+
+absl::Status PortMapper::UnmapAll() {
+  absl::MutexLock lock(&mu_);
+  std::vector<Key> keys;
+  for (const auto& [k, e] : entries_) keys.push_back(k);
+  return UnmapKeys(keys);
+}
+
+absl::Status PortMapper::Reserve(const PortMapping& mapping) {
+  if (mapping.host_port == 0) {
+    return absl::InvalidArgumentError(
+        "cannot reserve a mapping without a host port");
+  }
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<uint16_t> got = options_.allocator->Request(
+      mapping.host_ip, mapping.proto, mapping.host_port);
+  if (!got.ok()) return got.status();
+  PortMapping m = mapping;
+  m.active = false;
+  entries_[KeyOf(m.proto, m.host_ip, m.host_port)] = Entry{m, std::nullopt};
+  return absl::OkStatus();
+}
+
+std::vector<PortMapping> PortMapper::Mappings() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<PortMapping> out;
+  for (const auto& [k, e] : entries_) out.push_back(e.mapping);
+  return out;
+}
+
+}  // namespace berth::net
