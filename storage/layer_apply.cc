@@ -146,6 +146,12 @@ class Applier {
         }
         InheritLowerAttributes(cur.get(), name, prefix);
         next.Reset(OpenBeneath(root_.get(), prefix, O_PATH | O_DIRECTORY));
+        if (!next.valid() && errno == ENOENT) {
+          // mkdir met an existing name that still does not resolve.
+          return EntryError(e, absl::StrCat("\"", prefix,
+                                            "\" is a symlink that leads to "
+                                            "nothing in the layer"));
+        }
         if (!next.valid()) return DirError(e, prefix, errno);
       }
       cur = std::move(next);
