@@ -390,7 +390,9 @@ absl::StatusOr<bool> TarReader::Next(TarEntry* entry) {
     // Global records first, then the entry's own override them.
     std::map<std::string, std::string> records = global_pax_;
     for (auto& [k, v] : pax) records[k] = v;
-    for (const auto& [key, value] : records) {
+    for (const auto& record : records) {
+      const std::string& key = record.first;
+      const std::string& value = record.second;
       auto number = [&](int64_t* out) -> absl::Status {
         if (!absl::SimpleAtoi(value, out) || *out < 0) {
           return absl::InvalidArgumentError(absl::StrCat(
