@@ -417,6 +417,7 @@ std::vector<std::pair<Ipv4Address, uint16_t>> EchoServer::Peers() {
 void EchoServer::Run() {
   std::vector<int> conns;
   while (true) {
+    std::vector<int> accepted;
     std::vector<pollfd> fds = {{stop_pipe_[0], POLLIN, 0}, {fd_, POLLIN, 0}};
     for (int c : conns) fds.push_back({c, POLLIN, 0});
     if (poll(fds.data(), fds.size(), -1) < 0) {
@@ -444,7 +445,7 @@ void EchoServer::Run() {
         int c = accept4(fd_, reinterpret_cast<sockaddr*>(&sa), &len,
                         SOCK_CLOEXEC);
         if (c >= 0) {
-          conns.push_back(c);
+          accepted.push_back(c);
           std::lock_guard<std::mutex> lock(mu_);
           peers_.emplace_back(Ipv4Address::FromInAddr(sa.sin_addr),
                               ntohs(sa.sin_port));
@@ -468,6 +469,7 @@ void EchoServer::Run() {
         close(c);
       }
     }
+    still.insert(still.end(), accepted.begin(), accepted.end());
     conns.swap(still);
   }
   for (int c : conns) close(c);
