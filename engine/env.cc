@@ -145,6 +145,17 @@ absl::StatusOr<nlohmann::json> Env::GetJson(absl::string_view key) const {
   return j;
 }
 
+absl::Status Env::SetJsonText(absl::string_view key, absl::string_view json_text) {
+  size_t pos = 0;
+  absl::Status s = json::SkipValue(json_text, &pos);
+  if (s.ok()) {
+    json::SkipSpace(json_text, &pos);
+    if (pos != json_text.size()) s = absl::InvalidArgumentError("trailing characters after the JSON value");
+  }
+  if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat("invalid JSON for ", key, ": ", s.message()));
+  return SetRawJson(key, std::string(json_text));
+}
+
 absl::Status Env::SetJson(absl::string_view key, const nlohmann::json& value) {
   std::string text;
   try {

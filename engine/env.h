@@ -78,6 +78,8 @@ class Env {
 
   // The value parsed as JSON; absent or "" gives JSON null.
   absl::StatusOr<nlohmann::json> GetJson(absl::string_view key) const;
+  // Stores `json_text` (one valid JSON value) as a JSON value, verbatim.
+  absl::Status SetJsonText(absl::string_view key, absl::string_view json_text);
   absl::Status SetJson(absl::string_view key, const nlohmann::json& value);
 
   // A nested env, stored as a JSON object.

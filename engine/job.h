@@ -87,7 +87,7 @@ class Job {
   // waiting in WaitCancelled, and can register callbacks (e.g. to abort a pipe).
   void Cancel();
   bool cancelled() const { return cancelled_.load(std::memory_order_acquire); }
-  // Waits up to `timeout` (and not past the deadline); true if cancelled.
+  // Waits up to `timeout`; true if cancelled.
   bool WaitCancelled(absl::Duration timeout);
   // Runs `fn` once when the job is cancelled (at once if it already is).
   void OnCancel(std::function<void()> fn);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -171,23 +172,37 @@ class StringSource : public Source {
 
 class FdSource : public Source {
  public:
-  explicit FdSource(int fd) : fd_(fd) {}
+  explicit FdSource(int fd) : fd_(fd), wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+  ~FdSource() override {
+    if (wake_ >= 0) ::close(wake_);
+  }
   absl::StatusOr<size_t> Read(char* buf, size_t n) override {
     while (true) {
+      // Wait for data or for Close, so that a reader blocked on an idle fd (a
+      // terminal, a quiet pipe) can be released.
+      pollfd p[2] = {{fd_, POLLIN, 0}, {wake_, POLLIN, 0}};
+      int rc = ::poll(p, wake_ >= 0 ? 2 : 1, -1);
+      if (rc < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoError(absl::StrCat("poll fd ", fd_), errno);
+      }
+      if (wake_ >= 0 && (p[1].revents & POLLIN)) return 0;
       ssize_t got = ::read(fd_, buf, n);
       if (got >= 0) return static_cast<size_t>(got);
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) {
-        pollfd p{fd_, POLLIN, 0};
-        ::poll(&p, 1, -1);
-        continue;
-      }
+      if (errno == EINTR || errno == EAGAIN) continue;
       return ErrnoError(absl::StrCat("read from fd ", fd_), errno);
     }
+  }
+  void Close() override {
+    if (wake_ < 0) return;
+    uint64_t one = 1;
+    ssize_t r = ::write(wake_, &one, sizeof one);
+    (void)r;
   }
 
  private:
   int fd_;
+  int wake_;
 };
 
 class PipeSource : public Source {
@@ -378,7 +393,9 @@ absl::Status Input::Add(std::unique_ptr<Source> source) {
 
 absl::Status Input::AddString(std::string data) { return Add(std::make_unique<StringSource>(std::move(data))); }
 
-absl::Status Input::AddFd(int fd) { return Add(std::make_unique<FdSource>(fd)); }
+absl::Status Input::AddFd(int fd) { return Add(MakeFdSource(fd)); }
+
+std::unique_ptr<Source> MakeFdSource(int fd) { return std::make_unique<FdSource>(fd); }
 
 absl::Status Input::AddPipe(std::shared_ptr<Pipe> pipe) {
   return Add(std::make_unique<PipeSource>(std::move(pipe)));

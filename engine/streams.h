@@ -139,6 +139,9 @@ class Input {
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
+// A source reading `fd` (not closed by it); its Close releases a blocked read.
+std::unique_ptr<Source> MakeFdSource(int fd);
+
 // Pipes `from` into `to` through a bounded Pipe, for pipelines.
 absl::Status Connect(Output& from, Input& to, size_t capacity = kDefaultPipeCapacity);
 

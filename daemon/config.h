@@ -1,0 +1,56 @@
+// Config: berthd's settings, as its flags give them (SPEC §5.1), and their
+// round trip through a job env so that NewDaemon's steps can take them as input.
+#ifndef BERTH_DAEMON_CONFIG_H_
+#define BERTH_DAEMON_CONFIG_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/env.h"
+
+namespace berth {
+
+inline constexpr char kDefaultEndpoint[] = "ipc:///run/berth/berth.sock";
+inline constexpr char kDefaultBridge[] = "berth0";
+inline constexpr char kDisableNetworkBridge[] = "none";
+
+struct Config {
+  // Networking.
+  std::string bridge_iface;  // -b; "none" disables networking
+  std::string bridge_ip;     // --bip (CIDR)
+  std::string fixed_cidr;    // --fixed-cidr
+  int mtu = 0;               // --mtu; 0 = the default-route interface's, else 1500
+  bool enable_iptables = true;
+  bool inter_container_communication = true;  // --icc
+  bool enable_ip_forward = true;
+  bool enable_ip_masq = true;
+  std::string default_ip = "0.0.0.0";  // --ip
+  bool disable_network = false;        // derived: bridge_iface == "none"
+  // Files.
+  std::string pidfile = "/var/run/berth.pid";
+  std::string root = "/var/lib/berth";  // -g
+  std::string graph_driver;             // -s
+  std::vector<std::string> graph_options;
+  std::string exec_driver = "native";
+  std::vector<std::string> dns;
+  bool enable_selinux = false;
+  // Serving.
+  std::vector<std::string> hosts;  // -H
+  std::string socket_group = "berth";
+  bool socket_group_explicit = false;
+  std::string curve_key_file;
+  std::string authorized_keys_file;
+  std::vector<std::string> remote_handlers;
+  bool debug = false;
+  bool dry_run = false;
+};
+
+// The env form of a Config (keys as the reference's config field names:
+// BridgeIface, BridgeIP, FixedCIDR, Mtu, EnableIptables, ...).
+Env ConfigToEnv(const Config& c);
+absl::StatusOr<Config> ConfigFromEnv(const Env& env);
+
+}  // namespace berth
+
+#endif  // BERTH_DAEMON_CONFIG_H_

@@ -1,0 +1,96 @@
+// JobBridge: runs an engine job on behalf of a requester on the other end of a
+// socket — a client of the server, or the server for a worker.
+//
+// The bridge owns the job. The I/O thread feeds it stdin chunks, credits and
+// cancels; a pool thread runs the job, whose stdout/stderr writes become
+// STDOUT/STDERR frames, gated by the requester's credit (so a slow requester
+// slows the job instead of growing buffers), and whose end becomes one END frame.
+#ifndef BERTH_ENGINE_REMOTE_JOB_BRIDGE_H_
+#define BERTH_ENGINE_REMOTE_JOB_BRIDGE_H_
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "engine/engine.h"
+#include "engine/remote/outbox.h"
+#include "engine/remote/wire.h"
+
+namespace berth::remote {
+
+// Env key under which a remote job finds the trace id of its request.
+inline constexpr char kTraceIdKey[] = "BERTH_TRACE_ID";
+
+class JobBridge {
+ public:
+  // `request` is a decoded JOB frame; frames for the requester go to `peer`
+  // through `outbox`, with the requester's id.
+  JobBridge(Engine& engine, Frame request, Peer peer, Outbox& outbox);
+  ~JobBridge();
+  JobBridge(const JobBridge&) = delete;
+  JobBridge& operator=(const JobBridge&) = delete;
+
+  // On a pool thread: runs the job and sends its END (unless the end was already
+  // claimed, see ClaimEnd). Then calls `on_done` (set before Run).
+  void Run();
+  void set_on_done(std::function<void()> fn) { on_done_ = std::move(fn); }
+
+  // I/O thread events. OnStdin fails when the requester sent more than its credit.
+  absl::Status OnStdin(std::string data);
+  void OnStdinEnd();
+  void OnCredit(uint64_t bytes);
+  void Cancel();
+  // The requester is gone or has been answered: send nothing more, stop the job.
+  void Detach();
+
+  // The END frame is sent exactly once: by Run when the job returns, or by the
+  // I/O thread (deadline, lost requester) if it claims it first.
+  bool ClaimEnd() { return !end_claimed_.exchange(true); }
+
+  const std::string& name() const { return name_; }
+  uint64_t id() const { return id_; }
+  const Peer& peer() const { return peer_; }
+
+ private:
+  class StdinSource;
+  class CreditSink;
+
+  // Blocks until some credit is available; returns how many bytes (≤ want) may be
+  // sent, or 0 if the bridge was detached.
+  size_t AcquireCredit(size_t want);
+  // Blocks for the next stdin chunk; false at end of stdin.
+  absl::StatusOr<bool> PopStdin(std::string* chunk);
+  void CloseStdin();
+  void Send(std::string payload);
+
+  Engine& engine_;
+  Outbox& outbox_;
+  const Peer peer_;
+  const uint64_t id_;
+  const std::string name_;
+  const bool has_stdin_;
+  std::unique_ptr<Job> job_;
+  std::function<void()> on_done_;
+  std::atomic<bool> end_claimed_{false};
+
+  absl::Mutex mu_;
+  absl::CondVar cv_;
+  bool detached_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t credit_ ABSL_GUARDED_BY(mu_) = kInitialCredit;  // stdout+stderr bytes we may send
+  std::deque<std::string> stdin_ ABSL_GUARDED_BY(mu_);
+  uint64_t stdin_buffered_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t stdin_allowed_ ABSL_GUARDED_BY(mu_) = kInitialCredit;  // requester's credit, as we granted it
+  uint64_t stdin_consumed_ ABSL_GUARDED_BY(mu_) = 0;  // since the last grant
+  bool stdin_end_ ABSL_GUARDED_BY(mu_) = false;
+  bool stdin_closed_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace berth::remote
+
+#endif  // BERTH_ENGINE_REMOTE_JOB_BRIDGE_H_

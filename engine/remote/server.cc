@@ -1,0 +1,1280 @@
+#include "engine/remote/server.h"
+
+#include <grp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <queue>
+#include <random>
+#include <thread>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/notification.h"
+#include "engine/log.h"
+#include "engine/remote/job_bridge.h"
+#include "engine/remote/outbox.h"
+#include "engine/remote/security.h"
+#include "engine/remote/thread_pool.h"
+#include "engine/remote/wire.h"
+#include <zmq.hpp>
+
+namespace berth::remote {
+namespace {
+
+std::string PeerKey(const Peer& p) { return absl::StrCat(p.socket, "/", p.identity); }
+
+std::string Printable(absl::string_view identity) {
+  bool text = !identity.empty();
+  for (unsigned char c : identity) text &= c >= 0x21 && c < 0x7f;
+  if (text) return std::string(identity);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : identity) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+  return out;
+}
+
+// An in-process caller of a job served by a worker: the I/O thread pushes the
+// worker's frames here and the caller's thread (inside the job's handler) takes
+// them.
+class LocalCall {
+ public:
+  void Push(Frame f) {
+    absl::MutexLock lock(&mu_);
+    if (f.type == FrameType::kEnd) ended_ = true;
+    if (f.type == FrameType::kCredit) {
+      stdin_credit_ += f.credit;
+    } else {
+      events_.push_back(std::move(f));
+    }
+    cv_.SignalAll();
+  }
+  Frame Pop() {
+    absl::MutexLock lock(&mu_);
+    while (events_.empty()) cv_.Wait(&mu_);
+    Frame f = std::move(events_.front());
+    events_.pop_front();
+    return f;
+  }
+  // Waits for `n` bytes of stdin credit; false once the call has ended.
+  bool TakeStdinCredit(uint64_t n) {
+    absl::MutexLock lock(&mu_);
+    while (stdin_credit_ < n && !ended_ && !stopped_) cv_.Wait(&mu_);
+    if (ended_ || stopped_) return false;
+    stdin_credit_ -= n;
+    return true;
+  }
+  void StopPump() {
+    absl::MutexLock lock(&mu_);
+    stopped_ = true;
+    cv_.SignalAll();
+  }
+
+ private:
+  absl::Mutex mu_;
+  absl::CondVar cv_;
+  std::deque<Frame> events_ ABSL_GUARDED_BY(mu_);
+  uint64_t stdin_credit_ ABSL_GUARDED_BY(mu_) = kInitialCredit;
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace
+
+class Server::Impl {
+ public:
+  Impl(Engine& engine, ServerOptions options)
+      : engine_(engine), options_(std::move(options)), pool_(std::make_unique<ThreadPool>(options_.pool_threads)) {}
+
+  ~Impl() { Stop(); }
+
+  absl::Status Bind();
+  void StartThread() { thread_ = std::thread([this] { Loop(); }); }
+  void Stop();
+  std::vector<std::string> endpoints() const { return bound_; }
+  absl::Status WaitForJobs(const std::vector<std::string>& names, absl::Duration timeout);
+  std::vector<WorkerInfo> Workers();
+  int RunRemote(Job& job);
+
+ private:
+  struct Session {
+    std::shared_ptr<JobBridge> bridge;  // an in-process job, or
+    uint64_t dispatch = 0;              // a job relayed to a worker
+  };
+  struct ClientState {
+    Peer peer;
+    absl::Time last_seen;
+    absl::flat_hash_map<uint64_t, Session> sessions;
+  };
+  struct Forward {
+    uint64_t dispatch = 0;
+    std::string client;  // requester's client key, or
+    uint64_t client_id = 0;
+    std::shared_ptr<LocalCall> local;  // an in-process caller
+    Frame request;
+    std::string worker;  // worker key; "" while queued
+    std::deque<std::string> stdin_copy;  // kept while the job may be dispatched again
+    uint64_t stdin_bytes = 0;
+    bool stdin_end = false;
+    bool replayable = true;  // nothing from a worker has reached the requester yet
+    bool answered = false;   // the requester has its END
+    absl::Time deadline = absl::InfiniteFuture();
+  };
+  struct WorkerState {
+    Peer peer;
+    std::string name;
+    uint32_t capacity = 1;
+    std::vector<std::string> jobs;  // names this server routes to it
+    absl::flat_hash_set<std::string> idempotent;
+    bool draining = false;
+    absl::Time last_seen;
+    absl::flat_hash_set<uint64_t> in_flight;
+    uint64_t completed = 0;
+    uint64_t failed = 0;
+  };
+  enum class TimerKind { kBridgeDeadline, kForwardDeadline, kProbe };
+  struct Timer {
+    absl::Time when;
+    TimerKind kind;
+    std::string client;
+    uint64_t id = 0;
+    int socket = 0;
+    bool operator>(const Timer& o) const { return when > o.when; }
+  };
+
+  // I/O thread.
+  void Loop();
+  void ReadRouter(int s);
+  void ReadMonitor(int s);
+  void OnFrame(const Peer& peer, const void* data, size_t size);
+  void OnClientFrame(const Peer& peer, Frame f);
+  void OnWorkerFrame(WorkerState& w, Frame f);
+  void OnHello(const Peer& peer, Frame f);
+  bool SendTo(const Peer& peer, const std::string& payload);
+  void ProcessLostPeers();
+  void Tick(absl::Time now);
+  void FireTimer(const Timer& t);
+
+  void StartBridge(ClientState& c, Frame f);
+  void EndBridgeSession(const std::string& client, uint64_t id, const JobBridge* bridge);
+  Forward& NewForward(Frame f);
+  void Dispatch(Forward& f);
+  void DispatchPending(const std::string& name);
+  void ToRequester(Forward& f, FrameType type, std::string data, uint64_t credit = 0);
+  void AnswerRequester(Forward& f, int status, absl::string_view message);
+  void FinishForward(uint64_t dispatch);
+  void WorkerLost(const std::string& key, absl::string_view reason);
+  void ClientLost(const std::string& key);
+  void UnserveName(const std::string& name, const std::string& worker_key);
+  void PublishServed();
+
+  // Local calls (posted to the I/O thread by RunRemote).
+  void StartLocal(std::shared_ptr<LocalCall> call, Frame req);
+  Forward* LocalForward(const LocalCall* call);
+
+  Engine& engine_;
+  ServerOptions options_;
+  std::unique_ptr<ThreadPool> pool_;
+  Outbox outbox_;
+  zmq::context_t ctx_;
+  std::vector<std::unique_ptr<zmq::socket_t>> routers_;
+  std::vector<std::unique_ptr<zmq::socket_t>> monitors_;
+  std::vector<std::string> bound_;
+  std::vector<std::string> ipc_paths_;
+  std::unique_ptr<ZapHandler> zap_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  bool stopped_ = false;
+
+  // I/O thread state.
+  absl::flat_hash_map<std::string, ClientState> clients_;
+  absl::flat_hash_map<uint64_t, Forward> forwards_;
+  absl::flat_hash_map<const LocalCall*, uint64_t> local_calls_;
+  absl::flat_hash_map<std::string, WorkerState> workers_;
+  absl::flat_hash_map<std::string, std::vector<std::string>> served_;  // name → worker keys
+  absl::flat_hash_map<std::string, std::deque<uint64_t>> pending_;
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
+  std::vector<std::pair<Peer, std::string>> lost_;  // peers whose sends failed
+  uint64_t next_dispatch_ = 1;
+  size_t rr_ = 0;
+
+  absl::Mutex served_mu_;
+  absl::CondVar served_cv_;
+  absl::flat_hash_set<std::string> served_names_ ABSL_GUARDED_BY(served_mu_);
+};
+
+// ---- binding ----
+
+namespace {
+
+absl::Status PrepareIpc(const std::string& path, gid_t gid, bool with_group) {
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == 0 || slash == std::string::npos ? std::string("/") : path.substr(0, slash);
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) {
+    // Create the directory (and parents) for the socket: 0700, or 0710 so that
+    // the socket's group can reach the socket by name but not list or change
+    // the directory.
+    std::string partial;
+    for (absl::string_view part : absl::StrSplit(dir, '/', absl::SkipEmpty())) {
+      absl::StrAppend(&partial, "/", part);
+      if (::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
+        return absl::InternalError(absl::StrCat("cannot create ", partial, ": ", std::strerror(errno)));
+      }
+    }
+    ::chmod(dir.c_str(), with_group ? 0710 : 0700);
+    if (with_group && ::chown(dir.c_str(), 0, gid) != 0) {
+      return absl::InternalError(absl::StrCat("cannot give ", dir, " to its group: ", std::strerror(errno)));
+    }
+  } else if (!S_ISDIR(st.st_mode)) {
+    return absl::InvalidArgumentError(absl::StrCat(dir, " is not a directory"));
+  } else if ((st.st_mode & 0022) != 0) {
+    spdlog::warn("{} is writable by others: a local user could replace berth's socket", dir);
+  }
+  // A socket file left by a process that is gone is removed; a live one is not
+  // stolen from its owner.
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) return absl::AlreadyExistsError(absl::StrCat(path, " exists and is not a socket"));
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+    int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    ::close(fd);
+    if (rc == 0) return absl::AlreadyExistsError(absl::StrCat("another process is already serving ipc://", path));
+    ::unlink(path.c_str());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status Server::Impl::Bind() {
+  if (options_.endpoints.empty()) return absl::InvalidArgumentError("no endpoint to serve");
+  gid_t gid = 0;
+  const bool with_group = !options_.socket_group.empty();
+  if (with_group) {
+    struct group* g = ::getgrnam(options_.socket_group.c_str());
+    if (g == nullptr) return absl::NotFoundError(absl::StrCat("unknown group '", options_.socket_group, "'"));
+    gid = g->gr_gid;
+  }
+  KeyPair server_keys;
+  const bool curve = !options_.curve_key_file.empty() || !options_.authorized_keys_file.empty();
+  if (curve) {
+    if (options_.curve_key_file.empty() || options_.authorized_keys_file.empty()) {
+      return absl::InvalidArgumentError("CURVE needs both the server key file and the authorized keys file");
+    }
+    absl::StatusOr<KeyPair> keys = ReadKeyFile(options_.curve_key_file);
+    if (!keys.ok()) return keys.status();
+    if (keys->secret_key.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(options_.curve_key_file, ": no secret key"));
+    }
+    server_keys = *keys;
+    absl::StatusOr<std::unique_ptr<ZapHandler>> zap = ZapHandler::Start(ctx_, options_.authorized_keys_file);
+    if (!zap.ok()) return zap.status();
+    zap_ = *std::move(zap);
+  }
+  for (const std::string& ep : options_.endpoints) {
+    const bool ipc = absl::StartsWith(ep, "ipc://");
+    const bool tcp = absl::StartsWith(ep, "tcp://");
+    if (!ipc && !tcp) {
+      return absl::InvalidArgumentError(absl::StrCat("unsupported endpoint '", ep, "': use ipc:///path or tcp://host:port"));
+    }
+    if (tcp && !curve && !IsLoopbackTcp(ep)) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "refusing to serve ", ep, " without CURVE keys: anyone who can reach it could run jobs as root. "
+          "Give a server key and authorized keys, or listen on 127.0.0.1"));
+    }
+    std::string path = ipc ? ep.substr(6) : "";
+    if (ipc) {
+      if (path.empty() || path[0] != '/') {
+        return absl::InvalidArgumentError(absl::StrCat("ipc endpoint '", ep, "' needs an absolute path"));
+      }
+      if (path.size() >= sizeof(sockaddr_un::sun_path)) {
+        return absl::InvalidArgumentError(absl::StrCat("ipc path too long: ", path));
+      }
+      if (absl::Status s = PrepareIpc(path, gid, with_group); !s.ok()) return s;
+    }
+    auto sock = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::router);
+    sock->set(zmq::sockopt::linger, 0);
+    sock->set(zmq::sockopt::router_mandatory, 1);
+    sock->set(zmq::sockopt::router_handover, 1);
+    sock->set(zmq::sockopt::sndhwm, 10000);
+    sock->set(zmq::sockopt::rcvhwm, 10000);
+    sock->set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
+    if (tcp && curve) {
+      sock->set(zmq::sockopt::curve_server, 1);
+      sock->set(zmq::sockopt::curve_secretkey, server_keys.secret_key);
+      sock->set(zmq::sockopt::zap_domain, "berth");
+    }
+    try {
+      sock->bind(ep);
+    } catch (const zmq::error_t& e) {
+      return absl::UnavailableError(absl::StrCat("cannot serve ", ep, ": ", e.what()));
+    }
+    if (ipc) {
+      ::chmod(path.c_str(), 0660);
+      if (with_group && ::chown(path.c_str(), 0, gid) != 0) {
+        return absl::InternalError(absl::StrCat("cannot give ", path, " to its group: ", std::strerror(errno)));
+      }
+      ipc_paths_.push_back(path);
+    }
+    bound_.push_back(sock->get(zmq::sockopt::last_endpoint));
+    std::string mon = absl::StrCat("inproc://berth-monitor-", routers_.size());
+    if (zmq_socket_monitor(sock->handle(), mon.c_str(), ZMQ_EVENT_DISCONNECTED) != 0) {
+      return absl::InternalError(absl::StrCat("cannot monitor ", ep, ": ", zmq_strerror(zmq_errno())));
+    }
+    auto pair = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::pair);
+    pair->set(zmq::sockopt::linger, 0);
+    pair->connect(mon);
+    routers_.push_back(std::move(sock));
+    monitors_.push_back(std::move(pair));
+  }
+
+  // The `workers` built-in: one JSON object per worker.
+  (void)engine_.Register("workers", [this](Job& job) {
+    for (const WorkerInfo& w : Workers()) {
+      Env row;
+      (void)row.Set("Name", w.name);
+      (void)row.Set("Identity", w.identity);
+      (void)row.SetList("Jobs", w.jobs);
+      (void)row.SetInt("Capacity", w.capacity);
+      (void)row.SetInt("InFlight", w.in_flight);
+      (void)row.SetInt("Completed", static_cast<int64_t>(w.completed));
+      (void)row.SetInt("Failed", static_cast<int64_t>(w.failed));
+      (void)row.SetBool("Draining", w.draining);
+      if (absl::Status s = job.Stdout().WriteEnv(row); !s.ok()) return job.Error(s);
+    }
+    return kStatusOk;
+  });
+  return absl::OkStatus();
+}
+
+// ---- public API ----
+
+absl::Status Server::Impl::WaitForJobs(const std::vector<std::string>& names, absl::Duration timeout) {
+  absl::Time until = absl::Now() + timeout;
+  absl::MutexLock lock(&served_mu_);
+  while (true) {
+    std::vector<std::string> missing;
+    for (const std::string& n : names) {
+      if (!served_names_.contains(n)) missing.push_back(n);
+    }
+    if (missing.empty()) return absl::OkStatus();
+    if (served_cv_.WaitWithDeadline(&served_mu_, until)) {
+      return absl::DeadlineExceededError(absl::StrCat("timed out after ", absl::FormatDuration(timeout),
+                                                      " waiting for workers to serve: ", absl::StrJoin(missing, ", ")));
+    }
+  }
+}
+
+std::vector<WorkerInfo> Server::Impl::Workers() {
+  std::vector<WorkerInfo> out;
+  absl::Notification done;
+  outbox_.Post([&] {
+    for (const auto& [key, w] : workers_) {
+      WorkerInfo info;
+      info.name = w.name;
+      info.identity = Printable(w.peer.identity);
+      info.jobs = w.jobs;
+      info.capacity = w.capacity;
+      info.in_flight = static_cast<uint32_t>(w.in_flight.size());
+      info.completed = w.completed;
+      info.failed = w.failed;
+      info.draining = w.draining;
+      out.push_back(std::move(info));
+    }
+    done.Notify();
+  });
+  if (!done.WaitForNotificationWithTimeout(absl::Seconds(5))) return {};
+  std::sort(out.begin(), out.end(), [](const WorkerInfo& a, const WorkerInfo& b) {
+    return std::tie(a.name, a.identity) < std::tie(b.name, b.identity);
+  });
+  return out;
+}
+
+void Server::Impl::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  stopping_ = true;
+  outbox_.Post([] {});
+  if (thread_.joinable()) thread_.join();
+  // Everything the I/O thread still tracked is answered or cancelled.
+  for (auto& [d, f] : forwards_) {
+    if (!f.answered && f.local) {
+      Frame end;
+      end.type = FrameType::kEnd;
+      end.status = kStatusUnavailable;
+      end.message = absl::StrCat(f.request.name, ": the server stopped");
+      f.local->Push(std::move(end));
+    }
+  }
+  for (auto& [key, c] : clients_) {
+    for (auto& [id, s] : c.sessions) {
+      if (s.bridge) s.bridge->Detach();
+    }
+  }
+  // Detached jobs were cancelled; wait for their threads before the outbox goes.
+  pool_.reset();
+  for (auto& [name, keys] : served_) engine_.Unregister(name);
+  {
+    absl::MutexLock lock(&served_mu_);
+    served_names_.clear();
+  }
+  engine_.Unregister("workers");
+  forwards_.clear();
+  clients_.clear();
+  workers_.clear();
+  monitors_.clear();
+  routers_.clear();
+  zap_.reset();
+  for (const std::string& p : ipc_paths_) ::unlink(p.c_str());
+}
+
+// ---- the I/O loop ----
+
+void Server::Impl::Loop() {
+  absl::Time next_tick = absl::Now() + options_.heartbeat_interval;
+  std::vector<zmq::pollitem_t> items;
+  for (auto& r : routers_) items.push_back({r->handle(), 0, ZMQ_POLLIN, 0});
+  for (auto& m : monitors_) items.push_back({m->handle(), 0, ZMQ_POLLIN, 0});
+  items.push_back({nullptr, outbox_.fd(), ZMQ_POLLIN, 0});
+  const size_t n_routers = routers_.size();
+  std::deque<Outgoing> out;
+  while (!stopping_.load()) {
+    absl::Time now = absl::Now();
+    absl::Time wake = next_tick;
+    if (!timers_.empty()) wake = std::min(wake, timers_.top().when);
+    auto wait_ms = std::max<int64_t>(0, absl::ToInt64Milliseconds(wake - now) + 1);
+    try {
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(wait_ms));
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      spdlog::error("server poll failed: {}", e.what());
+      return;
+    }
+    for (size_t i = 0; i < n_routers; ++i) {
+      if (items[i].revents & ZMQ_POLLIN) ReadRouter(static_cast<int>(i));
+    }
+    for (size_t i = 0; i < monitors_.size(); ++i) {
+      if (items[n_routers + i].revents & ZMQ_POLLIN) ReadMonitor(static_cast<int>(i));
+    }
+    if (items.back().revents & ZMQ_POLLIN) {
+      outbox_.Drain(&out);
+      while (!out.empty()) {
+        Outgoing o = std::move(out.front());
+        out.pop_front();
+        if (o.task) {
+          o.task();
+        } else {
+          SendTo(o.peer, o.payload);
+        }
+      }
+    }
+    now = absl::Now();
+    while (!timers_.empty() && timers_.top().when <= now) {
+      Timer t = timers_.top();
+      timers_.pop();
+      FireTimer(t);
+    }
+    if (now >= next_tick) {
+      Tick(now);
+      next_tick = now + options_.heartbeat_interval;
+    }
+    ProcessLostPeers();
+  }
+}
+
+void Server::Impl::ReadRouter(int s) {
+  zmq::socket_t& sock = *routers_[static_cast<size_t>(s)];
+  // Bounded batch so that one busy socket cannot starve the others.
+  for (int batch = 0; batch < 256; ++batch) {
+    zmq::message_t identity;
+    if (!sock.recv(identity, zmq::recv_flags::dontwait)) return;
+    std::vector<zmq::message_t> parts;
+    bool more = identity.more();
+    while (more) {
+      zmq::message_t part;
+      if (!sock.recv(part, zmq::recv_flags::dontwait)) break;
+      more = part.more();
+      if (parts.size() < 4) parts.push_back(std::move(part));
+    }
+    Peer peer{s, identity.to_string()};
+    if (parts.size() != 1) {
+      // berth frames are exactly one part after the routing id.
+      SendTo(peer, EncodeError(0, absl::StrCat("expected one frame per message, got ", parts.size())));
+      continue;
+    }
+    OnFrame(peer, parts[0].data(), parts[0].size());
+    ProcessLostPeers();
+  }
+}
+
+void Server::Impl::ReadMonitor(int s) {
+  zmq::socket_t& mon = *monitors_[static_cast<size_t>(s)];
+  bool disconnected = false;
+  while (true) {
+    zmq::message_t event;
+    if (!mon.recv(event, zmq::recv_flags::dontwait)) break;
+    bool more = event.more();
+    if (event.size() >= 2) {
+      uint16_t code;
+      std::memcpy(&code, event.data(), 2);
+      if (code == ZMQ_EVENT_DISCONNECTED) disconnected = true;
+    }
+    while (more) {
+      zmq::message_t rest;
+      if (!mon.recv(rest, zmq::recv_flags::dontwait)) break;
+      more = rest.more();
+    }
+  }
+  if (disconnected) {
+    // Find out which peer went: a send to a vanished routing id fails. The pipe
+    // may be torn down a moment after the event, so probe again shortly.
+    absl::Time now = absl::Now();
+    for (absl::Duration d : {absl::ZeroDuration(), absl::Milliseconds(50), absl::Milliseconds(300)}) {
+      timers_.push(Timer{now + d, TimerKind::kProbe, "", 0, s});
+    }
+  }
+}
+
+bool Server::Impl::SendTo(const Peer& peer, const std::string& payload) {
+  if (static_cast<size_t>(peer.socket) >= routers_.size()) return false;
+  zmq::socket_t& sock = *routers_[static_cast<size_t>(peer.socket)];
+  try {
+    if (!sock.send(zmq::buffer(peer.identity), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      lost_.emplace_back(peer, "it stopped reading");
+      return false;
+    }
+    if (!sock.send(zmq::buffer(payload), zmq::send_flags::dontwait)) {
+      lost_.emplace_back(peer, "it stopped reading");
+      return false;
+    }
+  } catch (const zmq::error_t& e) {
+    lost_.emplace_back(peer, e.num() == EHOSTUNREACH ? "disconnected" : e.what());
+    return false;
+  }
+  return true;
+}
+
+void Server::Impl::ProcessLostPeers() {
+  while (!lost_.empty()) {
+    auto [peer, reason] = lost_.back();
+    lost_.pop_back();
+    std::string key = PeerKey(peer);
+    if (workers_.contains(key)) {
+      WorkerLost(key, reason);
+    } else if (clients_.contains(key)) {
+      ClientLost(key);
+    }
+  }
+}
+
+void Server::Impl::OnFrame(const Peer& peer, const void* data, size_t size) {
+  absl::StatusOr<Frame> f = DecodeFrame(data, size);
+  std::string key = PeerKey(peer);
+  if (!f.ok()) {
+    spdlog::warn("refused a frame from peer {}: {}", Printable(peer.identity), f.status().message());
+    SendTo(peer, EncodeError(PeekFrameId(data, size), f.status().message()));
+    return;
+  }
+  auto w = workers_.find(key);
+  if (w != workers_.end()) {
+    w->second.last_seen = absl::Now();
+    OnWorkerFrame(w->second, *std::move(f));
+    return;
+  }
+  if (f->type == FrameType::kHello) {
+    OnHello(peer, *std::move(f));
+    return;
+  }
+  OnClientFrame(peer, *std::move(f));
+}
+
+// ---- clients ----
+
+void Server::Impl::OnClientFrame(const Peer& peer, Frame f) {
+  std::string key = PeerKey(peer);
+  auto [it, fresh] = clients_.try_emplace(key);
+  ClientState& c = it->second;
+  if (fresh) c.peer = peer;
+  c.last_seen = absl::Now();
+  auto drop_if_idle = [&] {
+    if (c.sessions.empty()) clients_.erase(key);
+  };
+  switch (f.type) {
+    case FrameType::kHeartbeat:
+      drop_if_idle();
+      return;
+    case FrameType::kJob: {
+      if (c.sessions.contains(f.id)) {
+        SendTo(peer, EncodeError(f.id, absl::StrCat("request id ", f.id, " is already in use")));
+        return;
+      }
+      if (served_.contains(f.name)) {
+        uint64_t id = f.id;
+        Forward& fw = NewForward(std::move(f));
+        fw.client = key;
+        fw.client_id = id;
+        c.sessions[id] = Session{nullptr, fw.dispatch};
+        Dispatch(fw);
+      } else {
+        StartBridge(c, std::move(f));
+      }
+      return;
+    }
+    case FrameType::kStdin:
+    case FrameType::kStdinEnd:
+    case FrameType::kCancel:
+    case FrameType::kCredit: {
+      auto s = c.sessions.find(f.id);
+      if (s == c.sessions.end()) {
+        // Frames may still arrive for a job that has just ended; only a cancel
+        // or stdin for an id never seen is worth nothing either way.
+        drop_if_idle();
+        return;
+      }
+      if (s->second.bridge) {
+        std::shared_ptr<JobBridge> b = s->second.bridge;
+        if (f.type == FrameType::kStdin) {
+          if (absl::Status st = b->OnStdin(std::move(f.data)); !st.ok()) {
+            if (b->ClaimEnd()) SendTo(peer, EncodeEnd(f.id, kStatusErr, absl::StrCat(b->name(), ": ", st.message())));
+            b->Detach();
+            c.sessions.erase(s);
+            drop_if_idle();
+          }
+        } else if (f.type == FrameType::kStdinEnd) {
+          b->OnStdinEnd();
+        } else if (f.type == FrameType::kCancel) {
+          b->Cancel();
+        } else {
+          b->OnCredit(f.credit);
+        }
+        return;
+      }
+      auto fw_it = forwards_.find(s->second.dispatch);
+      if (fw_it == forwards_.end()) return;
+      Forward& fw = fw_it->second;
+      if (f.type == FrameType::kCancel) {
+        if (fw.worker.empty()) {
+          AnswerRequester(fw, kStatusCancelled, absl::StrCat(fw.request.name, ": cancelled"));
+          FinishForward(fw.dispatch);
+        } else {
+          auto w = workers_.find(fw.worker);
+          if (w != workers_.end()) SendTo(w->second.peer, EncodeSimple(FrameType::kCancel, fw.dispatch));
+        }
+        return;
+      }
+      if (f.type == FrameType::kCredit) {
+        if (!fw.worker.empty()) {
+          auto w = workers_.find(fw.worker);
+          if (w != workers_.end()) SendTo(w->second.peer, EncodeCredit(fw.dispatch, f.credit));
+        }
+        return;
+      }
+      // stdin
+      const bool end = f.type == FrameType::kStdinEnd;
+      if (!end) {
+        fw.stdin_bytes += f.data.size();
+        if (fw.worker.empty() && fw.stdin_bytes > kInitialCredit) {
+          AnswerRequester(fw, kStatusErr, absl::StrCat(fw.request.name, ": stdin exceeds the granted credit"));
+          FinishForward(fw.dispatch);
+          return;
+        }
+      } else {
+        fw.stdin_end = true;
+      }
+      if (fw.replayable || fw.worker.empty()) {
+        if (fw.stdin_bytes <= kInitialCredit) {
+          if (!end) fw.stdin_copy.push_back(f.data);
+        } else {
+          fw.replayable = false;
+          fw.stdin_copy.clear();
+        }
+      }
+      if (!fw.worker.empty()) {
+        auto w = workers_.find(fw.worker);
+        if (w != workers_.end()) {
+          SendTo(w->second.peer, end ? EncodeSimple(FrameType::kStdinEnd, fw.dispatch)
+                                     : EncodeData(FrameType::kStdin, fw.dispatch, f.data));
+        }
+      }
+      return;
+    }
+    default:
+      SendTo(peer, EncodeError(f.id, absl::StrCat("a client may not send ", FrameTypeName(f.type), " frames")));
+      drop_if_idle();
+      return;
+  }
+}
+
+void Server::Impl::StartBridge(ClientState& c, Frame f) {
+  const uint64_t id = f.id;
+  const uint64_t deadline_ms = f.deadline_ms;
+  std::string key = PeerKey(c.peer);
+  auto bridge = std::make_shared<JobBridge>(engine_, std::move(f), c.peer, outbox_);
+  c.sessions[id] = Session{bridge, 0};
+  JobBridge* raw = bridge.get();
+  bridge->set_on_done([this, key, id, raw] { outbox_.Post([this, key, id, raw] { EndBridgeSession(key, id, raw); }); });
+  if (deadline_ms > 0) {
+    timers_.push(Timer{absl::Now() + absl::Milliseconds(deadline_ms), TimerKind::kBridgeDeadline, key, id, 0});
+  }
+  pool_->Submit([bridge] { bridge->Run(); });
+}
+
+void Server::Impl::EndBridgeSession(const std::string& client, uint64_t id, const JobBridge* bridge) {
+  auto c = clients_.find(client);
+  if (c == clients_.end()) return;
+  auto s = c->second.sessions.find(id);
+  if (s == c->second.sessions.end() || s->second.bridge.get() != bridge) return;
+  c->second.sessions.erase(s);
+  if (c->second.sessions.empty()) clients_.erase(c);
+}
+
+void Server::Impl::ClientLost(const std::string& key) {
+  auto c = clients_.find(key);
+  if (c == clients_.end()) return;
+  spdlog::info("client {} is gone; cancelling its {} job(s)", Printable(c->second.peer.identity),
+               c->second.sessions.size());
+  std::vector<uint64_t> dispatches;
+  for (auto& [id, s] : c->second.sessions) {
+    if (s.bridge) {
+      (void)s.bridge->ClaimEnd();
+      s.bridge->Detach();
+    } else {
+      dispatches.push_back(s.dispatch);
+    }
+  }
+  clients_.erase(c);
+  for (uint64_t d : dispatches) {
+    auto fw = forwards_.find(d);
+    if (fw == forwards_.end()) continue;
+    fw->second.answered = true;
+    fw->second.client.clear();
+    if (fw->second.worker.empty()) {
+      FinishForward(d);
+    } else if (auto w = workers_.find(fw->second.worker); w != workers_.end()) {
+      SendTo(w->second.peer, EncodeSimple(FrameType::kCancel, d));
+    }
+  }
+}
+
+// ---- forwarding to workers ----
+
+Server::Impl::Forward& Server::Impl::NewForward(Frame f) {
+  uint64_t d = next_dispatch_++;
+  Forward& fw = forwards_[d];
+  fw.dispatch = d;
+  if (f.deadline_ms > 0) {
+    fw.deadline = absl::Now() + absl::Milliseconds(f.deadline_ms);
+    timers_.push(Timer{fw.deadline, TimerKind::kForwardDeadline, "", d, 0});
+  }
+  if (f.trace_id.empty()) f.trace_id = NewTraceId();
+  fw.request = std::move(f);
+  return fw;
+}
+
+void Server::Impl::Dispatch(Forward& fw) {
+  const std::string& name = fw.request.name;
+  auto served = served_.find(name);
+  if (served == served_.end() || served->second.empty()) {
+    AnswerRequester(fw, kStatusNotFound, absl::StrCat(name, ": command not found"));
+    FinishForward(fw.dispatch);
+    return;
+  }
+  // Least loaded (by share of capacity in use) among workers with room; ties
+  // rotate so that equal workers share the load.
+  WorkerState* best = nullptr;
+  double best_load = 2.0;
+  const std::vector<std::string>& keys = served->second;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    WorkerState& w = workers_[keys[(rr_ + i) % keys.size()]];
+    if (w.draining || w.in_flight.size() >= w.capacity) continue;
+    double load = static_cast<double>(w.in_flight.size()) / w.capacity;
+    if (load < best_load) {
+      best_load = load;
+      best = &w;
+    }
+  }
+  ++rr_;
+  if (best == nullptr) {
+    pending_[name].push_back(fw.dispatch);
+    return;
+  }
+  fw.worker = PeerKey(best->peer);
+  best->in_flight.insert(fw.dispatch);
+  uint64_t deadline_ms = 0;
+  if (fw.deadline != absl::InfiniteFuture()) {
+    deadline_ms = static_cast<uint64_t>(std::max<int64_t>(1, absl::ToInt64Milliseconds(fw.deadline - absl::Now())));
+  }
+  const Frame& r = fw.request;
+  SendTo(best->peer, EncodeJob(fw.dispatch, r.name, r.args, r.env, deadline_ms, r.trace_id, r.has_stdin));
+  for (const std::string& chunk : fw.stdin_copy) SendTo(best->peer, EncodeData(FrameType::kStdin, fw.dispatch, chunk));
+  if (fw.stdin_end) SendTo(best->peer, EncodeSimple(FrameType::kStdinEnd, fw.dispatch));
+}
+
+void Server::Impl::DispatchPending(const std::string& name) {
+  auto p = pending_.find(name);
+  while (p != pending_.end() && !p->second.empty()) {
+    uint64_t d = p->second.front();
+    auto fw = forwards_.find(d);
+    if (fw == forwards_.end()) {
+      p->second.pop_front();
+      continue;
+    }
+    // Dispatch re-queues at the back when no worker has room.
+    p->second.pop_front();
+    size_t before = p->second.size();
+    Dispatch(fw->second);
+    p = pending_.find(name);
+    if (p != pending_.end() && p->second.size() > before) {
+      // No room: put it back in front, keep FIFO order.
+      p->second.pop_back();
+      p->second.push_front(d);
+      return;
+    }
+  }
+  if (p != pending_.end() && p->second.empty()) pending_.erase(p);
+}
+
+void Server::Impl::ToRequester(Forward& fw, FrameType type, std::string data, uint64_t credit) {
+  if (fw.answered) return;
+  if (fw.local) {
+    Frame f;
+    f.type = type;
+    f.data = std::move(data);
+    f.credit = credit;
+    fw.local->Push(std::move(f));
+    return;
+  }
+  auto c = clients_.find(fw.client);
+  if (c == clients_.end()) return;
+  if (type == FrameType::kCredit) {
+    SendTo(c->second.peer, EncodeCredit(fw.client_id, credit));
+  } else {
+    SendTo(c->second.peer, EncodeData(type, fw.client_id, data));
+  }
+}
+
+void Server::Impl::AnswerRequester(Forward& fw, int status, absl::string_view message) {
+  if (fw.answered) return;
+  fw.answered = true;
+  if (fw.local) {
+    Frame f;
+    f.type = FrameType::kEnd;
+    f.status = status;
+    f.message = std::string(message);
+    fw.local->Push(std::move(f));
+    return;
+  }
+  auto c = clients_.find(fw.client);
+  if (c == clients_.end()) return;
+  SendTo(c->second.peer, EncodeEnd(fw.client_id, status, message));
+  c->second.sessions.erase(fw.client_id);
+  if (c->second.sessions.empty()) clients_.erase(c);
+}
+
+void Server::Impl::FinishForward(uint64_t dispatch) {
+  auto fw = forwards_.find(dispatch);
+  if (fw == forwards_.end()) return;
+  if (fw->second.local) local_calls_.erase(fw->second.local.get());
+  if (!fw->second.worker.empty()) {
+    auto w = workers_.find(fw->second.worker);
+    if (w != workers_.end()) w->second.in_flight.erase(dispatch);
+  }
+  forwards_.erase(fw);
+}
+
+void Server::Impl::OnHello(const Peer& peer, Frame f) {
+  std::string key = PeerKey(peer);
+  WorkerState w;
+  w.peer = peer;
+  w.name = f.worker_name;
+  w.capacity = f.capacity;
+  w.last_seen = absl::Now();
+  w.idempotent.insert(f.idempotent.begin(), f.idempotent.end());
+  std::vector<std::string> refused;
+  for (const std::string& name : f.jobs) {
+    if (name.empty() || name == "workers" || name == "commands") {
+      refused.push_back(name);
+      continue;
+    }
+    auto served = served_.find(name);
+    if (served == served_.end()) {
+      if (!engine_.Register(name, [this](Job& job) { return RunRemote(job); }).ok()) {
+        refused.push_back(name);  // served in-process here
+        continue;
+      }
+      served = served_.try_emplace(name).first;
+    }
+    served->second.push_back(key);
+    w.jobs.push_back(name);
+  }
+  spdlog::info("worker {} ({}) serves {} with capacity {}", w.name, Printable(peer.identity),
+               absl::StrJoin(w.jobs, ", "), w.capacity);
+  if (!refused.empty()) {
+    SendTo(peer, EncodeError(0, absl::StrCat("not routed to this worker (served in-process or reserved): ",
+                                             absl::StrJoin(refused, ", "))));
+  }
+  std::vector<std::string> names = w.jobs;
+  workers_[key] = std::move(w);
+  PublishServed();
+  for (const std::string& name : names) DispatchPending(name);
+}
+
+void Server::Impl::OnWorkerFrame(WorkerState& w, Frame f) {
+  switch (f.type) {
+    case FrameType::kHeartbeat:
+      return;
+    case FrameType::kHello: {
+      // The worker re-announced itself (it lost us and came back): start over.
+      Peer peer = w.peer;
+      WorkerLost(PeerKey(peer), "it registered again");
+      OnHello(peer, std::move(f));
+      return;
+    }
+    case FrameType::kDrain:
+      spdlog::info("worker {} is draining: {} job(s) in flight", w.name, w.in_flight.size());
+      w.draining = true;
+      return;
+    case FrameType::kBye:
+      WorkerLost(PeerKey(w.peer), "it left");
+      return;
+    case FrameType::kStdout:
+    case FrameType::kStderr:
+    case FrameType::kCredit:
+    case FrameType::kEnd:
+    case FrameType::kError: {
+      auto fw_it = forwards_.find(f.id);
+      if (fw_it == forwards_.end() || fw_it->second.worker != PeerKey(w.peer)) {
+        if (f.type == FrameType::kError) spdlog::warn("worker {}: {}", w.name, f.message);
+        return;
+      }
+      Forward& fw = fw_it->second;
+      if (f.type == FrameType::kEnd || f.type == FrameType::kError) {
+        int status = f.type == FrameType::kEnd ? f.status : kStatusErr;
+        std::string message = f.type == FrameType::kEnd
+                                  ? f.message
+                                  : absl::StrCat(fw.request.name, ": worker ", w.name, " refused the job: ", f.message);
+        AnswerRequester(fw, status, message);
+        ++w.completed;
+        if (status != kStatusOk) ++w.failed;
+        std::vector<std::string> names = w.jobs;
+        FinishForward(f.id);
+        for (const std::string& name : names) DispatchPending(name);
+        return;
+      }
+      fw.replayable = false;
+      fw.stdin_copy.clear();
+      ToRequester(fw, f.type, std::move(f.data), f.credit);
+      return;
+    }
+    default:
+      SendTo(w.peer, EncodeError(f.id, absl::StrCat("a worker may not send ", FrameTypeName(f.type), " frames")));
+      return;
+  }
+}
+
+void Server::Impl::UnserveName(const std::string& name, const std::string& worker_key) {
+  auto served = served_.find(name);
+  if (served == served_.end()) return;
+  auto& keys = served->second;
+  keys.erase(std::remove(keys.begin(), keys.end(), worker_key), keys.end());
+  if (!keys.empty()) return;
+  served_.erase(served);
+  engine_.Unregister(name);
+  // Jobs queued for a name nobody serves any more cannot run.
+  auto p = pending_.find(name);
+  if (p == pending_.end()) return;
+  std::deque<uint64_t> queued = std::move(p->second);
+  pending_.erase(p);
+  for (uint64_t d : queued) {
+    auto fw = forwards_.find(d);
+    if (fw == forwards_.end()) continue;
+    AnswerRequester(fw->second, kStatusUnavailable, absl::StrCat(name, ": no worker serves this job any more"));
+    FinishForward(d);
+  }
+}
+
+void Server::Impl::WorkerLost(const std::string& key, absl::string_view reason) {
+  auto it = workers_.find(key);
+  if (it == workers_.end()) return;
+  WorkerState w = std::move(it->second);
+  workers_.erase(it);
+  if (!w.in_flight.empty() || reason != "it left") {
+    spdlog::warn("worker {} was lost ({}); {} job(s) in flight", w.name, reason, w.in_flight.size());
+  }
+  std::vector<uint64_t> redo;
+  for (uint64_t d : w.in_flight) {
+    auto fw = forwards_.find(d);
+    if (fw == forwards_.end()) continue;
+    Forward& f = fw->second;
+    f.worker.clear();
+    if (f.answered) {
+      FinishForward(d);
+    } else if (f.replayable && w.idempotent.contains(f.request.name)) {
+      redo.push_back(d);
+    } else {
+      AnswerRequester(f, kStatusUnavailable,
+                      absl::StrCat(f.request.name, ": worker ", w.name, " was lost (", reason, ")"));
+      FinishForward(d);
+    }
+  }
+  for (const std::string& name : w.jobs) UnserveName(name, key);
+  PublishServed();
+  for (uint64_t d : redo) {
+    auto fw = forwards_.find(d);
+    if (fw == forwards_.end()) continue;
+    spdlog::info("dispatching idempotent job {} again after losing worker {}", fw->second.request.name, w.name);
+    Dispatch(fw->second);
+  }
+}
+
+void Server::Impl::PublishServed() {
+  absl::MutexLock lock(&served_mu_);
+  served_names_.clear();
+  for (const auto& [name, keys] : served_) served_names_.insert(name);
+  served_cv_.SignalAll();
+}
+
+// ---- timers ----
+
+void Server::Impl::Tick(absl::Time now) {
+  const absl::Duration limit = options_.heartbeat_interval * options_.heartbeat_liveness;
+  const std::string beat = EncodeSimple(FrameType::kHeartbeat, 0);
+  std::vector<std::string> silent_workers;
+  for (auto& [key, w] : workers_) {
+    if (now - w.last_seen > limit) {
+      silent_workers.push_back(key);
+    } else {
+      SendTo(w.peer, beat);
+    }
+  }
+  for (const std::string& key : silent_workers) {
+    WorkerLost(key, absl::StrCat("no heartbeat for ", absl::FormatDuration(limit)));
+  }
+  std::vector<std::string> silent_clients;
+  for (auto& [key, c] : clients_) {
+    if (now - c.last_seen > limit) {
+      silent_clients.push_back(key);
+    } else {
+      SendTo(c.peer, beat);
+    }
+  }
+  for (const std::string& key : silent_clients) ClientLost(key);
+}
+
+void Server::Impl::FireTimer(const Timer& t) {
+  switch (t.kind) {
+    case TimerKind::kProbe: {
+      const std::string beat = EncodeSimple(FrameType::kHeartbeat, 0);
+      for (auto& [key, w] : workers_) {
+        if (w.peer.socket == t.socket) SendTo(w.peer, beat);
+      }
+      for (auto& [key, c] : clients_) {
+        if (c.peer.socket == t.socket) SendTo(c.peer, beat);
+      }
+      return;
+    }
+    case TimerKind::kBridgeDeadline: {
+      auto c = clients_.find(t.client);
+      if (c == clients_.end()) return;
+      auto s = c->second.sessions.find(t.id);
+      if (s == c->second.sessions.end() || !s->second.bridge) return;
+      std::shared_ptr<JobBridge> b = s->second.bridge;
+      if (b->ClaimEnd()) {
+        SendTo(c->second.peer, EncodeEnd(t.id, kStatusDeadlineExceeded, absl::StrCat(b->name(), ": deadline exceeded")));
+      }
+      b->Detach();
+      c->second.sessions.erase(s);
+      if (c->second.sessions.empty()) clients_.erase(c);
+      return;
+    }
+    case TimerKind::kForwardDeadline: {
+      auto fw = forwards_.find(t.id);
+      if (fw == forwards_.end() || fw->second.answered) return;
+      Forward& f = fw->second;
+      AnswerRequester(f, kStatusDeadlineExceeded, absl::StrCat(f.request.name, ": deadline exceeded"));
+      if (f.worker.empty()) {
+        auto p = pending_.find(f.request.name);
+        if (p != pending_.end()) p->second.erase(std::remove(p->second.begin(), p->second.end(), t.id), p->second.end());
+        FinishForward(t.id);
+      } else if (auto w = workers_.find(f.worker); w != workers_.end()) {
+        // The worker's END frees its slot later.
+        SendTo(w->second.peer, EncodeSimple(FrameType::kCancel, t.id));
+      }
+      return;
+    }
+  }
+}
+
+// ---- in-process callers of worker-served jobs ----
+
+void Server::Impl::StartLocal(std::shared_ptr<LocalCall> call, Frame req) {
+  if (!served_.contains(req.name)) {
+    Frame end;
+    end.type = FrameType::kEnd;
+    end.status = kStatusNotFound;
+    end.message = absl::StrCat(req.name, ": command not found");
+    call->Push(std::move(end));
+    return;
+  }
+  Forward& fw = NewForward(std::move(req));
+  fw.local = call;
+  local_calls_[call.get()] = fw.dispatch;
+  Dispatch(fw);
+}
+
+Server::Impl::Forward* Server::Impl::LocalForward(const LocalCall* call) {
+  auto it = local_calls_.find(call);
+  if (it == local_calls_.end()) return nullptr;
+  auto fw = forwards_.find(it->second);
+  return fw == forwards_.end() ? nullptr : &fw->second;
+}
+
+int Server::Impl::RunRemote(Job& job) {
+  auto call = std::make_shared<LocalCall>();
+  Frame req;
+  req.type = FrameType::kJob;
+  req.name = job.name();
+  req.args = job.args();
+  req.env = job.env();
+  if (job.deadline() != absl::InfiniteFuture()) {
+    req.deadline_ms = static_cast<uint64_t>(std::max<int64_t>(1, absl::ToInt64Milliseconds(job.deadline() - absl::Now())));
+  }
+  req.trace_id = job.env().Get(kTraceIdKey);
+  const bool has_stdin = job.Stdin().has_source();
+  req.has_stdin = has_stdin;
+  if (stopping_.load()) return job.Error(absl::UnavailableError(absl::StrCat(job.name(), ": the server stopped")));
+  outbox_.Post([this, call, req = std::move(req)]() mutable { StartLocal(call, std::move(req)); });
+  job.OnCancel([this, call] {
+    outbox_.Post([this, call] {
+      Forward* fw = LocalForward(call.get());
+      if (fw == nullptr) return;
+      if (fw->worker.empty()) {
+        AnswerRequester(*fw, kStatusCancelled, absl::StrCat(fw->request.name, ": cancelled"));
+        FinishForward(fw->dispatch);
+      } else if (auto w = workers_.find(fw->worker); w != workers_.end()) {
+        SendTo(w->second.peer, EncodeSimple(FrameType::kCancel, fw->dispatch));
+      }
+    });
+  });
+
+  std::thread pump;
+  if (has_stdin) {
+    pump = std::thread([this, call, &job] {
+      std::string chunk;
+      while (true) {
+        absl::StatusOr<bool> more = job.Stdin().ReadChunk(&chunk);
+        if (!more.ok() || !*more) break;
+        absl::string_view rest = chunk;
+        while (!rest.empty()) {
+          absl::string_view piece = rest.substr(0, kMaxChunkBytes);
+          rest.remove_prefix(piece.size());
+          if (!call->TakeStdinCredit(piece.size())) return;
+          outbox_.Post([this, call, data = std::string(piece)]() mutable {
+            Forward* fw = LocalForward(call.get());
+            if (fw == nullptr) return;
+            fw->stdin_bytes += data.size();
+            if (fw->replayable && fw->stdin_bytes <= kInitialCredit) {
+              fw->stdin_copy.push_back(data);
+            } else {
+              fw->replayable = false;
+              fw->stdin_copy.clear();
+            }
+            if (auto w = workers_.find(fw->worker); !fw->worker.empty() && w != workers_.end()) {
+              SendTo(w->second.peer, EncodeData(FrameType::kStdin, fw->dispatch, data));
+            }
+          });
+        }
+      }
+      outbox_.Post([this, call] {
+        Forward* fw = LocalForward(call.get());
+        if (fw == nullptr) return;
+        fw->stdin_end = true;
+        if (auto w = workers_.find(fw->worker); !fw->worker.empty() && w != workers_.end()) {
+          SendTo(w->second.peer, EncodeSimple(FrameType::kStdinEnd, fw->dispatch));
+        }
+      });
+    });
+  }
+
+  int status = kStatusOk;
+  std::string message;
+  uint64_t consumed = 0;
+  bool output_failed = false;
+  while (true) {
+    Frame ev = call->Pop();
+    if (ev.type == FrameType::kEnd) {
+      status = ev.status;
+      message = std::move(ev.message);
+      break;
+    }
+    const size_t n = ev.data.size();
+    absl::Status ws = ev.type == FrameType::kStdout ? job.Stdout().Write(std::move(ev.data))
+                                                    : job.Stderr().Write(std::move(ev.data));
+    if (!ws.ok() && !output_failed) {
+      // Nobody reads the output any more: stop the job on the worker.
+      output_failed = true;
+      job.Cancel();
+    }
+    consumed += n;
+    if (consumed >= kCreditGrantBytes) {
+      outbox_.Post([this, call, consumed] {
+        Forward* fw = LocalForward(call.get());
+        if (fw == nullptr || fw->worker.empty()) return;
+        if (auto w = workers_.find(fw->worker); w != workers_.end()) {
+          SendTo(w->second.peer, EncodeCredit(fw->dispatch, consumed));
+        }
+      });
+      consumed = 0;
+    }
+  }
+  call->StopPump();
+  if (pump.joinable()) {
+    job.Stdin().Close();  // releases a pump blocked reading upstream
+    pump.join();
+  }
+  outbox_.Post([this, call] { local_calls_.erase(call.get()); });
+  if (status != kStatusOk && !message.empty() && job.Stderr().LastLine() != message) {
+    (void)job.Error(message);
+  }
+  return status;
+}
+
+// ---- Server ----
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Server::~Server() { Stop(); }
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(Engine& engine, ServerOptions options) {
+  auto impl = std::make_unique<Impl>(engine, std::move(options));
+  if (absl::Status s = impl->Bind(); !s.ok()) return s;
+  impl->StartThread();
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+void Server::Stop() { impl_->Stop(); }
+
+std::vector<std::string> Server::endpoints() const { return impl_->endpoints(); }
+
+absl::Status Server::WaitForJobs(const std::vector<std::string>& names, absl::Duration timeout) {
+  return impl_->WaitForJobs(names, timeout);
+}
+
+std::vector<WorkerInfo> Server::Workers() { return impl_->Workers(); }
+
+}  // namespace berth::remote

@@ -1,0 +1,87 @@
+// Server: serves an Engine over ZeroMQ to clients and workers.
+//
+// One I/O thread owns every socket (a ROUTER per endpoint) and all routing state;
+// jobs handled in-process run on a bounded thread pool through JobBridges; jobs
+// whose names workers serve are relayed between requester and worker by the I/O
+// thread alone (no pool thread, no buffering: credits flow end to end).
+//
+// Workers announce the names they serve and their capacity (HELLO); each such
+// name is registered on the engine as a handler that dispatches to the least
+// loaded worker, so in-process callers reach workers the same way clients do.
+// The server tracks every job in flight per worker: a worker that stops
+// heartbeating or disconnects fails its in-flight jobs at once with status 126
+// (idempotent ones are dispatched again), deadlines fail jobs with 124 and cancel
+// them on the worker, and a client that disappears has its jobs cancelled.
+#ifndef BERTH_ENGINE_REMOTE_SERVER_H_
+#define BERTH_ENGINE_REMOTE_SERVER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "engine/engine.h"
+
+namespace berth::remote {
+
+struct ServerOptions {
+  // ipc:///path/to.sock and tcp://HOST:PORT endpoints (tcp port 0 picks one).
+  std::vector<std::string> endpoints;
+  // Group owning ipc sockets (mode 0660) and their directory; "" leaves root's.
+  std::string socket_group;
+  // CURVE on tcp endpoints: the server's key file (see security.h) and the
+  // authorized client keys. Without them only loopback tcp is allowed.
+  std::string curve_key_file;
+  std::string authorized_keys_file;
+  // Threads running in-process jobs for clients.
+  int pool_threads = 32;
+  absl::Duration heartbeat_interval = absl::Seconds(1);
+  int heartbeat_liveness = 3;  // missed heartbeats before a peer is lost
+};
+
+// Registry and counters of one worker, as the `workers` job reports them.
+struct WorkerInfo {
+  std::string name;
+  std::string identity;
+  std::vector<std::string> jobs;
+  uint32_t capacity = 0;
+  uint32_t in_flight = 0;
+  uint64_t completed = 0;
+  uint64_t failed = 0;
+  bool draining = false;
+};
+
+class Server {
+ public:
+  // Binds every endpoint, registers the `workers` built-in on `engine`, and
+  // starts serving. Errors name the endpoint and the reason.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(Engine& engine, ServerOptions options);
+  // Stops serving (see Stop).
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Closes the sockets: in-flight remote jobs fail with 126, clients' jobs are
+  // cancelled. Idempotent.
+  void Stop();
+
+  // The endpoints as bound (a tcp port 0 resolved to the real port).
+  std::vector<std::string> endpoints() const;
+
+  // Waits until every name in `names` is served by at least one worker.
+  // Error after `timeout`: `timed out after 5s waiting for workers to serve: a, b`.
+  absl::Status WaitForJobs(const std::vector<std::string>& names, absl::Duration timeout);
+
+  std::vector<WorkerInfo> Workers();
+
+  class Impl;
+
+ private:
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace berth::remote
+
+#endif  // BERTH_ENGINE_REMOTE_SERVER_H_

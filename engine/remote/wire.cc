@@ -1,0 +1,371 @@
+#include "engine/remote/wire.h"
+
+#include <msgpack.hpp>
+
+#include <random>
+
+#include "absl/strings/str_cat.h"
+
+namespace berth::remote {
+namespace {
+
+using Packer = msgpack::packer<msgpack::sbuffer>;
+
+void PackHeader(Packer& pk, size_t fields, FrameType type, uint64_t id) {
+  pk.pack_array(static_cast<uint32_t>(3 + fields));
+  pk.pack_uint32(kProtocolVersion);
+  pk.pack_uint8(static_cast<uint8_t>(type));
+  pk.pack_uint64(id);
+}
+
+void PackStr(Packer& pk, absl::string_view s) {
+  pk.pack_str(static_cast<uint32_t>(s.size()));
+  pk.pack_str_body(s.data(), static_cast<uint32_t>(s.size()));
+}
+
+void PackBin(Packer& pk, absl::string_view s) {
+  pk.pack_bin(static_cast<uint32_t>(s.size()));
+  pk.pack_bin_body(s.data(), static_cast<uint32_t>(s.size()));
+}
+
+void PackStrings(Packer& pk, const std::vector<std::string>& v) {
+  pk.pack_array(static_cast<uint32_t>(v.size()));
+  for (const std::string& s : v) PackStr(pk, s);
+}
+
+std::string Take(msgpack::sbuffer& buf) { return std::string(buf.data(), buf.size()); }
+
+// ---- decoding helpers: each checks the shape and names the field ----
+
+absl::Status Bad(FrameType type, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat(FrameTypeName(type), " frame: ", what));
+}
+
+bool AsUint(const msgpack::object& o, uint64_t* out) {
+  if (o.type != msgpack::type::POSITIVE_INTEGER) return false;
+  *out = o.via.u64;
+  return true;
+}
+
+bool AsInt32(const msgpack::object& o, int32_t* out) {
+  if (o.type == msgpack::type::POSITIVE_INTEGER) {
+    if (o.via.u64 > INT32_MAX) return false;
+    *out = static_cast<int32_t>(o.via.u64);
+    return true;
+  }
+  if (o.type == msgpack::type::NEGATIVE_INTEGER) {
+    if (o.via.i64 < INT32_MIN) return false;
+    *out = static_cast<int32_t>(o.via.i64);
+    return true;
+  }
+  return false;
+}
+
+bool AsString(const msgpack::object& o, std::string* out) {
+  if (o.type != msgpack::type::STR) return false;
+  out->assign(o.via.str.ptr, o.via.str.size);
+  return true;
+}
+
+bool AsBytes(const msgpack::object& o, std::string* out) {
+  if (o.type == msgpack::type::BIN) {
+    out->assign(o.via.bin.ptr, o.via.bin.size);
+    return true;
+  }
+  return AsString(o, out);
+}
+
+bool AsBool(const msgpack::object& o, bool* out) {
+  if (o.type != msgpack::type::BOOLEAN) return false;
+  *out = o.via.boolean;
+  return true;
+}
+
+bool AsStrings(const msgpack::object& o, size_t max, std::vector<std::string>* out) {
+  if (o.type != msgpack::type::ARRAY || o.via.array.size > max) return false;
+  out->clear();
+  out->reserve(o.via.array.size);
+  for (uint32_t i = 0; i < o.via.array.size; ++i) {
+    std::string s;
+    if (!AsString(o.via.array.ptr[i], &s)) return false;
+    out->push_back(std::move(s));
+  }
+  return true;
+}
+
+absl::Status DecodeEnv(const msgpack::object& o, Env* env) {
+  if (o.type != msgpack::type::ARRAY || o.via.array.size > kMaxEnvEntries) {
+    return Bad(FrameType::kJob, "env must be an array of [key, value, is_json] entries");
+  }
+  env->Reserve(o.via.array.size);
+  for (uint32_t i = 0; i < o.via.array.size; ++i) {
+    const msgpack::object& e = o.via.array.ptr[i];
+    std::string key, value;
+    bool is_json = false;
+    if (e.type != msgpack::type::ARRAY || e.via.array.size != 3 || !AsString(e.via.array.ptr[0], &key) ||
+        !AsString(e.via.array.ptr[1], &value) || !AsBool(e.via.array.ptr[2], &is_json)) {
+      return Bad(FrameType::kJob, absl::StrCat("env entry ", i, " must be [key, value, is_json]"));
+    }
+    absl::Status s = is_json ? env->SetJsonText(key, value) : env->Set(key, value);
+    if (!s.ok()) return Bad(FrameType::kJob, s.message());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::string_view FrameTypeName(FrameType type) {
+  switch (type) {
+    case FrameType::kJob: return "JOB";
+    case FrameType::kStdin: return "STDIN";
+    case FrameType::kStdinEnd: return "STDIN_END";
+    case FrameType::kCancel: return "CANCEL";
+    case FrameType::kCredit: return "CREDIT";
+    case FrameType::kStdout: return "STDOUT";
+    case FrameType::kStderr: return "STDERR";
+    case FrameType::kEnd: return "END";
+    case FrameType::kError: return "ERROR";
+    case FrameType::kHeartbeat: return "HEARTBEAT";
+    case FrameType::kHello: return "HELLO";
+    case FrameType::kDrain: return "DRAIN";
+    case FrameType::kBye: return "BYE";
+  }
+  return "UNKNOWN";
+}
+
+}  // namespace berth::remote
+
+namespace berth::remote {
+
+std::string EncodeJob(uint64_t id, absl::string_view name, const std::vector<std::string>& args, const Env& env,
+                      uint64_t deadline_ms, absl::string_view trace_id, bool has_stdin) {
+  msgpack::sbuffer buf(256);
+  Packer pk(buf);
+  PackHeader(pk, 6, FrameType::kJob, id);
+  PackStr(pk, name);
+  PackStrings(pk, args);
+  pk.pack_array(static_cast<uint32_t>(env.entries().size()));
+  for (const Env::Entry& e : env.entries()) {
+    pk.pack_array(3);
+    PackStr(pk, e.key);
+    PackStr(pk, e.value);
+    if (e.json) {
+      pk.pack_true();
+    } else {
+      pk.pack_false();
+    }
+  }
+  pk.pack_uint64(deadline_ms);
+  PackStr(pk, trace_id);
+  if (has_stdin) {
+    pk.pack_true();
+  } else {
+    pk.pack_false();
+  }
+  return Take(buf);
+}
+
+std::string EncodeData(FrameType type, uint64_t id, absl::string_view data) {
+  msgpack::sbuffer buf(data.size() + 32);
+  Packer pk(buf);
+  PackHeader(pk, 1, type, id);
+  PackBin(pk, data);
+  return Take(buf);
+}
+
+std::string EncodeCredit(uint64_t id, uint64_t bytes) {
+  msgpack::sbuffer buf(32);
+  Packer pk(buf);
+  PackHeader(pk, 1, FrameType::kCredit, id);
+  pk.pack_uint64(bytes);
+  return Take(buf);
+}
+
+std::string EncodeEnd(uint64_t id, int32_t status, absl::string_view message) {
+  msgpack::sbuffer buf(64 + message.size());
+  Packer pk(buf);
+  PackHeader(pk, 2, FrameType::kEnd, id);
+  pk.pack_int32(status);
+  PackStr(pk, message);
+  return Take(buf);
+}
+
+std::string EncodeError(uint64_t id, absl::string_view message) {
+  msgpack::sbuffer buf(64 + message.size());
+  Packer pk(buf);
+  PackHeader(pk, 1, FrameType::kError, id);
+  PackStr(pk, message);
+  return Take(buf);
+}
+
+std::string EncodeSimple(FrameType type, uint64_t id) {
+  msgpack::sbuffer buf(16);
+  Packer pk(buf);
+  PackHeader(pk, 0, type, id);
+  return Take(buf);
+}
+
+std::string EncodeFrame(const Frame& f) {
+  switch (f.type) {
+    case FrameType::kJob:
+      return EncodeJob(f.id, f.name, f.args, f.env, f.deadline_ms, f.trace_id, f.has_stdin);
+    case FrameType::kStdin:
+    case FrameType::kStdout:
+    case FrameType::kStderr:
+      return EncodeData(f.type, f.id, f.data);
+    case FrameType::kCredit:
+      return EncodeCredit(f.id, f.credit);
+    case FrameType::kEnd:
+      return EncodeEnd(f.id, f.status, f.message);
+    case FrameType::kError:
+      return EncodeError(f.id, f.message);
+    case FrameType::kHello: {
+      msgpack::sbuffer buf(128);
+      Packer pk(buf);
+      PackHeader(pk, 4, FrameType::kHello, f.id);
+      PackStr(pk, f.worker_name);
+      pk.pack_uint32(f.capacity);
+      PackStrings(pk, f.jobs);
+      PackStrings(pk, f.idempotent);
+      return Take(buf);
+    }
+    case FrameType::kStdinEnd:
+    case FrameType::kCancel:
+    case FrameType::kHeartbeat:
+    case FrameType::kDrain:
+    case FrameType::kBye:
+      return EncodeSimple(f.type, f.id);
+  }
+  return EncodeSimple(FrameType::kHeartbeat, f.id);
+}
+
+namespace {
+
+// Number of fields after [version, type, id] each frame type requires. Later
+// revisions of version 1 may append fields; decoders ignore extra trailing ones.
+size_t RequiredFields(FrameType type) {
+  switch (type) {
+    case FrameType::kJob: return 6;
+    case FrameType::kStdin:
+    case FrameType::kStdout:
+    case FrameType::kStderr:
+    case FrameType::kCredit:
+    case FrameType::kError: return 1;
+    case FrameType::kEnd: return 2;
+    case FrameType::kHello: return 4;
+    default: return 0;
+  }
+}
+
+msgpack::unpack_limit Limits() {
+  // array, map, str, bin, ext, depth
+  return msgpack::unpack_limit(std::max(kMaxArgs, kMaxEnvEntries) + 16, 0, kMaxStringBytes,
+                               kMaxChunkBytes, 0, 4);
+}
+
+absl::StatusOr<Frame> DecodeObject(const msgpack::object& root) {
+  if (root.type != msgpack::type::ARRAY || root.via.array.size < 3) {
+    return absl::InvalidArgumentError("a frame must be a msgpack array [version, type, id, ...]");
+  }
+  const msgpack::object* f = root.via.array.ptr;
+  uint64_t version = 0, type = 0, id = 0;
+  if (!AsUint(f[0], &version)) return absl::InvalidArgumentError("frame version must be an unsigned integer");
+  if (version != kProtocolVersion) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unsupported protocol version ", version, " (this berth speaks ", kProtocolVersion, ")"));
+  }
+  if (!AsUint(f[1], &type) || type < 1 || type > static_cast<uint64_t>(FrameType::kBye)) {
+    return absl::InvalidArgumentError("unknown frame type");
+  }
+  if (!AsUint(f[2], &id)) return absl::InvalidArgumentError("frame id must be an unsigned integer");
+  Frame out;
+  out.type = static_cast<FrameType>(type);
+  out.id = id;
+  const size_t fields = root.via.array.size - 3;
+  if (fields < RequiredFields(out.type)) {
+    return Bad(out.type, absl::StrCat("needs ", RequiredFields(out.type), " fields after the id, got ", fields));
+  }
+  const msgpack::object* a = f + 3;
+  switch (out.type) {
+    case FrameType::kJob: {
+      if (!AsString(a[0], &out.name) || out.name.empty()) return Bad(out.type, "name must be a non-empty string");
+      if (!AsStrings(a[1], kMaxArgs, &out.args)) return Bad(out.type, "args must be an array of strings");
+      if (absl::Status s = DecodeEnv(a[2], &out.env); !s.ok()) return s;
+      if (!AsUint(a[3], &out.deadline_ms)) return Bad(out.type, "deadline_ms must be an unsigned integer");
+      if (!AsString(a[4], &out.trace_id)) return Bad(out.type, "trace_id must be a string");
+      if (!AsBool(a[5], &out.has_stdin)) return Bad(out.type, "has_stdin must be a boolean");
+      if (id == 0) return Bad(out.type, "id must not be 0");
+      break;
+    }
+    case FrameType::kStdin:
+    case FrameType::kStdout:
+    case FrameType::kStderr:
+      if (!AsBytes(a[0], &out.data)) return Bad(out.type, "data must be bin");
+      break;
+    case FrameType::kCredit:
+      if (!AsUint(a[0], &out.credit)) return Bad(out.type, "bytes must be an unsigned integer");
+      break;
+    case FrameType::kEnd:
+      if (!AsInt32(a[0], &out.status)) return Bad(out.type, "status must be a 32-bit integer");
+      if (!AsString(a[1], &out.message)) return Bad(out.type, "message must be a string");
+      break;
+    case FrameType::kError:
+      if (!AsString(a[0], &out.message)) return Bad(out.type, "message must be a string");
+      break;
+    case FrameType::kHello: {
+      uint64_t capacity = 0;
+      if (!AsString(a[0], &out.worker_name) || out.worker_name.empty()) {
+        return Bad(out.type, "worker name must be a non-empty string");
+      }
+      if (!AsUint(a[1], &capacity) || capacity == 0 || capacity > 65536) {
+        return Bad(out.type, "capacity must be an integer from 1 to 65536");
+      }
+      out.capacity = static_cast<uint32_t>(capacity);
+      if (!AsStrings(a[2], kMaxNames, &out.jobs)) return Bad(out.type, "jobs must be an array of strings");
+      if (!AsStrings(a[3], kMaxNames, &out.idempotent)) return Bad(out.type, "idempotent must be an array of strings");
+      break;
+    }
+    default:
+      break;
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<Frame> DecodeFrame(const void* data, size_t size) {
+  try {
+    size_t offset = 0;
+    msgpack::object_handle oh =
+        msgpack::unpack(static_cast<const char*>(data), size, offset, nullptr, nullptr, Limits());
+    if (offset != size) return absl::InvalidArgumentError("trailing bytes after the frame");
+    return DecodeObject(oh.get());
+  } catch (const msgpack::insufficient_bytes&) {
+    return absl::InvalidArgumentError("truncated frame");
+  } catch (const msgpack::size_overflow& e) {
+    return absl::InvalidArgumentError(absl::StrCat("frame exceeds a size limit (", e.what(), ")"));
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("malformed frame (", e.what(), ")"));
+  }
+}
+
+std::string NewTraceId() {
+  static thread_local std::mt19937_64 rng(std::random_device{}());
+  return absl::StrCat(absl::Hex(rng(), absl::kZeroPad16));
+}
+
+uint64_t PeekFrameId(const void* data, size_t size) {
+  try {
+    msgpack::object_handle oh =
+        msgpack::unpack(static_cast<const char*>(data), size, nullptr, nullptr, Limits());
+    const msgpack::object& root = oh.get();
+    uint64_t id = 0;
+    if (root.type == msgpack::type::ARRAY && root.via.array.size >= 3 && AsUint(root.via.array.ptr[2], &id)) {
+      return id;
+    }
+  } catch (const std::exception&) {
+  }
+  return 0;
+}
+
+}  // namespace berth::remote

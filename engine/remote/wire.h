@@ -1,0 +1,109 @@
+// The berth wire protocol: one msgpack array per ZeroMQ frame.
+//
+// Every frame is `[version, type, id, ...fields]`; docs/protocol.md describes each
+// type field by field. This file is the only place that knows the encoding: the
+// server, the worker runtime and the client all speak through Frame.
+//
+// Decoding is for untrusted input: explicit msgpack unpack limits, exact shape
+// checks, and an error (never an exception or a crash) for anything else.
+#ifndef BERTH_ENGINE_REMOTE_WIRE_H_
+#define BERTH_ENGINE_REMOTE_WIRE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "engine/env.h"
+
+namespace berth::remote {
+
+inline constexpr uint32_t kProtocolVersion = 1;
+
+// Frames larger than this are refused by ZeroMQ itself (ZMQ_MAXMSGSIZE): the peer
+// is disconnected.
+inline constexpr int64_t kMaxFrameBytes = 16 << 20;
+// The most stream data one STDIN/STDOUT/STDERR frame carries.
+inline constexpr size_t kMaxChunkBytes = 256 << 10;
+// Flow control: for each job, each side may send this many stream bytes (stdin one
+// way, stdout+stderr the other) before the receiver grants more with CREDIT frames.
+inline constexpr uint64_t kInitialCredit = 1 << 20;
+// A receiver grants credit back once it has consumed this many bytes.
+inline constexpr uint64_t kCreditGrantBytes = 256 << 10;
+// Limits on what a decoded frame may contain.
+inline constexpr size_t kMaxArgs = 4096;
+inline constexpr size_t kMaxEnvEntries = 4096;
+inline constexpr size_t kMaxStringBytes = 1 << 20;
+inline constexpr size_t kMaxNames = 4096;
+
+enum class FrameType : uint8_t {
+  kJob = 1,        // requester → executor: run a job
+  kStdin = 2,      // requester → executor: a chunk of the job's stdin
+  kStdinEnd = 3,   // requester → executor: end of stdin
+  kCancel = 4,     // requester → executor: cancel the job
+  kCredit = 5,     // either way: the receiver may send this many more stream bytes
+  kStdout = 6,     // executor → requester: a chunk of the job's stdout
+  kStderr = 7,     // executor → requester: a chunk of the job's stderr
+  kEnd = 8,        // executor → requester: the job's status and error text
+  kError = 9,      // either way: the frame with this id (0: unknown) was refused
+  kHeartbeat = 10, // either way: still alive
+  kHello = 11,     // worker → server: the jobs I serve, my capacity
+  kDrain = 12,     // worker → server: finishing in-flight jobs, send me no more
+  kBye = 13,       // worker → server: leaving now
+};
+
+absl::string_view FrameTypeName(FrameType type);
+
+struct Frame {
+  FrameType type = FrameType::kHeartbeat;
+  uint64_t id = 0;  // request id, chosen by the requester; 0 for connection-level frames
+
+  // kJob
+  std::string name;
+  std::vector<std::string> args;
+  Env env;
+  uint64_t deadline_ms = 0;  // time left for the job; 0 = no deadline
+  std::string trace_id;
+  bool has_stdin = false;    // STDIN frames (then STDIN_END) will follow
+
+  // kStdin, kStdout, kStderr
+  std::string data;
+  // kCredit
+  uint64_t credit = 0;
+  // kEnd (status, message = error text); kError (message)
+  int32_t status = 0;
+  std::string message;
+
+  // kHello
+  std::string worker_name;
+  uint32_t capacity = 0;
+  std::vector<std::string> jobs;
+  std::vector<std::string> idempotent;
+};
+
+// Encoders. Each returns the frame's bytes.
+std::string EncodeFrame(const Frame& frame);
+std::string EncodeJob(uint64_t id, absl::string_view name, const std::vector<std::string>& args, const Env& env,
+                      uint64_t deadline_ms, absl::string_view trace_id, bool has_stdin);
+std::string EncodeData(FrameType type, uint64_t id, absl::string_view data);
+std::string EncodeCredit(uint64_t id, uint64_t bytes);
+std::string EncodeEnd(uint64_t id, int32_t status, absl::string_view message);
+std::string EncodeError(uint64_t id, absl::string_view message);
+std::string EncodeSimple(FrameType type, uint64_t id);  // kStdinEnd, kCancel, kHeartbeat, kDrain, kBye
+
+// A fresh random trace id (16 hex digits) for a JOB frame.
+std::string NewTraceId();
+
+// Decodes one frame. Errors say what is wrong, e.g.
+// `unsupported protocol version 7 (this berth speaks 1)` or `JOB frame: args must be an array of strings`.
+absl::StatusOr<Frame> DecodeFrame(const void* data, size_t size);
+
+// The id of a frame that failed to decode, when enough of it is readable to say
+// (so the error reply can name the request); 0 otherwise.
+uint64_t PeekFrameId(const void* data, size_t size);
+
+}  // namespace berth::remote
+
+#endif  // BERTH_ENGINE_REMOTE_WIRE_H_

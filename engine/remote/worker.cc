@@ -1,0 +1,315 @@
+#include "engine/remote/worker.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <deque>
+#include <random>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/log.h"
+#include "engine/remote/job_bridge.h"
+#include "engine/remote/outbox.h"
+#include "engine/remote/security.h"
+#include "engine/remote/thread_pool.h"
+#include "engine/remote/wire.h"
+#include <zmq.hpp>
+
+namespace berth::remote {
+namespace {
+
+constexpr uint64_t kDrainSignal = 1;
+constexpr uint64_t kStopSignal = 1 << 20;
+
+}  // namespace
+
+class Worker::Impl {
+ public:
+  Impl(Engine& engine, WorkerOptions options)
+      : engine_(engine),
+        options_(std::move(options)),
+        control_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+        pool_(std::make_unique<ThreadPool>(options_.capacity)) {}
+  ~Impl() {
+    DetachAll();
+    pool_.reset();
+    ::close(control_);
+  }
+
+  absl::Status Run();
+  void Signal(uint64_t what) {
+    ssize_t r = ::write(control_, &what, sizeof what);
+    (void)r;
+  }
+
+ private:
+  enum class Outcome { kDrained, kStopped, kLost };
+
+  absl::StatusOr<Outcome> Session();
+  absl::Status Configure(zmq::socket_t& sock);
+  void Send(zmq::socket_t& sock, const std::string& payload) {
+    (void)sock.send(zmq::buffer(payload), zmq::send_flags::dontwait);
+  }
+  void OnFrame(zmq::socket_t& sock, Frame f);
+  void DetachAll() {
+    for (auto& [id, b] : bridges_) {
+      (void)b->ClaimEnd();
+      b->Detach();
+    }
+    bridges_.clear();
+  }
+  // Reads the control eventfd: returns false to stop; sets draining_.
+  bool ReadControl();
+  bool SleepInterruptibly(absl::Duration d);
+
+  Engine& engine_;
+  WorkerOptions options_;
+  int control_;
+  std::unique_ptr<ThreadPool> pool_;
+  Outbox outbox_;
+  zmq::context_t ctx_{1};
+  absl::flat_hash_map<uint64_t, std::shared_ptr<JobBridge>> bridges_;
+  bool draining_ = false;
+  bool drain_announced_ = false;
+  bool stop_ = false;
+  absl::Time last_heard_;
+};
+
+bool Worker::Impl::ReadControl() {
+  uint64_t v = 0;
+  if (::read(control_, &v, sizeof v) == sizeof v) {
+    if (v >= kStopSignal) stop_ = true;
+    if (v % kStopSignal != 0) draining_ = true;
+  }
+  return !stop_;
+}
+
+bool Worker::Impl::SleepInterruptibly(absl::Duration d) {
+  zmq::pollitem_t item{nullptr, control_, ZMQ_POLLIN, 0};
+  zmq::poll(&item, 1, std::chrono::milliseconds(absl::ToInt64Milliseconds(d)));
+  if (item.revents & ZMQ_POLLIN) return ReadControl() && !draining_;
+  return true;
+}
+
+absl::Status Worker::Impl::Configure(zmq::socket_t& sock) {
+  sock.set(zmq::sockopt::linger, 0);
+  sock.set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
+  sock.set(zmq::sockopt::sndhwm, 100000);
+  sock.set(zmq::sockopt::rcvhwm, 100000);
+  static thread_local std::mt19937_64 rng(std::random_device{}());
+  sock.set(zmq::sockopt::routing_id, absl::StrCat(options_.name, "-", absl::Hex(rng())));
+  if (!options_.server_key.empty()) {
+    absl::StatusOr<std::string> server_pub = ResolvePublicKey(options_.server_key);
+    if (!server_pub.ok()) return server_pub.status();
+    absl::StatusOr<KeyPair> mine = options_.client_key_file.empty() ? GenerateKeyPair()
+                                                                    : ReadKeyFile(options_.client_key_file);
+    if (!mine.ok()) return mine.status();
+    if (mine->secret_key.empty()) return absl::InvalidArgumentError("the worker's key file has no secret key");
+    sock.set(zmq::sockopt::curve_serverkey, *server_pub);
+    sock.set(zmq::sockopt::curve_publickey, mine->public_key);
+    sock.set(zmq::sockopt::curve_secretkey, mine->secret_key);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Worker::Impl::Run() {
+  absl::Duration backoff = options_.reconnect_min;
+  while (true) {
+    absl::StatusOr<Outcome> outcome = Session();
+    if (!outcome.ok()) return outcome.status();
+    if (*outcome != Outcome::kLost) return absl::OkStatus();
+    if (draining_) return absl::OkStatus();  // nothing left to finish for a server that is gone
+    spdlog::warn("worker {}: lost the server at {}; connecting again in {}", options_.name, options_.endpoint,
+                 absl::FormatDuration(backoff));
+    if (!SleepInterruptibly(backoff)) return absl::OkStatus();
+    backoff = std::min(backoff * 2, options_.reconnect_max);
+    if (last_heard_ != absl::InfinitePast() && absl::Now() - last_heard_ < options_.reconnect_max * 2) {
+      // We did talk to a server recently: start the backoff over.
+      backoff = options_.reconnect_min;
+    }
+  }
+}
+
+absl::StatusOr<Worker::Impl::Outcome> Worker::Impl::Session() {
+  zmq::socket_t sock(ctx_, zmq::socket_type::dealer);
+  if (absl::Status s = Configure(sock); !s.ok()) return s;
+  std::string mon = absl::StrCat("inproc://berth-worker-monitor-", reinterpret_cast<uintptr_t>(this), "-",
+                                 absl::ToUnixNanos(absl::Now()));
+  zmq_socket_monitor(sock.handle(), mon.c_str(), ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED);
+  zmq::socket_t monitor(ctx_, zmq::socket_type::pair);
+  monitor.set(zmq::sockopt::linger, 0);
+  monitor.connect(mon);
+  sock.connect(options_.endpoint);
+
+  Frame hello;
+  hello.type = FrameType::kHello;
+  hello.worker_name = options_.name;
+  hello.capacity = static_cast<uint32_t>(options_.capacity);
+  hello.jobs = options_.jobs;
+  hello.idempotent = options_.idempotent;
+  const std::string hello_bytes = EncodeFrame(hello);
+  Send(sock, hello_bytes);
+  if (draining_) Send(sock, EncodeSimple(FrameType::kDrain, 0));
+  drain_announced_ = draining_;
+
+  absl::Time start = absl::Now();
+  last_heard_ = absl::InfinitePast();
+  absl::Time last_beat = start;
+  const absl::Duration limit = options_.heartbeat_interval * options_.heartbeat_liveness;
+  int handshakes = 0;
+  std::deque<Outgoing> out;
+  Peer server_peer{0, ""};
+  while (true) {
+    zmq::pollitem_t items[] = {
+        {sock.handle(), 0, ZMQ_POLLIN, 0},
+        {monitor.handle(), 0, ZMQ_POLLIN, 0},
+        {nullptr, outbox_.fd(), ZMQ_POLLIN, 0},
+        {nullptr, control_, ZMQ_POLLIN, 0},
+    };
+    absl::Time now = absl::Now();
+    int64_t ms = std::max<int64_t>(0, absl::ToInt64Milliseconds(last_beat + options_.heartbeat_interval - now) + 1);
+    zmq::poll(items, 4, std::chrono::milliseconds(ms));
+    if (items[0].revents & ZMQ_POLLIN) {
+      for (int batch = 0; batch < 256; ++batch) {
+        zmq::message_t msg;
+        if (!sock.recv(msg, zmq::recv_flags::dontwait)) break;
+        last_heard_ = absl::Now();
+        absl::StatusOr<Frame> f = DecodeFrame(msg.data(), msg.size());
+        if (!f.ok()) {
+          spdlog::warn("worker {}: bad frame from the server: {}", options_.name, f.status().message());
+          continue;
+        }
+        OnFrame(sock, *std::move(f));
+      }
+    }
+    if (items[1].revents & ZMQ_POLLIN) {
+      while (true) {
+        zmq::message_t event;
+        if (!monitor.recv(event, zmq::recv_flags::dontwait)) break;
+        uint16_t code = 0;
+        if (event.size() >= 2) std::memcpy(&code, event.data(), 2);
+        while (event.more()) {
+          zmq::message_t rest;
+          if (!monitor.recv(rest, zmq::recv_flags::dontwait)) break;
+          event = std::move(rest);
+        }
+        if (code == ZMQ_EVENT_DISCONNECTED) {
+          // The server has failed whatever we were running for it.
+          DetachAll();
+        } else if (code == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && ++handshakes > 1) {
+          // Reconnected (the server restarted): announce ourselves again.
+          Send(sock, hello_bytes);
+          if (draining_) Send(sock, EncodeSimple(FrameType::kDrain, 0));
+        }
+      }
+    }
+    if (items[2].revents & ZMQ_POLLIN) {
+      outbox_.Drain(&out);
+      while (!out.empty()) {
+        Outgoing o = std::move(out.front());
+        out.pop_front();
+        if (o.task) {
+          o.task();
+        } else {
+          Send(sock, o.payload);
+        }
+      }
+    }
+    if (items[3].revents & ZMQ_POLLIN) {
+      if (!ReadControl()) {
+        DetachAll();
+        return Outcome::kStopped;
+      }
+    }
+    if (draining_ && !drain_announced_) {
+      spdlog::info("worker {}: draining {} job(s)", options_.name, bridges_.size());
+      Send(sock, EncodeSimple(FrameType::kDrain, 0));
+      drain_announced_ = true;
+    }
+    if (draining_ && bridges_.empty()) {
+      Send(sock, EncodeSimple(FrameType::kBye, 0));
+      sock.set(zmq::sockopt::linger, 1000);  // let BYE (and the last ENDs) leave
+      return Outcome::kDrained;
+    }
+    now = absl::Now();
+    if (now - last_beat >= options_.heartbeat_interval) {
+      Send(sock, EncodeSimple(FrameType::kHeartbeat, 0));
+      last_beat = now;
+    }
+    absl::Time heard = last_heard_ == absl::InfinitePast() ? start : last_heard_;
+    if (now - heard > limit) {
+      DetachAll();
+      return Outcome::kLost;
+    }
+  }
+}
+
+void Worker::Impl::OnFrame(zmq::socket_t& sock, Frame f) {
+  switch (f.type) {
+    case FrameType::kHeartbeat:
+      return;
+    case FrameType::kError:
+      spdlog::warn("worker {}: the server says: {}", options_.name, f.message);
+      return;
+    case FrameType::kJob: {
+      if (bridges_.contains(f.id)) {
+        Send(sock, EncodeError(f.id, absl::StrCat("job id ", f.id, " is already running here")));
+        return;
+      }
+      if (draining_) {
+        Send(sock, EncodeEnd(f.id, kStatusUnavailable,
+                             absl::StrCat(f.name, ": worker ", options_.name, " is draining")));
+        return;
+      }
+      uint64_t id = f.id;
+      auto bridge = std::make_shared<JobBridge>(engine_, std::move(f), Peer{0, ""}, outbox_);
+      JobBridge* raw = bridge.get();
+      bridge->set_on_done([this, id, raw] {
+        outbox_.Post([this, id, raw] {
+          auto it = bridges_.find(id);
+          if (it != bridges_.end() && it->second.get() == raw) bridges_.erase(it);
+        });
+      });
+      bridges_[id] = bridge;
+      pool_->Submit([bridge] { bridge->Run(); });
+      return;
+    }
+    case FrameType::kStdin:
+    case FrameType::kStdinEnd:
+    case FrameType::kCredit:
+    case FrameType::kCancel: {
+      auto it = bridges_.find(f.id);
+      if (it == bridges_.end()) return;
+      std::shared_ptr<JobBridge> b = it->second;
+      if (f.type == FrameType::kStdin) {
+        if (absl::Status s = b->OnStdin(std::move(f.data)); !s.ok()) {
+          if (b->ClaimEnd()) Send(sock, EncodeEnd(f.id, kStatusErr, absl::StrCat(b->name(), ": ", s.message())));
+          b->Detach();
+          bridges_.erase(it);
+        }
+      } else if (f.type == FrameType::kStdinEnd) {
+        b->OnStdinEnd();
+      } else if (f.type == FrameType::kCredit) {
+        b->OnCredit(f.credit);
+      } else {
+        b->Cancel();
+      }
+      return;
+    }
+    default:
+      Send(sock, EncodeError(f.id, absl::StrCat("a server may not send ", FrameTypeName(f.type), " frames to a worker")));
+      return;
+  }
+}
+
+Worker::Worker(Engine& engine, WorkerOptions options) : impl_(std::make_unique<Impl>(engine, std::move(options))) {}
+Worker::~Worker() = default;
+absl::Status Worker::Run() { return impl_->Run(); }
+void Worker::Drain() { impl_->Signal(kDrainSignal); }
+void Worker::Stop() { impl_->Signal(kStopSignal); }
+
+}  // namespace berth::remote

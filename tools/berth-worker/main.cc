@@ -1,0 +1,106 @@
+// berth-worker: hosts handler groups out of process for berthd.
+//
+//   berth-worker -H ENDPOINT --handlers GROUP[,GROUP…] [--name NAME] [--capacity N]
+//
+// Registers the groups' jobs with the engine, runs the jobs it is sent, and
+// connects again (with backoff) when berthd restarts. SIGTERM/SIGINT drain:
+// in-flight jobs finish, no new ones are taken, then it exits 0. A second signal
+// stops at once.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "engine/engine.h"
+#include "engine/log.h"
+#include "engine/remote/worker.h"
+#include "engine/runtime.h"
+#include "handlers/groups.h"
+
+namespace berth {
+namespace {
+
+remote::Worker* g_worker = nullptr;
+std::atomic<int> g_signals{0};
+
+void OnSignal(int) {
+  if (g_worker == nullptr) return;
+  if (g_signals.fetch_add(1) == 0) {
+    g_worker->Drain();
+  } else {
+    g_worker->Stop();
+  }
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"berth-worker: host berth handler groups out of process"};
+  app.set_version_flag("--version", std::string("berth-worker ") + BERTH_VERSION);
+  remote::WorkerOptions opts;
+  opts.endpoint = "ipc:///run/berth/berth.sock";
+  if (const char* h = std::getenv("BERTH_HOST"); h != nullptr && *h != '\0') opts.endpoint = h;
+  std::vector<std::string> groups;
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  opts.name = absl::StrCat(host, "-", ::getpid());
+  bool debug = false;
+  app.add_option("-H,--host", opts.endpoint, "endpoint of berthd (env BERTH_HOST)")->capture_default_str();
+  app.add_option("--handlers", groups, "handler groups to host, comma-separated (e.g. network,util)")
+      ->required()
+      ->delimiter(',');
+  app.add_option("--name", opts.name, "name shown by `berth workers`")->capture_default_str();
+  app.add_option("--capacity", opts.capacity, "jobs run at once")->capture_default_str()->check(CLI::Range(1, 4096));
+  app.add_option("--idempotent", opts.idempotent,
+                 "job names berthd may run again on another worker if this one is lost, comma-separated")
+      ->delimiter(',');
+  app.add_option("--server-key", opts.server_key, "CURVE: berthd's public key or a file holding it (tcp)");
+  app.add_option("--key", opts.client_key_file, "CURVE: this worker's key file from `berth keygen`");
+  app.add_flag("-D,--debug", debug, "log debug messages");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (debug) spdlog::set_level(spdlog::level::debug);
+
+  absl::StatusOr<std::vector<HandlerGroup>> found = FindGroups(groups, StandaloneGroups());
+  if (!found.ok()) {
+    std::fprintf(stderr, "berth-worker: %s\n", std::string(found.status().message()).c_str());
+    return 2;
+  }
+  Engine engine;
+  for (const HandlerGroup& g : *found) {
+    if (absl::Status s = g.install(engine); !s.ok()) {
+      std::fprintf(stderr, "berth-worker: cannot install %s: %s\n", g.name.c_str(), std::string(s.message()).c_str());
+      return 1;
+    }
+    opts.jobs.insert(opts.jobs.end(), g.jobs.begin(), g.jobs.end());
+  }
+  remote::Worker worker(engine, opts);
+  g_worker = &worker;
+  struct sigaction sa = {};
+  sa.sa_handler = OnSignal;
+  ::sigaction(SIGTERM, &sa, nullptr);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  spdlog::info("berth-worker {}: serving {} at {}", opts.name, absl::StrJoin(opts.jobs, ", "), opts.endpoint);
+  absl::Status s = worker.Run();
+  g_worker = nullptr;
+  if (!s.ok()) {
+    std::fprintf(stderr, "berth-worker: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace berth
+
+int main(int argc, char** argv) {
+  berth::ConfigureProductionRuntime();
+  return berth::Main(argc, argv);
+}

@@ -1,0 +1,160 @@
+// berthd: the berth daemon.
+//
+// Serves the engine on its -H endpoints with the handler groups it hosts
+// in-process (the rest, named by --remote-handlers, are served by berth-worker
+// processes). The first SIGINT/SIGTERM shuts down gracefully and exits 0; a third
+// forces exit 128+signal.
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <grp.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "daemon/config.h"
+#include "engine/engine.h"
+#include "engine/log.h"
+#include "engine/remote/server.h"
+#include "engine/runtime.h"
+#include "handlers/groups.h"
+#include "handlers/version.h"
+#include "systemd/sd-daemon.h"
+
+namespace berth {
+namespace {
+
+int Fail(int code, absl::string_view message) {
+  std::fprintf(stderr, "berthd: %.*s\n", static_cast<int>(message.size()), message.data());
+  return code;
+}
+
+void AddFlags(CLI::App& app, Config& c) {
+  app.add_option("-b,--bridge", c.bridge_iface, "attach containers to this existing bridge; 'none' disables networking");
+  app.add_option("--bip", c.bridge_ip, "address (CIDR) of the bridge berthd creates; excludes -b");
+  app.add_option("--fixed-cidr", c.fixed_cidr, "give containers addresses from this subnet (CIDR) of the bridge's");
+  app.add_option("--mtu", c.mtu, "container MTU (0: the default route's interface, else 1500)")->capture_default_str();
+  app.add_flag("--iptables", c.enable_iptables, "add berth's iptables rules")->capture_default_str();
+  app.add_flag("--icc", c.inter_container_communication, "let containers talk to each other")->capture_default_str();
+  app.add_flag("--ip-forward", c.enable_ip_forward, "set net.ipv4.ip_forward")->capture_default_str();
+  app.add_flag("--ip-masq", c.enable_ip_masq, "masquerade traffic leaving the bridge")->capture_default_str();
+  app.add_option("--ip", c.default_ip, "default host address for published ports")->capture_default_str();
+  app.add_option("-p,--pidfile", c.pidfile, "pid file (locked while berthd runs)")->capture_default_str();
+  app.add_option("-g,--graph", c.root, "root of berthd's state")->capture_default_str();
+  app.add_option("-s,--storage-driver", c.graph_driver, "graph driver (default: the first that works)");
+  app.add_option("--storage-opt", c.graph_options, "graph driver option KEY=VALUE (repeatable)");
+  app.add_option("-e,--exec-driver", c.exec_driver, "execution driver")->capture_default_str();
+  app.add_option("--dns", c.dns, "DNS server for containers (repeatable)");
+  app.add_flag("--selinux-enabled", c.enable_selinux, "enable SELinux support");
+  app.add_option("-H,--host", c.hosts, "endpoint to serve, ipc:///path or tcp://host:port (repeatable; default " +
+                                           std::string(kDefaultEndpoint) + ")");
+  app.add_option("-G,--group", c.socket_group, "group owning the ipc socket")->capture_default_str();
+  app.add_option("--curve-key", c.curve_key_file, "CURVE: the server's key file (from `berth keygen`), for tcp");
+  app.add_option("--authorized-keys", c.authorized_keys_file, "CURVE: file of client public keys admitted on tcp");
+  app.add_option("--remote-handlers", c.remote_handlers,
+                 "handler groups served by berth-worker processes instead of in-process (comma-separated)")
+      ->delimiter(',');
+  app.add_flag("--dry-run", c.dry_run, "validate the configuration, print the start-up plan, and exit");
+  app.add_flag("-D,--debug", c.debug, "log debug messages and job traces");
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"berthd: the berth container-host daemon"};
+  app.set_version_flag("--version", std::string("berthd ") + BERTH_VERSION);
+  Config config;
+  AddFlags(app, config);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  config.socket_group_explicit = app.count("--group") > 0;
+  if (config.hosts.empty()) config.hosts.push_back(kDefaultEndpoint);
+  config.disable_network = config.bridge_iface == kDisableNetworkBridge;
+  if (config.debug) spdlog::set_level(spdlog::level::debug);
+
+  std::vector<HandlerGroup> known = StandaloneGroups();
+  known.push_back(VersionGroup());
+  absl::StatusOr<std::vector<HandlerGroup>> remote = FindGroups(config.remote_handlers, known);
+  if (!remote.ok()) return Fail(2, remote.status().message());
+
+  if (config.dry_run) {
+    std::printf("berthd %s would serve %s\n", BERTH_VERSION, absl::StrJoin(config.hosts, ", ").c_str());
+    std::printf("config: %s\n", ConfigToEnv(config).Encode().c_str());
+    return 0;
+  }
+
+  // Signals are taken synchronously (signalfd) by the main thread.
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  int sfd = ::signalfd(-1, &mask, SFD_CLOEXEC);
+
+  Engine engine;
+  engine.set_logging(config.debug);
+  for (const HandlerGroup& g : known) {
+    bool left_to_workers = false;
+    for (const HandlerGroup& r : *remote) left_to_workers |= r.name == g.name;
+    if (left_to_workers) continue;
+    if (absl::Status s = g.install(engine); !s.ok()) return Fail(1, s.message());
+  }
+
+  remote::ServerOptions sopts;
+  sopts.endpoints = config.hosts;
+  sopts.socket_group = config.socket_group;
+  sopts.curve_key_file = config.curve_key_file;
+  sopts.authorized_keys_file = config.authorized_keys_file;
+  if (!config.socket_group_explicit && ::getgrnam(config.socket_group.c_str()) == nullptr) {
+    spdlog::warn("group '{}' not found: the ipc socket stays root's only (create the group or pass -G)",
+                 config.socket_group);
+    sopts.socket_group.clear();
+  }
+  absl::StatusOr<std::unique_ptr<remote::Server>> server = remote::Server::Start(engine, sopts);
+  if (!server.ok()) return Fail(1, server.status().message());
+  spdlog::info("berthd {} serving {}", BERTH_VERSION, absl::StrJoin((*server)->endpoints(), ", "));
+  sd_notify(0, "READY=1");
+
+  int signals = 0;
+  int exit_code = 0;
+  std::thread shutdown_thread;
+  while (true) {
+    signalfd_siginfo info;
+    if (::read(sfd, &info, sizeof info) != sizeof info) continue;
+    ++signals;
+    if (signals == 1) {
+      spdlog::info("berthd: signal {}: shutting down", info.ssi_signo);
+      sd_notify(0, "STOPPING=1");
+      shutdown_thread = std::thread([&] {
+        engine.Shutdown();
+        (*server)->Stop();
+        ::kill(::getpid(), SIGUSR2);  // wake the signal loop
+      });
+      sigaddset(&mask, SIGUSR2);
+      pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+      ::signalfd(sfd, &mask, SFD_CLOEXEC);
+      continue;
+    }
+    if (info.ssi_signo == SIGUSR2) break;
+    if (signals >= 3) {
+      spdlog::error("berthd: third signal: exiting now");
+      std::_Exit(128 + static_cast<int>(info.ssi_signo));
+    }
+  }
+  shutdown_thread.join();
+  return exit_code;
+}
+
+}  // namespace
+}  // namespace berth
+
+int main(int argc, char** argv) {
+  berth::ConfigureProductionRuntime();
+  return berth::Main(argc, argv);
+}
