@@ -4,7 +4,8 @@
 
 namespace berth {
 
-// Call once at the start of main() in production binaries and benchmarks.
+// Call once at the start of main() in production binaries and benchmarks. Also
+// sends logs to stderr, since stdout carries job output.
 //
 // Debian's abseil is built with its debug lock-order (deadlock) detection on:
 // every absl::Mutex lock consults, and every destruction edits, a process-wide

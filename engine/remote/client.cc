@@ -238,7 +238,11 @@ absl::Status Client::Impl::Connect() {
     auto left = absl::ToInt64Milliseconds(until - absl::Now());
     if (left <= 0) break;
     zmq::pollitem_t item{monitor_->handle(), 0, ZMQ_POLLIN, 0};
-    zmq::poll(&item, 1, std::chrono::milliseconds(left));
+    try {
+      zmq::poll(&item, 1, std::chrono::milliseconds(left));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+    }
     zmq::message_t event;
     if (!monitor_->recv(event, zmq::recv_flags::dontwait)) continue;
     uint16_t code = 0;
@@ -369,6 +373,7 @@ void Client::Impl::Pump(absl::Duration timeout, int cancel_fd, uint64_t wait_id)
       zmq::poll(items.data(), items.size(), std::chrono::milliseconds(ms));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) throw;
+      for (auto& it : items) it.revents = 0;
     }
     bool progressed = false;
     if (items[0].revents & ZMQ_POLLIN) {

@@ -112,7 +112,14 @@ absl::StatusOr<std::vector<std::string>> ReadAuthorizedKeys(const std::string& p
   int line_no = 0;
   for (absl::string_view line : absl::StrSplit(*text, '\n')) {
     ++line_no;
-    if (size_t hash = line.find('#'); hash != absl::string_view::npos) line = line.substr(0, hash);
+    // '#' is a Z85 digit, so it starts a comment only at the start of a line or
+    // after white space.
+    for (size_t i = 0; i < line.size(); ++i) {
+      if (line[i] == '#' && (i == 0 || line[i - 1] == ' ' || line[i - 1] == '\t')) {
+        line = line.substr(0, i);
+        break;
+      }
+    }
     line = absl::StripAsciiWhitespace(line);
     if (line.empty()) continue;
     // Accept "public: KEY" as written in .pub files, or the bare key.

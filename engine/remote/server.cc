@@ -586,7 +586,7 @@ void Server::Impl::OnFrame(const Peer& peer, const void* data, size_t size) {
   absl::StatusOr<Frame> f = DecodeFrame(data, size);
   std::string key = PeerKey(peer);
   if (!f.ok()) {
-    spdlog::warn("refused a frame from peer {}: {}", Printable(peer.identity), f.status().message());
+    spdlog::debug("refused a frame from peer {}: {}", Printable(peer.identity), f.status().message());
     SendTo(peer, EncodeError(PeekFrameId(data, size), f.status().message()));
     return;
   }

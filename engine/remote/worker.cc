@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <deque>
 #include <random>
@@ -23,6 +24,17 @@ namespace berth::remote {
 namespace {
 
 constexpr uint64_t kDrainSignal = 1;
+
+// zmq::poll reports a signal's arrival (EINTR) as an exception; signals are
+// handled through the control eventfd, so the poll just returns.
+void PollIgnoringSignals(zmq::pollitem_t* items, size_t n, int64_t ms) {
+  try {
+    zmq::poll(items, n, std::chrono::milliseconds(ms));
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EINTR) throw;
+    for (size_t i = 0; i < n; ++i) items[i].revents = 0;
+  }
+}
 constexpr uint64_t kStopSignal = 1 << 20;
 
 }  // namespace
@@ -90,7 +102,7 @@ bool Worker::Impl::ReadControl() {
 
 bool Worker::Impl::SleepInterruptibly(absl::Duration d) {
   zmq::pollitem_t item{nullptr, control_, ZMQ_POLLIN, 0};
-  zmq::poll(&item, 1, std::chrono::milliseconds(absl::ToInt64Milliseconds(d)));
+  PollIgnoringSignals(&item, 1, absl::ToInt64Milliseconds(d));
   if (item.revents & ZMQ_POLLIN) return ReadControl() && !draining_;
   return true;
 }
@@ -172,7 +184,7 @@ absl::StatusOr<Worker::Impl::Outcome> Worker::Impl::Session() {
     };
     absl::Time now = absl::Now();
     int64_t ms = std::max<int64_t>(0, absl::ToInt64Milliseconds(last_beat + options_.heartbeat_interval - now) + 1);
-    zmq::poll(items, 4, std::chrono::milliseconds(ms));
+    PollIgnoringSignals(items, 4, ms);
     if (items[0].revents & ZMQ_POLLIN) {
       for (int batch = 0; batch < 256; ++batch) {
         zmq::message_t msg;

@@ -5,6 +5,8 @@
 // processes). The first SIGINT/SIGTERM shuts down gracefully and exits 0; a third
 // forces exit 128+signal.
 #include <signal.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -121,10 +123,15 @@ int Main(int argc, char** argv) {
   spdlog::info("berthd {} serving {}", BERTH_VERSION, absl::StrJoin((*server)->endpoints(), ", "));
   sd_notify(0, "READY=1");
 
+  // The first signal starts a graceful shutdown on another thread; the loop
+  // keeps reading signals so that a third can force the exit.
+  int done_fd = ::eventfd(0, EFD_CLOEXEC);
   int signals = 0;
-  int exit_code = 0;
   std::thread shutdown_thread;
   while (true) {
+    pollfd fds[2] = {{sfd, POLLIN, 0}, {done_fd, POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) continue;
+    if (fds[1].revents & POLLIN) break;
     signalfd_siginfo info;
     if (::read(sfd, &info, sizeof info) != sizeof info) continue;
     ++signals;
@@ -134,21 +141,17 @@ int Main(int argc, char** argv) {
       shutdown_thread = std::thread([&] {
         engine.Shutdown();
         (*server)->Stop();
-        ::kill(::getpid(), SIGUSR2);  // wake the signal loop
+        uint64_t one = 1;
+        ssize_t n = ::write(done_fd, &one, sizeof one);
+        (void)n;
       });
-      sigaddset(&mask, SIGUSR2);
-      pthread_sigmask(SIG_BLOCK, &mask, nullptr);
-      ::signalfd(sfd, &mask, SFD_CLOEXEC);
-      continue;
-    }
-    if (info.ssi_signo == SIGUSR2) break;
-    if (signals >= 3) {
+    } else if (signals >= 3) {
       spdlog::error("berthd: third signal: exiting now");
       std::_Exit(128 + static_cast<int>(info.ssi_signo));
     }
   }
   shutdown_thread.join();
-  return exit_code;
+  return 0;
 }
 
 }  // namespace

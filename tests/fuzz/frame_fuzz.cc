@@ -1,0 +1,21 @@
+// Fuzz target: the wire frame decoder, and the encode/decode round trip of
+// whatever it accepts.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+
+#include "engine/remote/wire.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  absl::StatusOr<berth::remote::Frame> f = berth::remote::DecodeFrame(data, size);
+  (void)berth::remote::PeekFrameId(data, size);
+  if (f.ok()) {
+    std::string again = berth::remote::EncodeFrame(*f);
+    absl::StatusOr<berth::remote::Frame> g = berth::remote::DecodeFrame(again.data(), again.size());
+    if (!g.ok() || g->type != f->type || g->id != f->id || g->name != f->name || g->args != f->args ||
+        !(g->env == f->env) || g->data != f->data || g->message != f->message || g->jobs != f->jobs) {
+      std::abort();
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,268 @@
+// berthd, berth and berth-worker as real processes on real sockets.
+#include <doctest/doctest.h>
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <regex>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+
+namespace berth {
+namespace {
+
+using testing::Process;
+using testing::ProcessOptions;
+using testing::RunCommand;
+using testing::RunResult;
+using testing::TempDir;
+using testing::ToolPath;
+using testing::WaitFor;
+
+// A berthd serving an ipc socket in `dir` and a tcp port on 127.0.0.1.
+struct Daemon {
+  TempDir& dir;
+  std::unique_ptr<Process> proc;
+  std::string ipc;
+  std::string tcp;
+
+  explicit Daemon(TempDir& d, std::vector<std::string> extra = {}) : dir(d) { Start(extra); }
+  void Start(const std::vector<std::string>& extra) {
+    ipc = "ipc://" + dir.path() + "/run/berth.sock";
+    std::vector<std::string> argv = {ToolPath("BERTHD"), "-H", ipc, "-H", "tcp://127.0.0.1:0",
+                                     "-p", dir / "berthd.pid", "-g", dir / "root", "-b", "none"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    proc = std::make_unique<Process>(ProcessOptions{argv, {}, "", dir.path()});
+    std::regex serving("serving (ipc://[^,\\s]+), (tcp://127\\.0\\.0\\.1:[0-9]+)");
+    std::smatch m;
+    bool up = WaitFor([&] {
+      std::string err = proc->Stderr();
+      if (std::regex_search(err, m, serving)) {
+        tcp = m[2];
+        return true;
+      }
+      return !proc->running();
+    }, absl::Seconds(10));
+    REQUIRE_MESSAGE(up, proc->Stderr());
+    REQUIRE_MESSAGE(!tcp.empty(), proc->Stderr());
+  }
+  RunResult Berth(std::vector<std::string> args, std::string stdin_file = "",
+                  absl::Duration timeout = absl::Seconds(30), std::string host = "") {
+    std::vector<std::string> argv = {ToolPath("BERTH")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, {"BERTH_HOST=" + (host.empty() ? ipc : host)}, std::move(stdin_file), timeout);
+  }
+};
+
+std::unique_ptr<Process> StartWorker(const Daemon& d, std::string name, std::vector<std::string> extra = {}) {
+  std::vector<std::string> argv = {ToolPath("BERTH_WORKER"), "-H", d.ipc, "--handlers", "util", "--name", name};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return std::make_unique<Process>(ProcessOptions{argv, {}, "", d.dir.path()});
+}
+
+bool WorkerListed(Daemon& d, const std::string& name) {
+  RunResult r = d.Berth({"workers"});
+  return r.status == 0 && r.out.find(name) != std::string::npos;
+}
+
+TEST_CASE("berth runs jobs on berthd over ipc and tcp, exiting with the job's status") {
+  TempDir dir;
+  Daemon d(dir);
+  for (const std::string& host : {d.ipc, d.tcp}) {
+    CAPTURE(host);
+    RunResult echo = d.Berth({"job", "echo", "hello", "world"}, "", absl::Seconds(30), host);
+    CHECK(echo.status == 0);
+    CHECK(echo.out == "hello world\n");
+    RunResult fail = d.Berth({"job", "fail", "3", "disk", "full"}, "", absl::Seconds(30), host);
+    CHECK(fail.status == 3);
+    CHECK(fail.err == "disk full\n");
+    RunResult missing = d.Berth({"job", "no_such_job"}, "", absl::Seconds(30), host);
+    CHECK(missing.status == 127);
+    CHECK(missing.err == "no_such_job: command not found\n");
+    CHECK(missing.took < absl::Seconds(2));
+    RunResult env = d.Berth({"job", "env", "A=1", "B=two words"}, "", absl::Seconds(30), host);
+    CHECK(env.out.find("{\"A\":\"1\",\"B\":\"two words\",\"BERTH_TRACE_ID\":\"") == 0);
+    RunResult deadline = d.Berth({"--timeout", "200ms", "job", "sleep", "10s"}, "", absl::Seconds(30), host);
+    CHECK(deadline.status == 124);
+    CHECK(deadline.err == "berth: sleep: deadline exceeded\n");
+  }
+  RunResult commands = d.Berth({"commands"});
+  CHECK(commands.out == "cat\ncommands\necho\nenv\nfail\nsleep\nversion\nworkers\n");
+  std::string input = dir / "input";
+  testing::WriteFileOrDie(input, "forwarded stdin\n");
+  CHECK(d.Berth({"job", "cat"}, input).out == "forwarded stdin\n");
+  RunResult bad_timeout = d.Berth({"--timeout", "soon", "job", "echo"});
+  CHECK(bad_timeout.status == 2);
+  CHECK(bad_timeout.err == "berth: invalid --timeout 'soon' (use e.g. 1s, 250ms)\n");
+}
+
+TEST_CASE("Ctrl-C cancels the job, the handler sees it, and berth exits 130") {
+  TempDir dir;
+  Daemon d(dir, {"--remote-handlers", "util"});
+  auto worker = StartWorker(d, "sleeper");
+  REQUIRE(WaitFor([&] { return WorkerListed(d, "sleeper"); }, absl::Seconds(10)));
+  Process berth(ProcessOptions{{ToolPath("BERTH"), "-H", d.ipc, "job", "sleep", "30s"}, {}, "", dir.path()});
+  // The job is running on the worker once `workers` shows it in flight.
+  REQUIRE(WaitFor([&] { return d.Berth({"workers"}).out.find("sleeper              8         1") !=
+                               std::string::npos; },
+                  absl::Seconds(10)));
+  berth.Signal(SIGINT);
+  auto st = berth.Wait(absl::Seconds(5));
+  REQUIRE(st.has_value());
+  CHECK(*st == 130);
+  // The handler's own words, streamed back before the end: it saw the cancel.
+  CHECK(berth.Stderr() == "sleep: cancelled\n");
+}
+
+TEST_CASE("100 MB through a remote cat, with bounded memory on both sides") {
+  TempDir dir;
+  Daemon d(dir);
+  std::string input = dir / "big";
+  {
+    std::ofstream out(input, std::ios::binary);
+    std::mt19937_64 rng(7);
+    std::string block(1 << 20, '\0');
+    for (int mb = 0; mb < 100; ++mb) {
+      for (size_t i = 0; i < block.size(); i += 8) {
+        uint64_t v = rng();
+        std::memcpy(&block[i], &v, 8);
+      }
+      out.write(block.data(), static_cast<std::streamsize>(block.size()));
+    }
+  }
+  std::string output = dir / "copy";
+  Process berth(ProcessOptions{{"/bin/sh", "-c", ToolPath("BERTH") + " -H " + d.ipc + " job cat > " + output},
+                               {},
+                               input,
+                               dir.path()});
+  size_t berthd_peak = 0;
+  auto st = berth.Wait(absl::Seconds(60));
+  REQUIRE(st.has_value());
+  CHECK(*st == 0);
+  berthd_peak = d.proc->PeakRss();
+  CHECK(RunCommand({"/usr/bin/cmp", input, output}).status == 0);
+  MESSAGE("berthd peak RSS " << berthd_peak / 1024 << " KiB; client (sh + berth) peak RSS "
+                             << berth.waited_max_rss() / 1024 << " KiB");
+#if !defined(__SANITIZE_ADDRESS__)
+  CHECK(berthd_peak < (64u << 20));
+  CHECK(berth.waited_max_rss() < (64u << 20));
+#endif
+}
+
+TEST_CASE("a worker killed mid-job: the client gets 126 within 3 s and berthd keeps serving") {
+  TempDir dir;
+  Daemon d(dir, {"--remote-handlers", "util"});
+  CHECK(d.Berth({"job", "echo", "x"}).status == 127);  // nobody serves util yet
+  auto worker = StartWorker(d, "victim");
+  REQUIRE(WaitFor([&] { return WorkerListed(d, "victim"); }, absl::Seconds(10)));
+  CHECK(d.Berth({"job", "echo", "via", "worker"}).out == "via worker\n");
+
+  Process job(ProcessOptions{{ToolPath("BERTH"), "-H", d.ipc, "job", "sleep", "60s"}, {}, "", dir.path()});
+  REQUIRE(WaitFor([&] { return d.Berth({"workers"}).out.find("victim               8         1") !=
+                               std::string::npos; },
+                  absl::Seconds(10)));
+  absl::Time killed = absl::Now();
+  worker->Signal(SIGKILL);
+  auto st = job.Wait(absl::Seconds(10));
+  absl::Duration took = absl::Now() - killed;
+  REQUIRE(st.has_value());
+  CHECK(*st == 126);
+  CHECK(took < absl::Seconds(3));
+  CHECK(job.Stderr() == "berth: sleep: worker victim was lost (disconnected)\n");
+  CHECK(d.Berth({"job", "version"}).status == 0);
+  CHECK(d.proc->running());
+}
+
+TEST_CASE("berth-worker drains on SIGTERM and reconnects when berthd restarts") {
+  TempDir dir;
+  auto d = std::make_unique<Daemon>(dir, std::vector<std::string>{"--remote-handlers", "util"});
+  auto worker = StartWorker(*d, "steady");
+  REQUIRE(WaitFor([&] { return WorkerListed(*d, "steady"); }, absl::Seconds(10)));
+
+  // berthd restarts: the worker finds the new one by itself.
+  d->proc->Signal(SIGTERM);
+  auto st = d->proc->Wait(absl::Seconds(15));
+  REQUIRE(st.has_value());
+  CHECK(*st == 0);
+  d->Start({"--remote-handlers", "util"});
+  CHECK(WaitFor([&] { return WorkerListed(*d, "steady"); }, absl::Seconds(15)));
+  CHECK(d->Berth({"job", "echo", "after", "restart"}).out == "after restart\n");
+
+  // Drain: the job in flight finishes, then the worker exits 0.
+  Process job(ProcessOptions{{ToolPath("BERTH"), "-H", d->ipc, "job", "sleep", "1s"}, {}, "", dir.path()});
+  REQUIRE(WaitFor([&] { return d->Berth({"workers"}).out.find("steady               8         1") !=
+                               std::string::npos; },
+                  absl::Seconds(10)));
+  worker->Signal(SIGTERM);
+  auto job_status = job.Wait(absl::Seconds(10));
+  REQUIRE(job_status.has_value());
+  CHECK(*job_status == 0);
+  auto worker_status = worker->Wait(absl::Seconds(10));
+  REQUIRE(worker_status.has_value());
+  CHECK(*worker_status == 0);
+}
+
+TEST_CASE("raw garbage on the ipc and tcp sockets leaves berthd serving") {
+  TempDir dir;
+  Daemon d(dir);
+  std::mt19937 rng(1);
+  for (int round = 0; round < 20; ++round) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::string path = d.ipc.substr(6);
+    std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    std::string junk(static_cast<size_t>(rng() % 70000), '\0');
+    for (char& c : junk) c = static_cast<char>(rng());
+    ssize_t n = ::write(fd, junk.data(), junk.size());
+    (void)n;
+    ::close(fd);
+  }
+  std::string port = d.tcp.substr(d.tcp.rfind(':') + 1);
+  for (int round = 0; round < 20; ++round) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(std::stoi(port)));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    std::string junk(static_cast<size_t>(rng() % 70000), '\0');
+    for (char& c : junk) c = static_cast<char>(rng());
+    ssize_t n = ::write(fd, junk.data(), junk.size());
+    (void)n;
+    ::close(fd);
+  }
+  CHECK(d.Berth({"job", "echo", "still", "here"}).out == "still here\n");
+  CHECK(d.Berth({"job", "echo", "tcp", "too"}, "", absl::Seconds(30), d.tcp).out == "tcp too\n");
+  CHECK(d.proc->running());
+}
+
+TEST_CASE("berthd refuses a non-loopback tcp endpoint without CURVE keys") {
+  TempDir dir;
+  RunResult r = RunCommand({ToolPath("BERTHD"), "-H", "tcp://0.0.0.0:0", "-p", dir / "pid", "-g", dir / "root"});
+  CHECK(r.status == 1);
+  CHECK(r.err.find("berthd: refusing to serve tcp://0.0.0.0:0 without CURVE keys") != std::string::npos);
+}
+
+TEST_CASE("berthd exits 0 on SIGTERM") {
+  TempDir dir;
+  Daemon d(dir);
+  d.proc->Signal(SIGTERM);
+  auto st = d.proc->Wait(absl::Seconds(15));
+  REQUIRE(st.has_value());
+  CHECK(*st == 0);
+}
+
+}  // namespace
+}  // namespace berth

@@ -1,0 +1,558 @@
+// Remote jobs with a real server, clients and workers over real ZeroMQ sockets
+// (ipc and tcp), all in this process so that handlers can report what they saw.
+#include <doctest/doctest.h>
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <random>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "engine/engine.h"
+#include "engine/remote/client.h"
+#include "engine/remote/security.h"
+#include "engine/remote/server.h"
+#include "engine/remote/wire.h"
+#include "engine/remote/worker.h"
+#include "handlers/util.h"
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+#include <zmq.hpp>
+
+namespace berth::remote {
+namespace {
+
+using berth::testing::TempDir;
+using berth::testing::WaitFor;
+
+// Records cancellations seen by the `wait_cancel` handler.
+struct Observed {
+  std::atomic<int> cancels{0};
+  std::atomic<int> started{0};
+};
+
+void InstallTestJobs(Engine& eng, Observed* seen) {
+  REQUIRE(UtilGroup().install(eng).ok());
+  REQUIRE(eng.Register("wait_cancel", [seen](Job& job) {
+    seen->started++;
+    if (job.WaitCancelled(absl::Seconds(30))) {
+      seen->cancels++;
+      return job.Error(absl::CancelledError("wait_cancel: cancelled"));
+    }
+    return job.Errorf("wait_cancel: never cancelled");
+  }).ok());
+}
+
+struct Fixture {
+  TempDir dir;
+  Engine engine;
+  Observed seen;
+  std::unique_ptr<Server> server;
+  std::string ipc, tcp;
+
+  // With local_jobs false the server's engine serves no jobs of its own, so
+  // that workers can serve them.
+  explicit Fixture(ServerOptions opts = {}, bool local_jobs = true) {
+    if (local_jobs) InstallTestJobs(engine, &seen);
+    if (opts.endpoints.empty()) {
+      opts.endpoints = {"ipc://" + dir.path() + "/run/berth.sock", "tcp://127.0.0.1:0"};
+    }
+    opts.heartbeat_interval = absl::Milliseconds(200);
+    auto s = Server::Start(engine, opts);
+    REQUIRE_MESSAGE(s.ok(), s.status().ToString());
+    server = *std::move(s);
+    ipc = server->endpoints()[0];
+    if (server->endpoints().size() > 1) tcp = server->endpoints()[1];
+  }
+  std::unique_ptr<Client> Connect(const std::string& ep, ClientOptions o = {}) {
+    o.endpoint = ep;
+    o.heartbeat_interval = absl::Milliseconds(200);
+    auto c = Client::Connect(o);
+    REQUIRE_MESSAGE(c.ok(), c.status().ToString());
+    return *std::move(c);
+  }
+};
+
+struct Outcome {
+  JobResult result;
+  std::string out, err;
+};
+
+Outcome Call(Client& c, JobRequest req, std::string input = "", bool with_stdin = false) {
+  Output out, err;
+  auto o = out.AddBuffer();
+  auto e = err.AddBuffer();
+  Input in;
+  std::unique_ptr<Source> src;
+  if (with_stdin) REQUIRE(in.AddString(std::move(input)).ok());
+  class InputSource : public Source {
+   public:
+    explicit InputSource(Input* in) : in_(in) {}
+    absl::StatusOr<size_t> Read(char* b, size_t n) override { return in_->Read(b, n); }
+    absl::StatusOr<bool> ReadChunk(std::string* c) override { return in_->ReadChunk(c); }
+    Input* in_;
+  };
+  if (with_stdin) src = std::make_unique<InputSource>(&in);
+  auto r = c.Run(req, src.get(), &out, &err);
+  REQUIRE(r.ok());
+  return Outcome{*r, *o, *e};
+}
+
+JobRequest Req(std::string name, std::vector<std::string> args = {}) {
+  JobRequest r;
+  r.name = std::move(name);
+  r.args = std::move(args);
+  return r;
+}
+
+TEST_CASE("jobs over ipc and tcp: output, stdin, env, statuses and error text") {
+  Fixture f;
+  for (const std::string& ep : {f.ipc, f.tcp}) {
+    CAPTURE(ep);
+    auto c = f.Connect(ep);
+    Outcome echo = Call(*c, Req("echo", {"hello", "remote"}));
+    CHECK(echo.result.status == 0);
+    CHECK(echo.out == "hello remote\n");
+
+    Outcome cat = Call(*c, Req("cat"), "piped\nthrough", true);
+    CHECK(cat.out == "piped\nthrough");
+
+    JobRequest env_req = Req("env");
+    REQUIRE(env_req.env.Set("A", "1").ok());
+    REQUIRE(env_req.env.SetJsonText("N", "1.5").ok());
+    env_req.trace_id = "trace-123";
+    Outcome env = Call(*c, env_req);
+    CHECK(env.out == "{\"A\":\"1\",\"N\":1.5,\"BERTH_TRACE_ID\":\"trace-123\"}\n");
+
+    Outcome fail = Call(*c, Req("fail", {"3", "disk", "full"}));
+    CHECK(fail.result.status == 3);
+    CHECK(fail.result.error == "disk full");
+    CHECK(fail.err == "disk full\n");
+
+    absl::Time start = absl::Now();
+    Outcome missing = Call(*c, Req("no_such_job"));
+    CHECK(missing.result.status == kStatusNotFound);
+    CHECK(missing.result.error == "no_such_job: command not found");
+    CHECK(absl::Now() - start < absl::Seconds(1));
+  }
+}
+
+TEST_CASE("a deadline fails the job with 124 and the handler observes the cancel") {
+  Fixture f;
+  auto c = f.Connect(f.ipc);
+  JobRequest req = Req("wait_cancel");
+  req.timeout = absl::Milliseconds(200);
+  absl::Time start = absl::Now();
+  Outcome o = Call(*c, req);
+  CHECK(o.result.status == kStatusDeadlineExceeded);
+  CHECK(o.result.error == "wait_cancel: deadline exceeded");
+  CHECK(absl::Now() - start < absl::Seconds(3));
+  CHECK(WaitFor([&] { return f.seen.cancels.load() == 1; }, absl::Seconds(5)));
+}
+
+TEST_CASE("a client's cancel reaches the handler") {
+  Fixture f;
+  auto c = f.Connect(f.ipc);
+  Output out, err;
+  uint64_t id = c->Start(Req("wait_cancel"), &out, &err);
+  REQUIRE(WaitFor([&] {
+    (void)c->Wait(absl::Milliseconds(10));
+    return f.seen.started.load() == 1;
+  }, absl::Seconds(5)));
+  c->Cancel(id);
+  std::vector<std::pair<uint64_t, JobResult>> done;
+  REQUIRE(WaitFor([&] {
+    done = c->Wait(absl::Milliseconds(50));
+    return !done.empty();
+  }, absl::Seconds(5)));
+  CHECK(done[0].second.status == kStatusCancelled);
+  CHECK(done[0].second.error == "wait_cancel: cancelled");
+  CHECK(f.seen.cancels.load() == 1);
+}
+
+TEST_CASE("a client that disappears has its jobs cancelled") {
+  Fixture f;
+  {
+    auto c = f.Connect(f.tcp);
+    Output out;
+    c->Start(Req("wait_cancel"), &out, nullptr);
+    REQUIRE(WaitFor([&] {
+      (void)c->Wait(absl::Milliseconds(10));
+      return f.seen.started.load() == 1;
+    }, absl::Seconds(5)));
+  }  // the client goes away without a word
+  CHECK(WaitFor([&] { return f.seen.cancels.load() == 1; }, absl::Seconds(5)));
+}
+
+// ---- workers ----
+
+struct InProcessWorker {
+  Engine engine;
+  Observed seen;
+  std::unique_ptr<Worker> worker;
+  std::thread thread;
+  absl::Status result;
+  std::atomic<int> held{0};
+
+  InProcessWorker(const std::string& endpoint, std::string name, int capacity,
+                  std::vector<std::string> idempotent = {}) {
+    InstallTestJobs(engine, &seen);
+    REQUIRE(engine.Register("hold", [this](Job& job) {
+      held++;
+      job.WaitCancelled(absl::Milliseconds(150));
+      return job.Error(job.Stdout().Write(absl::StrCat("held by ", job.env().Get("Worker"), "\n")));
+    }).ok());
+    REQUIRE(engine.Register("whoami", [name](Job& job) {
+      return job.Error(job.Stdout().Write(name + "\n"));
+    }).ok());
+    WorkerOptions o;
+    o.endpoint = endpoint;
+    o.name = name;
+    o.capacity = capacity;
+    o.jobs = {"hold", "whoami", "wait_cancel", "cat", "echo"};
+    o.idempotent = std::move(idempotent);
+    o.heartbeat_interval = absl::Milliseconds(200);
+    worker = std::make_unique<Worker>(engine, o);
+    thread = std::thread([this] { result = worker->Run(); });
+  }
+  ~InProcessWorker() { Stop(); }
+  void Stop() {
+    if (thread.joinable()) {
+      worker->Stop();
+      thread.join();
+    }
+  }
+};
+
+TEST_CASE("a worker serves jobs; two workers for one name share the load") {
+  Fixture f(ServerOptions{}, false);
+  InProcessWorker w1(f.ipc, "w1", 1);
+  InProcessWorker w2(f.ipc, "w2", 1);
+  REQUIRE(f.server->WaitForJobs({"hold", "whoami"}, absl::Seconds(5)).ok());
+  REQUIRE(WaitFor([&] { return f.server->Workers().size() == 2; }, absl::Seconds(5)));
+
+  auto c = f.Connect(f.ipc);
+  Outcome who = Call(*c, Req("whoami"));
+  CHECK((who.out == "w1\n" || who.out == "w2\n"));
+
+  // Eight jobs at once on two workers of capacity 1: both must take some.
+  std::vector<Output> outs(8);
+  for (auto& o : outs) c->Start(Req("hold"), &o, nullptr);
+  size_t finished = 0;
+  REQUIRE(WaitFor([&] {
+    for (auto& [id, r] : c->Wait(absl::Milliseconds(50))) {
+      CHECK(r.status == 0);
+      ++finished;
+    }
+    return finished == 8;
+  }, absl::Seconds(20)));
+  CHECK(w1.held.load() > 0);
+  CHECK(w2.held.load() > 0);
+  CHECK(w1.held.load() + w2.held.load() == 8);
+  auto workers = f.server->Workers();
+  REQUIRE(workers.size() == 2);
+  CHECK(workers[0].completed + workers[1].completed == 9);
+
+  // The in-process engine reaches workers the same way.
+  auto job = f.engine.NewJob("whoami");
+  auto out = job->Stdout().AddBuffer();
+  REQUIRE(job->Run().ok());
+  CHECK((*out == "w1\n" || *out == "w2\n"));
+}
+
+TEST_CASE("stdin and stdout stream through a worker") {
+  Fixture f(ServerOptions{}, false);
+  InProcessWorker w(f.ipc, "streamer", 2);
+  REQUIRE(f.server->WaitForJobs({"cat"}, absl::Seconds(5)).ok());
+  auto c = f.Connect(f.tcp);
+  std::string data(5 << 20, 'x');
+  for (size_t i = 0; i < data.size(); i += 4093) data[i] = static_cast<char>('a' + i % 26);
+  Outcome o = Call(*c, Req("cat"), data, true);
+  CHECK(o.result.status == 0);
+  CHECK(o.out == data);
+}
+
+TEST_CASE("a deadline on a worker's job: 124 to the client, a cancel to the worker") {
+  Fixture f(ServerOptions{}, false);
+  InProcessWorker w(f.ipc, "slow", 1);
+  REQUIRE(f.server->WaitForJobs({"wait_cancel"}, absl::Seconds(5)).ok());
+  auto c = f.Connect(f.ipc);
+  JobRequest req = Req("wait_cancel");
+  req.timeout = absl::Milliseconds(300);
+  Outcome o = Call(*c, req);
+  CHECK(o.result.status == kStatusDeadlineExceeded);
+  CHECK(o.result.error == "wait_cancel: deadline exceeded");
+  CHECK(WaitFor([&] { return w.seen.cancels.load() == 1; }, absl::Seconds(5)));
+  // Its slot is free again once the worker reports the job's end.
+  CHECK(WaitFor([&] {
+    auto ws = f.server->Workers();
+    return ws.size() == 1 && ws[0].in_flight == 0;
+  }, absl::Seconds(5)));
+}
+
+TEST_CASE("a lost worker fails its in-flight jobs with 126 naming job and worker") {
+  Fixture f(ServerOptions{}, false);
+  auto w = std::make_unique<InProcessWorker>(f.ipc, "doomed", 1);
+  REQUIRE(f.server->WaitForJobs({"wait_cancel"}, absl::Seconds(5)).ok());
+  auto c = f.Connect(f.ipc);
+  Output out;
+  c->Start(Req("wait_cancel"), &out, nullptr);
+  REQUIRE(WaitFor([&] {
+    (void)c->Wait(absl::Milliseconds(10));
+    return w->seen.started.load() == 1;
+  }, absl::Seconds(5)));
+  absl::Time lost_at = absl::Now();
+  w->Stop();  // its socket closes: the server sees the worker go
+  std::vector<std::pair<uint64_t, JobResult>> done;
+  REQUIRE(WaitFor([&] {
+    done = c->Wait(absl::Milliseconds(50));
+    return !done.empty();
+  }, absl::Seconds(5)));
+  CHECK(absl::Now() - lost_at < absl::Seconds(3));
+  CHECK(done[0].second.status == kStatusUnavailable);
+  CHECK(done[0].second.error.find("wait_cancel: worker doomed was lost") == 0);
+  // Nobody serves the name now: 127 at once.
+  REQUIRE(WaitFor([&] { return f.server->Workers().empty(); }, absl::Seconds(5)));
+  CHECK(Call(*c, Req("wait_cancel")).result.status == kStatusNotFound);
+}
+
+TEST_CASE("an idempotent job is dispatched again when its worker is lost") {
+  Fixture f(ServerOptions{}, false);
+  auto a = std::make_unique<InProcessWorker>(f.ipc, "a", 1, std::vector<std::string>{"wait_cancel"});
+  REQUIRE(f.server->WaitForJobs({"wait_cancel"}, absl::Seconds(5)).ok());
+  auto c = f.Connect(f.ipc);
+  Output out;
+  c->Start(Req("wait_cancel"), &out, nullptr);
+  REQUIRE(WaitFor([&] {
+    (void)c->Wait(absl::Milliseconds(10));
+    return a->seen.started.load() == 1;
+  }, absl::Seconds(5)));
+  // A second worker joins, then the first is lost: the job moves over.
+  InProcessWorker b(f.ipc, "b", 1, {"wait_cancel"});
+  REQUIRE(WaitFor([&] { return f.server->Workers().size() == 2; }, absl::Seconds(5)));
+  a->Stop();
+  REQUIRE(WaitFor([&] {
+    (void)c->Wait(absl::Milliseconds(10));
+    return b.seen.started.load() == 1;
+  }, absl::Seconds(5)));
+  CHECK(c->in_flight() == 1);
+}
+
+// ---- hostile input ----
+
+TEST_CASE("malformed, truncated, oversized and garbage frames leave the server serving") {
+  Fixture f;
+  zmq::context_t ctx;
+  zmq::socket_t raw(ctx, zmq::socket_type::dealer);
+  raw.set(zmq::sockopt::linger, 0);
+  raw.connect(f.tcp);
+  auto recv_error = [&](uint64_t* id) -> std::string {
+    zmq::pollitem_t item{raw.handle(), 0, ZMQ_POLLIN, 0};
+    while (zmq::poll(&item, 1, std::chrono::milliseconds(3000)) > 0) {
+      zmq::message_t m;
+      if (!raw.recv(m, zmq::recv_flags::dontwait)) continue;
+      auto fr = DecodeFrame(m.data(), m.size());
+      if (fr.ok() && fr->type == FrameType::kError) {
+        *id = fr->id;
+        return fr->message;
+      }
+    }
+    return "<no reply>";
+  };
+  uint64_t id = 99;
+  raw.send(zmq::buffer(std::string("\xc1\xff garbage")));
+  CHECK(recv_error(&id).find("malformed frame") == 0);
+  std::string job = EncodeJob(7, "echo", {"x"}, Env(), 0, "", false);
+  raw.send(zmq::buffer(job.substr(0, job.size() - 3)));
+  CHECK(recv_error(&id) == "truncated frame");
+  std::string wrong_version = job;
+  wrong_version[1] = 9;  // [fixarray, version, ...]
+  raw.send(zmq::buffer(wrong_version));
+  CHECK(recv_error(&id) == "unsupported protocol version 9 (this berth speaks 1)");
+  CHECK(id == 7);
+  Env bad_env;
+  std::string frame = EncodeJob(8, "", {}, bad_env, 0, "", false);
+  raw.send(zmq::buffer(frame));
+  CHECK(recv_error(&id) == "JOB frame: name must be a non-empty string");
+  CHECK(id == 8);
+  std::array<std::string, 2> two = {"a", "b"};
+  raw.send(zmq::buffer(two[0]), zmq::send_flags::sndmore);
+  raw.send(zmq::buffer(two[1]));
+  CHECK(recv_error(&id) == "expected one frame per message, got 2");
+  // A frame over the size limit drops the connection (ZMQ_MAXMSGSIZE).
+  raw.send(zmq::buffer(std::string(kMaxFrameBytes + 10, 'z')));
+
+  // Plain bytes on the raw sockets, no ZMTP at all.
+  for (int family : {AF_UNIX, AF_INET}) {
+    int fd = ::socket(family, SOCK_STREAM, 0);
+    int rc;
+    if (family == AF_UNIX) {
+      sockaddr_un a{};
+      a.sun_family = AF_UNIX;
+      std::string path = f.ipc.substr(6);
+      std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+      rc = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    } else {
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(static_cast<uint16_t>(std::stoi(f.tcp.substr(f.tcp.rfind(':') + 1))));
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      rc = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    }
+    REQUIRE(rc == 0);
+    std::mt19937 rng(42);
+    std::string junk(100000, '\0');
+    for (char& ch : junk) ch = static_cast<char>(rng());
+    ssize_t w = ::write(fd, junk.data(), junk.size());
+    (void)w;
+    ::close(fd);
+  }
+  // Still serving, on both transports.
+  for (const std::string& ep : {f.ipc, f.tcp}) {
+    auto c = f.Connect(ep);
+    CHECK(Call(*c, Req("echo", {"alive"})).out == "alive\n");
+  }
+}
+
+TEST_CASE("32 concurrent clients x 2000 jobs: no reply lost or duplicated") {
+  Fixture f;
+  constexpr int kClients = 32;
+  constexpr int kJobs = 2000;
+  std::atomic<int> wrong{0};
+  std::atomic<int> done{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kClients; ++t) {
+    threads.emplace_back([&, t] {
+      ClientOptions co;
+      co.endpoint = t % 2 == 0 ? f.ipc : f.tcp;
+      auto cr = Client::Connect(co);
+      if (!cr.ok()) {
+        wrong += kJobs;
+        return;
+      }
+      Client& c = **cr;
+      std::map<uint64_t, std::pair<int, std::unique_ptr<Output>>> open;
+      std::map<uint64_t, std::shared_ptr<std::string>> bufs;
+      std::vector<bool> seen(kJobs, false);
+      int next = 0;
+      while (next < kJobs || !open.empty()) {
+        while (next < kJobs && open.size() < 16) {
+          auto out = std::make_unique<Output>();
+          auto buf = out->AddBuffer();
+          uint64_t id = c.Start(Req("echo", {absl::StrCat(t, "-", next)}), out.get(), nullptr);
+          bufs[id] = buf;
+          open[id] = {next++, std::move(out)};
+        }
+        for (auto& [id, r] : c.Wait(absl::Seconds(1))) {
+          auto it = open.find(id);
+          if (it == open.end()) {
+            wrong++;
+            continue;
+          }
+          int n = it->second.first;
+          if (r.status != 0 || *bufs[id] != absl::StrCat(t, "-", n, "\n") || seen[n]) wrong++;
+          seen[n] = true;
+          done++;
+          open.erase(it);
+          bufs.erase(id);
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(wrong.load() == 0);
+  CHECK(done.load() == kClients * kJobs);
+}
+
+// ---- security ----
+
+TEST_CASE("CURVE: an authorized key is served, an unauthorized one refused") {
+  TempDir keys;
+  auto server_keys = GenerateKeyPair();
+  auto good = GenerateKeyPair();
+  auto bad = GenerateKeyPair();
+  REQUIRE(WriteKeyPair(*server_keys, keys / "server").ok());
+  REQUIRE(WriteKeyPair(*good, keys / "good").ok());
+  REQUIRE(WriteKeyPair(*bad, keys / "bad").ok());
+  berth::testing::WriteFileOrDie(keys / "authorized",
+                                 "# admitted clients\n" + good->public_key + "  good client\n");
+  ServerOptions so;
+  so.endpoints = {"tcp://127.0.0.1:0"};
+  so.curve_key_file = keys / "server.key";
+  so.authorized_keys_file = keys / "authorized";
+  Fixture f(so);
+
+  ClientOptions ok_opts;
+  ok_opts.server_key = keys / "server.pub";
+  ok_opts.client_key_file = keys / "good.key";
+  auto c = f.Connect(f.ipc, ok_opts);
+  CHECK(Call(*c, Req("echo", {"secret"})).out == "secret\n");
+
+  ClientOptions bad_opts;
+  bad_opts.endpoint = f.ipc;
+  bad_opts.server_key = server_keys->public_key;
+  bad_opts.client_key_file = keys / "bad.key";
+  auto refused = Client::Connect(bad_opts);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == absl::StatusCode::kPermissionDenied);
+  CHECK(std::string(refused.status().message()).find("refused this client's key") != std::string::npos);
+
+  ClientOptions plain;
+  plain.endpoint = f.ipc;
+  plain.connect_timeout = absl::Milliseconds(500);
+  CHECK_FALSE(Client::Connect(plain).ok());
+}
+
+TEST_CASE("no CURVE keys: a non-loopback tcp address is refused") {
+  Engine eng;
+  ServerOptions so;
+  so.endpoints = {"tcp://0.0.0.0:0"};
+  auto s = Server::Start(eng, so);
+  REQUIRE_FALSE(s.ok());
+  CHECK(std::string(s.status().message()).find("refusing to serve tcp://0.0.0.0:0 without CURVE keys") == 0);
+  CHECK(IsLoopbackTcp("tcp://127.0.0.1:5"));
+  CHECK(IsLoopbackTcp("tcp://localhost:5"));
+  CHECK(IsLoopbackTcp("tcp://[::1]:5"));
+  CHECK_FALSE(IsLoopbackTcp("tcp://*:5"));
+  CHECK_FALSE(IsLoopbackTcp("tcp://127.0.0.1.evil.com:5"));
+}
+
+TEST_CASE("the ipc socket: its directory 0700 and the socket 0660; a live socket is not stolen") {
+  TempDir d;
+  Engine eng;
+  ServerOptions so;
+  so.endpoints = {"ipc://" + d.path() + "/run/berth.sock"};
+  auto s = Server::Start(eng, so);
+  REQUIRE(s.ok());
+  struct stat st;
+  REQUIRE(::stat((d.path() + "/run").c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0700);
+  REQUIRE(::stat((d.path() + "/run/berth.sock").c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0660);
+  Engine other;
+  auto second = Server::Start(other, so);
+  REQUIRE_FALSE(second.ok());
+  CHECK(second.status().message() == "another process is already serving ipc://" + d.path() + "/run/berth.sock");
+  (*s)->Stop();
+  CHECK(::stat((d.path() + "/run/berth.sock").c_str(), &st) != 0);
+}
+
+TEST_CASE("the client reports a missing server clearly") {
+  TempDir d;
+  ClientOptions co;
+  co.endpoint = "ipc://" + d.path() + "/nothing.sock";
+  auto c = Client::Connect(co);
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.status().message() == "cannot connect to ipc://" + d.path() +
+                                    "/nothing.sock: no berthd is listening (No such file or directory)");
+}
+
+}  // namespace
+}  // namespace berth::remote
