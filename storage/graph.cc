@@ -168,7 +168,11 @@ absl::StatusOr<Image> Graph::Register(Image image, ByteSource layer) {
         errno, absl::StrCat("graph: commit image ", id, " (rename ", tmp, ")")));
   }
   s = SyncDir(root_);
-  if (!s.ok()) return fail(s);
+  if (!s.ok()) {
+    // Not durable: take the image back out so that the failure is whole.
+    rename(ImageDir(id).c_str(), tmp.c_str());
+    return fail(s);
+  }
   {
     absl::MutexLock lock(&mu_);
     index_.Add(id).IgnoreError();

@@ -190,7 +190,7 @@ absl::Status GraphDb::InitLocked() {
   // power cut loses the last commits (berthd re-registers names from the
   // container configs at restore).
   absl::Status s = ExecLocked(
-      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+      "PRAGMA synchronous=NORMAL; PRAGMA journal_mode=WAL; "
       "PRAGMA foreign_keys=ON;");
   if (!s.ok()) return s;
   s = ExecLocked("BEGIN IMMEDIATE");

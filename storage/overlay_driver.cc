@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -50,6 +51,11 @@ void RemoveIfCreated(const std::string& home, bool created) {
   if (created) rmdir(home.c_str());
 }
 
+// Proves that overlay really mounts here: a read-only overlay of two lower
+// directories. Read-only on purpose: unmounting a writable overlay syncs
+// the whole backing file system, which can take tens of milliseconds, and
+// berthd must start fast. What a writable upper layer needs beyond that
+// (d_type, trusted xattrs) is checked directly.
 absl::Status TrialMount(const std::string& home) {
   std::string pattern = JoinPath(home, "probe-XXXXXX");
   std::vector<char> buf(pattern.begin(), pattern.end());
@@ -58,11 +64,13 @@ absl::Status TrialMount(const std::string& home) {
     return ErrnoStatus(errno, absl::StrCat("overlay: mkdtemp in ", home));
   }
   std::string probe(buf.data());
-  for (const char* sub : {"lower", "upper", "work", "merged"}) {
+  auto fail = [&](absl::Status s) {
+    RemoveTree(probe).IgnoreError();
+    return s;
+  };
+  for (const char* sub : {"lower1", "lower2", "merged"}) {
     if (mkdir(JoinPath(probe, sub).c_str(), 0700) != 0) {
-      absl::Status s = ErrnoStatus(errno, absl::StrCat("overlay: mkdir in ", probe));
-      RemoveTree(probe).IgnoreError();
-      return s;
+      return fail(ErrnoStatus(errno, absl::StrCat("overlay: mkdir in ", probe)));
     }
   }
   // A file system that does not fill in d_type breaks overlay's whiteouts.
@@ -74,21 +82,28 @@ absl::Status TrialMount(const std::string& home) {
     closedir(d);
   }
   if (!d_type_ok) {
-    RemoveTree(probe).IgnoreError();
-    return absl::FailedPreconditionError(absl::StrCat(
+    return fail(absl::FailedPreconditionError(absl::StrCat(
         "overlay: the file system of ", home,
-        " does not report d_type (xfs needs ftype=1), which overlay needs"));
+        " does not report d_type (xfs needs ftype=1), which overlay needs")));
   }
-  std::string options = absl::StrCat("lowerdir=", JoinPath(probe, "lower"),
-                                     ",upperdir=", JoinPath(probe, "upper"),
-                                     ",workdir=", JoinPath(probe, "work"));
-  std::string merged = JoinPath(probe, "merged");
-  if (mount("overlay", merged.c_str(), "overlay", 0, options.c_str()) != 0) {
+  // Opaque directories are trusted.* attributes on the upper layer.
+  std::string lower1 = JoinPath(probe, "lower1");
+  if (setxattr(lower1.c_str(), "trusted.berth.probe", "y", 1, 0) != 0) {
     int err = errno;
-    RemoveTree(probe).IgnoreError();
-    return absl::FailedPreconditionError(absl::StrCat(
+    return fail(absl::FailedPreconditionError(absl::StrCat(
+        "overlay: cannot set trusted.* extended attributes in ", home, ": ",
+        strerror(err),
+        err == EPERM ? " (needs CAP_SYS_ADMIN, i.e. root)" : "")));
+  }
+  std::string options = absl::StrCat("lowerdir=", lower1, ":",
+                                     JoinPath(probe, "lower2"));
+  std::string merged = JoinPath(probe, "merged");
+  if (mount("overlay", merged.c_str(), "overlay", MS_RDONLY, options.c_str()) !=
+      0) {
+    int err = errno;
+    return fail(absl::FailedPreconditionError(absl::StrCat(
         "overlay: a trial mount in ", home, " failed: ", strerror(err),
-        err == EPERM ? " (mounting needs CAP_SYS_ADMIN, i.e. root)" : ""));
+        err == EPERM ? " (mounting needs CAP_SYS_ADMIN, i.e. root)" : "")));
   }
   umount2(merged.c_str(), MNT_DETACH);
   return RemoveTree(probe);

@@ -90,14 +90,13 @@ absl::StatusOr<std::unique_ptr<TagStore>> TagStore::Open(
   if (!s.ok()) return s;
   std::unique_ptr<TagStore> store(
       new TagStore(std::move(path), std::move(options)));
+  // A missing file is an empty store; it is written on the first change,
+  // which keeps start-up on an empty root free of disk writes.
   struct stat st;
   if (stat(store->path_.c_str(), &st) != 0) {
     if (errno != ENOENT) {
       return ErrnoStatus(errno, absl::StrCat("stat ", store->path_));
     }
-    absl::MutexLock lock(&store->mu_);
-    s = store->SaveLocked();
-    if (!s.ok()) return s;
     return store;
   }
   s = store->Reload();

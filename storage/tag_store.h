@@ -49,8 +49,9 @@ struct TagStoreOptions {
 
 class TagStore {
  public:
-  // Loads `path` (creating it, empty, when missing) and removes temp files a
-  // crashed writer left. A file that is not valid TagStore JSON is an error
+  // Loads `path` and removes temp files a crashed writer left. A missing
+  // file is an empty store; the file (mode 0600) is written on the first
+  // change. A file that is not valid TagStore JSON is an error
   // naming the path; it is never silently replaced.
   static absl::StatusOr<std::unique_ptr<TagStore>> Open(
       std::string path, TagStoreOptions options = {});

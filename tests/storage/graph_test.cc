@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,7 +17,10 @@
 
 #include "absl/strings/match.h"
 #include "nlohmann/json.hpp"
+#include "storage/driver_registry.h"
+#include "storage/graphdb.h"
 #include "storage/overlay_driver.h"
+#include "storage/tag_store.h"
 #include "storage/vfs_driver.h"
 #include "storage/volumes.h"
 #include "tests/storage/test_util.h"
@@ -346,6 +350,52 @@ TEST_CASE("volumes: create, find, list, remove") {
   CHECK(reopened->Get(v->id).status().message() ==
         "could not find image: no such id: " + v->id);
   CHECK(reopened->List()->size() == 1);
+}
+
+TEST_CASE("start-up on an empty root: driver, graph, volumes, tags, graphdb") {
+  TempDir dir;
+  auto cpu_us = [] {
+    rusage ru;
+    getrusage(RUSAGE_THREAD, &ru);
+    return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000L + ru.ru_utime.tv_usec +
+           ru.ru_stime.tv_usec;
+  };
+  long cpu_start = cpu_us();
+  auto start = std::chrono::steady_clock::now();
+  auto last = start;
+  std::string report;
+  auto lap = [&](const char* what) {
+    auto now = std::chrono::steady_clock::now();
+    absl::StrAppend(&report, " ", what, "=",
+                    std::chrono::duration_cast<std::chrono::microseconds>(now - last).count(),
+                    "us");
+    last = now;
+  };
+  DriverSelection sel;
+  sel.root = dir.path();
+  absl::StatusOr<SelectedDriver> driver = SelectDriver(sel);
+  REQUIRE(driver.ok());
+  lap("driver");
+  auto graph = Graph::Open(dir.Sub("graph"), driver->driver.get());
+  REQUIRE(graph.ok());
+  lap("graph");
+  auto vfs = VfsDriver::New(dir.Sub("vfs"));
+  REQUIRE(vfs.ok());
+  auto volumes = VolumeStore::Open(dir.Sub("volumes"), vfs->get());
+  REQUIRE(volumes.ok());
+  lap("volumes");
+  auto tags = TagStore::Open(
+      dir.Sub("repositories-" + std::string(driver->driver->Name())));
+  REQUIRE(tags.ok());
+  lap("tags");
+  auto db = GraphDb::Open(dir.Sub("linkgraph.db"));
+  REQUIRE(db.ok());
+  lap("graphdb");
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(last - start).count();
+  MESSAGE("empty-root storage start-up with " << driver->driver->Name() << ": " << us
+          << " us wall, " << cpu_us() - cpu_start << " us CPU:" << report);
+  CHECK((*db)->Exists("/"));
+  REQUIRE(driver->driver->Cleanup().ok());
 }
 
 }  // namespace

@@ -32,10 +32,14 @@ std::unique_ptr<TagStore> OpenStore(const std::string& path,
   return *std::move(store);
 }
 
-TEST_CASE("a new store writes an empty file with mode 0600") {
+TEST_CASE("a new store writes nothing until the first change, then mode 0600") {
   TempDir dir;
   std::string path = dir.Sub("repositories-vfs");
   auto store = OpenStore(path);
+  CHECK(!PathExists(path));
+  CHECK(store->Snapshot().empty());
+  REQUIRE(store->Set("a", "", kA, false).ok());
+  REQUIRE(store->Delete("a", "").ok());
   CHECK(ReadFile(path) == R"({"Repositories":{}})");
   CHECK((testing::Lstat(path).st_mode & 07777) == 0600);
 }
