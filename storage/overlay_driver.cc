@@ -57,7 +57,8 @@ void RemoveIfCreated(const std::string& home, bool created) {
 // berthd must start fast. What a writable upper layer needs beyond that
 // (d_type, trusted xattrs) is checked directly.
 absl::Status TrialMount(const std::string& home) {
-  std::string pattern = JoinPath(home, "probe-XXXXXX");
+  // Not a valid layer id, so it can never collide with a layer.
+  std::string pattern = JoinPath(home, ".probe-XXXXXX");
   std::vector<char> buf(pattern.begin(), pattern.end());
   buf.push_back('\0');
   if (mkdtemp(buf.data()) == nullptr) {
@@ -161,7 +162,25 @@ absl::StatusOr<std::unique_ptr<OverlayDriver>> OverlayDriver::New(
   // The home may be on another file system than its parent was.
   absl::StatusOr<int64_t> magic = FilesystemMagic(abs_home);
   if (magic.ok()) s = CheckOverlayBackingFs(abs_home, *magic);
-  if (s.ok()) s = TrialMount(abs_home);
+  if (s.ok()) {
+    // Mounts that a crashed run left behind would pin layers forever, and
+    // its trial-mount directories would linger.
+    absl::StatusOr<std::vector<std::string>> stale = MountsBelow(abs_home);
+    if (stale.ok()) {
+      for (const std::string& point : *stale) umount2(point.c_str(), MNT_DETACH);
+    }
+    if (DIR* d = opendir(abs_home.c_str())) {
+      std::vector<std::string> probes;
+      while (struct dirent* ent = readdir(d)) {
+        if (absl::StartsWith(ent->d_name, ".probe-")) probes.emplace_back(ent->d_name);
+      }
+      closedir(d);
+      for (const std::string& p : probes) {
+        RemoveTree(JoinPath(abs_home, p)).IgnoreError();
+      }
+    }
+    s = TrialMount(abs_home);
+  }
   if (!s.ok()) {
     RemoveIfCreated(abs_home, created);
     return s;
@@ -169,13 +188,7 @@ absl::StatusOr<std::unique_ptr<OverlayDriver>> OverlayDriver::New(
   if (chmod(abs_home.c_str(), 0700) != 0) {
     return ErrnoStatus(errno, absl::StrCat("chmod ", abs_home));
   }
-  std::unique_ptr<OverlayDriver> driver(new OverlayDriver(abs_home));
-  // Mounts that a crashed run left behind would pin layers forever.
-  absl::StatusOr<std::vector<std::string>> stale = MountsBelow(abs_home);
-  if (stale.ok()) {
-    for (const std::string& point : *stale) umount2(point.c_str(), MNT_DETACH);
-  }
-  return driver;
+  return std::unique_ptr<OverlayDriver>(new OverlayDriver(abs_home));
 }
 
 OverlayDriver::~OverlayDriver() { Cleanup().IgnoreError(); }

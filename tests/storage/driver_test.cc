@@ -56,6 +56,13 @@ bool ProcListsFilesystem(const std::string& fs) {
   return false;
 }
 
+// A second lower directory for hand-made test mounts.
+std::string ExtraLowerDir(const TempDir& dir) {
+  std::string l = dir.Sub("extra-lower");
+  mkdir(l.c_str(), 0700);
+  return l;
+}
+
 // ---------------------------------------------------------------- vfs
 
 TEST_CASE("vfs: a child layer is a faithful copy of its parent") {
@@ -275,8 +282,14 @@ TEST_CASE("overlay: errors, Status, and a restart after a crash") {
   REQUIRE(Mounted(merged));
   OverlayDriver* crashed = ov.release();  // no Put, no Cleanup, no destructor
   CHECK(Mounted(merged));
+  // A crash during the trial mount leaves its directory, maybe mounted.
+  std::string probe = dir.Sub("overlay/.probe-crashed");
+  REQUIRE(testing::Shell("mkdir -p " + probe + "/l " + probe + "/m") == 0);
+  REQUIRE(mount("overlay", (probe + "/m").c_str(), "overlay", MS_RDONLY,
+                ("lowerdir=" + probe + "/l:" + ExtraLowerDir(dir)).c_str()) == 0);
   auto again = *OverlayDriver::New(dir.Sub("overlay"));
   CHECK(!Mounted(merged));
+  CHECK(!PathExists(probe));
   CHECK(again->Exists("y"));
   REQUIRE(again->Cleanup().ok());
   delete crashed;  // its memory only; the mount is long gone
