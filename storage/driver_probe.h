@@ -25,6 +25,9 @@ struct ProbeEnv {
   std::string dev = "/dev";
   std::string modules = "/lib/modules";
   std::string kernel_release;  // "" = uname -r
+  // false: act as if overlayfs lacked "lowerdir+" (Linux < 6.8), so the
+  // one-page mount option path is used and tested on newer kernels too.
+  bool overlay_lowerdir_plus = true;
 };
 
 absl::Status ProbeAufs(const std::string& home, const ProbeEnv& env = {});

@@ -27,6 +27,42 @@ namespace {
 
 // The kernel copies mount options into one page, NUL included.
 constexpr size_t kMaxMountOptions = 4095;
+// overlayfs' own bound on the number of lower layers (OVL_MAX_STACK).
+constexpr size_t kMaxStack = 500;
+
+// Whether overlayfs takes lower directories one at a time through the new
+// mount API ("lowerdir+", Linux 6.8+), which lifts the one-page limit.
+bool KernelTakesLowerdirPlus(const std::string& dir) {
+  int fs = fsopen("overlay", FSOPEN_CLOEXEC);
+  if (fs < 0) return false;
+  bool ok = fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", dir.c_str(), 0) == 0;
+  close(fs);
+  return ok;
+}
+
+// Mounts an overlay through fsopen/fsconfig/fsmount/move_mount, one lower
+// directory per call. Returns 0, or -1 with errno set.
+int MountWithLowerdirPlus(const std::vector<std::string>& lowers,
+                          const std::string& upper, const std::string& work,
+                          const std::string& target) {
+  UniqueFd fs(fsopen("overlay", FSOPEN_CLOEXEC));
+  if (!fs.valid()) return -1;
+  for (const std::string& lower : lowers) {
+    if (fsconfig(fs.get(), FSCONFIG_SET_STRING, "lowerdir+", lower.c_str(), 0) !=
+        0) {
+      return -1;
+    }
+  }
+  if (fsconfig(fs.get(), FSCONFIG_SET_STRING, "upperdir", upper.c_str(), 0) != 0 ||
+      fsconfig(fs.get(), FSCONFIG_SET_STRING, "workdir", work.c_str(), 0) != 0 ||
+      fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) {
+    return -1;
+  }
+  UniqueFd mnt(fsmount(fs.get(), FSMOUNT_CLOEXEC, 0));
+  if (!mnt.valid()) return -1;
+  return move_mount(mnt.get(), "", AT_FDCWD, target.c_str(),
+                    MOVE_MOUNT_F_EMPTY_PATH);
+}
 
 // mountinfo escapes space, tab, newline and backslash as \ooo.
 std::string Unescape(absl::string_view s) {
@@ -188,7 +224,10 @@ absl::StatusOr<std::unique_ptr<OverlayDriver>> OverlayDriver::New(
   if (chmod(abs_home.c_str(), 0700) != 0) {
     return ErrnoStatus(errno, absl::StrCat("chmod ", abs_home));
   }
-  return std::unique_ptr<OverlayDriver>(new OverlayDriver(abs_home));
+  std::unique_ptr<OverlayDriver> driver(new OverlayDriver(abs_home));
+  driver->lowerdir_plus_ =
+      env.overlay_lowerdir_plus && KernelTakesLowerdirPlus(abs_home);
+  return driver;
 }
 
 OverlayDriver::~OverlayDriver() { Cleanup().IgnoreError(); }
@@ -261,7 +300,12 @@ absl::Status OverlayDriver::Create(absl::string_view id,
     size_t length = strlen("lowerdir=,upperdir=,workdir=") +
                     DiffDir(id).size() + JoinPath(LayerDir(id), "work").size();
     for (const std::string& l : lowers) length += DiffDir(l).size() + 1;
-    if (length > kMaxMountOptions) {
+    if (lowers.size() > kMaxStack) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "overlay: layer ", id, " would stack ", lowers.size() + 1,
+          " layers; overlayfs takes at most ", kMaxStack, " lower layers"));
+    }
+    if (!lowerdir_plus_ && length > kMaxMountOptions) {
       return absl::FailedPreconditionError(absl::StrCat(
           "overlay: layer ", id, " would stack ", lowers.size() + 1,
           " layers; its mount options would be ", length,
@@ -316,10 +360,26 @@ absl::StatusOr<std::string> OverlayDriver::Get(absl::string_view id) {
     mounted_[key] = false;
     return DiffDir(id);
   }
-  absl::StatusOr<std::string> options = MountOptions(id);
-  if (!options.ok()) return options.status();
   std::string merged = JoinPath(LayerDir(id), "merged");
-  if (mount("overlay", merged.c_str(), "overlay", 0, options->c_str()) != 0) {
+  int rc;
+  if (lowerdir_plus_) {
+    std::vector<std::string> dirs;
+    for (const std::string& l : *lowers) dirs.push_back(DiffDir(l));
+    rc = MountWithLowerdirPlus(dirs, DiffDir(id), JoinPath(LayerDir(id), "work"),
+                               merged);
+  } else {
+    absl::StatusOr<std::string> options = MountOptions(id);
+    if (!options.ok()) return options.status();
+    if (options->size() > kMaxMountOptions) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "overlay: layer ", id, " has ", lowers->size() + 1,
+          " layers; its mount options are ", options->size(),
+          " bytes, over this kernel's ", kMaxMountOptions,
+          "-byte limit (Linux 6.8+ lifts it)"));
+    }
+    rc = mount("overlay", merged.c_str(), "overlay", 0, options->c_str());
+  }
+  if (rc != 0) {
     return ErrnoStatus(errno, absl::StrCat("overlay: mount layer ", id, " on ",
                                            merged));
   }

@@ -11,8 +11,11 @@
 // references; Put releases one, the last unmounts. Layer diffs are applied
 // straight into diff/ with overlay whiteouts.
 //
-// A stack is bounded by what fits into one page of mount options (4095
-// bytes); Create refuses a layer that would not fit.
+// On Linux 6.8+ the lower directories are handed to the kernel one by one
+// (fsconfig "lowerdir+"), so a stack may hold overlayfs' maximum of 500
+// lower layers. Older kernels take one option string of at most a page
+// (4095 bytes), which bounds the stack at roughly 40 layers under
+// /var/lib/berth; Create refuses a layer that would not fit.
 #ifndef BERTH_STORAGE_OVERLAY_DRIVER_H_
 #define BERTH_STORAGE_OVERLAY_DRIVER_H_
 
@@ -60,6 +63,8 @@ class OverlayDriver : public GraphDriver {
   absl::StatusOr<std::vector<std::string>> Lowers(absl::string_view id) const;
   // How many Gets of `id` are outstanding.
   int ActiveCount(absl::string_view id);
+  // Whether mounts pass lower directories one by one ("lowerdir+").
+  bool UsesLowerdirPlus() const { return lowerdir_plus_; }
 
  private:
   explicit OverlayDriver(std::string home) : home_(std::move(home)) {}
@@ -69,6 +74,8 @@ class OverlayDriver : public GraphDriver {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string home_;
+  // Mount through the new mount API, one lower directory at a time.
+  bool lowerdir_plus_ = false;
   absl::Mutex mu_;
   // id -> outstanding Gets; `mounted_` holds the ids with a live mount.
   absl::flat_hash_map<std::string, int> active_ ABSL_GUARDED_BY(mu_);

@@ -295,11 +295,14 @@ TEST_CASE("overlay: errors, Status, and a restart after a crash") {
   delete crashed;  // its memory only; the mount is long gone
 }
 
-TEST_CASE("overlay: a stack too deep for one page of mount options is refused") {
+TEST_CASE("overlay: without lowerdir+, a stack must fit one page of options") {
   if (!testing::RequireRoot("overlay mounts")) return;
   TempDir dir;
+  ProbeEnv env;
+  env.overlay_lowerdir_plus = false;
   std::string home = dir.Sub("overlay-" + std::string(60, 'h'));
-  auto ov = *OverlayDriver::New(home);
+  auto ov = *OverlayDriver::New(home, {}, env);
+  CHECK(!ov->UsesLowerdirPlus());
   std::string parent;
   absl::Status s;
   int layers = 0;
@@ -311,11 +314,41 @@ TEST_CASE("overlay: a stack too deep for one page of mount options is refused") 
   }
   CHECK(absl::IsFailedPrecondition(s));
   CHECK(absl::StrContains(s.message(), "over the kernel's 4095-byte limit"));
-  MESSAGE("deepest stack: " << layers << " layers");
-  // The deepest accepted layer really mounts.
+  MESSAGE("deepest stack with one option string: " << layers << " layers");
+  // The deepest accepted layer really mounts, with the option string.
   absl::StatusOr<std::string> merged = ov->Get(parent);
   REQUIRE_MESSAGE(merged.ok(), merged.status().ToString());
+  CHECK(Mounted(*merged));
   REQUIRE(ov->Put(parent).ok());
+}
+
+TEST_CASE("overlay: with lowerdir+ (Linux 6.8+), deep stacks mount") {
+  if (!testing::RequireRoot("overlay mounts")) return;
+  TempDir dir;
+  auto ov = *OverlayDriver::New(dir.Sub("overlay"));
+  if (!ov->UsesLowerdirPlus()) {
+    MESSAGE("skipping: this kernel's overlayfs has no lowerdir+");
+    return;
+  }
+  std::string parent;
+  const int kLayers = 120;
+  for (int i = 0; i < kLayers; ++i) {
+    std::string id = absl::StrFormat("%064d", i);
+    REQUIRE(ov->Create(id, parent).ok());
+    TarBuilder diff;
+    diff.File("layer-" + std::to_string(i), std::to_string(i));
+    if (i == 60) diff.File(".wh.layer-0", "");
+    REQUIRE(ov->ApplyDiff(id, parent, StringSource(diff.Finish())).ok());
+    parent = id;
+  }
+  absl::StatusOr<std::string> merged = ov->Get(parent);
+  REQUIRE_MESSAGE(merged.ok(), merged.status().ToString());
+  CHECK(Mounted(*merged));
+  CHECK(!PathExists(*merged + "/layer-0"));
+  CHECK(ReadFile(*merged + "/layer-1") == "1");
+  CHECK(ReadFile(*merged + "/layer-119") == "119");
+  REQUIRE(ov->Put(parent).ok());
+  CHECK(!Mounted(*merged));
 }
 
 TEST_CASE("overlay refuses an overlay backing file system; leaves no home") {
