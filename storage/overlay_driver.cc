@@ -201,9 +201,12 @@ absl::StatusOr<std::unique_ptr<OverlayDriver>> OverlayDriver::New(
   if (s.ok()) {
     // Mounts that a crashed run left behind would pin layers forever, and
     // its trial-mount directories would linger.
+    // The home itself may well be a dedicated file system: leave it.
     absl::StatusOr<std::vector<std::string>> stale = MountsBelow(abs_home);
     if (stale.ok()) {
-      for (const std::string& point : *stale) umount2(point.c_str(), MNT_DETACH);
+      for (const std::string& point : *stale) {
+        if (point != abs_home) umount2(point.c_str(), MNT_DETACH);
+      }
     }
     if (DIR* d = opendir(abs_home.c_str())) {
       std::vector<std::string> probes;
@@ -452,6 +455,7 @@ absl::Status OverlayDriver::Cleanup() {
   absl::StatusOr<std::vector<std::string>> stale = MountsBelow(home_);
   if (stale.ok()) {
     for (const std::string& point : *stale) {
+      if (point == home_) continue;  // a dedicated file system for layers
       if (umount2(point.c_str(), MNT_DETACH) != 0 && errno != EINVAL &&
           first.ok()) {
         first = ErrnoStatus(errno, absl::StrCat("overlay: unmount ", point));

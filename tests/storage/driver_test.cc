@@ -295,6 +295,27 @@ TEST_CASE("overlay: errors, Status, and a restart after a crash") {
   delete crashed;  // its memory only; the mount is long gone
 }
 
+TEST_CASE("overlay: a home that is its own file system stays mounted") {
+  if (!testing::RequireRoot("mounts")) return;
+  TempDir dir;
+  std::string home = dir.Sub("overlay");
+  REQUIRE(mkdir(home.c_str(), 0700) == 0);
+  REQUIRE(mount("tmpfs", home.c_str(), "tmpfs", 0, "size=16m") == 0);
+  {
+    absl::StatusOr<std::unique_ptr<OverlayDriver>> ov = OverlayDriver::New(home);
+    REQUIRE_MESSAGE(ov.ok(), ov.status().ToString());
+    CHECK(Mounted(home));
+    REQUIRE((*ov)->Create("a", "").ok());
+    REQUIRE((*ov)->Create("b", "a").ok());
+    REQUIRE((*ov)->Get("b").ok());
+    REQUIRE((*ov)->Cleanup().ok());
+    CHECK(!Mounted(home + "/b/merged"));
+    CHECK(Mounted(home));
+  }
+  CHECK(Mounted(home));
+  REQUIRE(umount2(home.c_str(), MNT_DETACH) == 0);
+}
+
 TEST_CASE("overlay: without lowerdir+, a stack must fit one page of options") {
   if (!testing::RequireRoot("overlay mounts")) return;
   TempDir dir;
