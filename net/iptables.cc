@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "absl/base/const_init.h"
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -80,10 +81,12 @@ bool IsStandardTarget(const Target& t) {
 
 }  // namespace
 
+// Both locks, held from Begin until the batch is committed or destroyed;
+// the mutex outlives any one scope, hence no scoped analysis here.
 class IptablesBatch::Locks {
  public:
-  static absl::StatusOr<std::unique_ptr<Locks>> Acquire(
-      absl::Duration timeout) {
+  static absl::StatusOr<std::unique_ptr<Locks>> Acquire(absl::Duration timeout)
+      ABSL_NO_THREAD_SAFETY_ANALYSIS {
     g_libiptc_mu.Lock();
     std::unique_ptr<Locks> locks(new Locks());
     const char* path = std::getenv("XTABLES_LOCKFILE");
@@ -94,9 +97,11 @@ class IptablesBatch::Locks {
           "cannot open the xtables lock ", path, ": ", strerror(errno)));
     }
     // The lock is held by other processes (iptables commands) for a few
-    // milliseconds at a time; flock has no timeout, so poll with backoff.
+    // milliseconds at a time. flock has no timeout, so poll; the backoff is
+    // capped at 1 ms because iptables commands wait in a blocking flock and
+    // a longer sleep would let them overtake berth again and again.
     absl::Time deadline = absl::Now() + timeout;
-    absl::Duration backoff = absl::Microseconds(200);
+    absl::Duration backoff = absl::Microseconds(50);
     while (flock(locks->fd_, LOCK_EX | LOCK_NB) != 0) {
       if (errno != EWOULDBLOCK && errno != EINTR) {
         return absl::UnavailableError(absl::StrCat(
@@ -109,12 +114,12 @@ class IptablesBatch::Locks {
             " (another iptables command is holding it)"));
       }
       absl::SleepFor(backoff);
-      backoff = std::min(backoff * 2, absl::Milliseconds(20));
+      backoff = std::min(backoff * 2, absl::Milliseconds(1));
     }
     return locks;
   }
 
-  ~Locks() {
+  ~Locks() ABSL_NO_THREAD_SAFETY_ANALYSIS {
     if (fd_ >= 0) close(fd_);  // releases the flock
     g_libiptc_mu.Unlock();
   }

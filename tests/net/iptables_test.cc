@@ -304,7 +304,9 @@ TEST_CASE("bad rules are refused before libiptc sees them") {
   Rule jump_nowhere = ForwardJumpRule("berth0", "NOSUCHCHAIN");
   bad.push_back({Table::kFilter, jump_nowhere});
 
-  for (const auto& [table, rule] : bad) {
+  for (const auto& entry : bad) {
+    const Table table = entry.first;
+    const Rule& rule = entry.second;
     CAPTURE(rule.ToString());
     absl::Status s = ApplyIptables(table, [&](IptablesBatch& b) {
       return b.Append(rule);
