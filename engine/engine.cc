@@ -17,17 +17,17 @@ Engine::Engine() {
     out.push_back('\n');
     (void)job.Stdout().Write(std::move(out));
     return kStatusOk;
-  });
+  }, HandlerOptions{.nonblocking = true});
 }
 
 Engine::~Engine() = default;
 
-absl::Status Engine::Register(absl::string_view name, Handler handler) {
+absl::Status Engine::Register(absl::string_view name, Handler handler, HandlerOptions options) {
   if (name.empty()) return absl::InvalidArgumentError("Can't register a handler for an empty command name");
   absl::MutexLock lock(&handlers_mu_);
   auto [it, inserted] = handlers_.try_emplace(name, nullptr);
   if (!inserted) return absl::AlreadyExistsError(absl::StrCat("Can't overwrite handler for command ", name));
-  it->second = std::make_shared<const Handler>(std::move(handler));
+  it->second = std::make_shared<const RegisteredHandler>(RegisteredHandler{std::move(handler), options});
   return absl::OkStatus();
 }
 
@@ -37,7 +37,7 @@ bool Engine::Unregister(absl::string_view name) {
 }
 
 void Engine::RegisterCatchall(Handler handler) {
-  auto h = std::make_shared<const Handler>(std::move(handler));
+  auto h = std::make_shared<const RegisteredHandler>(RegisteredHandler{std::move(handler), {}});
   absl::MutexLock lock(&handlers_mu_);
   catchall_ = std::move(h);
 }
@@ -58,7 +58,7 @@ std::vector<std::string> Engine::Commands() const {
   return names;
 }
 
-std::shared_ptr<const Handler> Engine::FindHandler(absl::string_view name) const {
+std::shared_ptr<const RegisteredHandler> Engine::FindHandler(absl::string_view name) const {
   absl::ReaderMutexLock lock(&handlers_mu_);
   auto it = handlers_.find(name);
   if (it != handlers_.end()) return it->second;

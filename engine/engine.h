@@ -41,7 +41,7 @@ class Engine {
   ~Engine();
 
   // Fails with `Can't overwrite handler for command <name>` if taken.
-  absl::Status Register(absl::string_view name, Handler handler);
+  absl::Status Register(absl::string_view name, Handler handler, HandlerOptions options = {});
   // Removes a handler; jobs already created with it keep it. False if absent.
   bool Unregister(absl::string_view name);
   // The handler for every name without one of its own (except "").
@@ -79,13 +79,13 @@ class Engine {
   // has begun (the job is counted either way and must call EndJob).
   bool BeginJob();
   void EndJob();
-  std::shared_ptr<const Handler> FindHandler(absl::string_view name) const;
+  std::shared_ptr<const RegisteredHandler> FindHandler(absl::string_view name) const;
   void RunHooks();
 
   mutable absl::Mutex handlers_mu_;
-  absl::flat_hash_map<std::string, std::shared_ptr<const Handler>> handlers_
+  absl::flat_hash_map<std::string, std::shared_ptr<const RegisteredHandler>> handlers_
       ABSL_GUARDED_BY(handlers_mu_);
-  std::shared_ptr<const Handler> catchall_ ABSL_GUARDED_BY(handlers_mu_);
+  std::shared_ptr<const RegisteredHandler> catchall_ ABSL_GUARDED_BY(handlers_mu_);
 
   std::atomic<bool> logging_{false};
   std::atomic<bool> shutdown_{false};

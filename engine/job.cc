@@ -10,7 +10,7 @@
 namespace berth {
 
 Job::Job(Engine* engine, absl::string_view name, std::vector<std::string> args,
-         std::shared_ptr<const Handler> handler)
+         std::shared_ptr<const RegisteredHandler> handler)
     : engine_(engine), name_(name), args_(std::move(args)), handler_(std::move(handler)) {
   stderr_.TrackLastLine();
 }
@@ -56,7 +56,7 @@ absl::Status Job::Run() {
     const bool trace = eng.logging();
     if (trace) spdlog::info("+job {}", CallString());
     try {
-      status_ = (*handler_)(*this);
+      status_ = handler_->fn(*this);
     } catch (const std::exception& e) {
       (void)Error(e.what());
       status_ = kStatusErr;

@@ -33,6 +33,20 @@ class Job;
 // A handler returns the job's status (kStatusOk, kStatusErr, ...).
 using Handler = std::function<int(Job&)>;
 
+struct HandlerOptions {
+  // The handler neither blocks nor waits on anything outside the process (no
+  // stdin, no sleeping, no locks held by others), and finishes in microseconds.
+  // A server may then run it on its I/O thread instead of handing it to a pool
+  // thread, saving two thread switches per job.
+  bool nonblocking = false;
+};
+
+// A handler as the engine keeps it.
+struct RegisteredHandler {
+  Handler fn;
+  HandlerOptions options;
+};
+
 class Job {
  public:
   Job(const Job&) = delete;
@@ -51,6 +65,8 @@ class Job {
   int status() const { return status_; }
   // Whether a handler (exact or catch-all) was found when the job was created.
   bool has_handler() const { return handler_ != nullptr; }
+  // Whether the job's handler was registered as nonblocking.
+  bool nonblocking() const { return handler_ != nullptr && handler_->options.nonblocking; }
 
   // Runs the job once; see the file comment. Returns OK for status 0, otherwise an
   // error whose message is the last line the job wrote to stderr.
@@ -99,7 +115,7 @@ class Job {
  private:
   friend class Engine;
   Job(Engine* engine, absl::string_view name, std::vector<std::string> args,
-      std::shared_ptr<const Handler> handler);
+      std::shared_ptr<const RegisteredHandler> handler);
 
   Engine* const engine_;
   const std::string name_;
@@ -108,7 +124,7 @@ class Job {
   Output stdout_;
   Output stderr_;
   Input stdin_;
-  std::shared_ptr<const Handler> handler_;
+  std::shared_ptr<const RegisteredHandler> handler_;
   int status_ = kStatusOk;
   std::atomic<bool> started_{false};
   bool close_streams_ = true;

@@ -72,12 +72,16 @@ HandlerGroup UtilGroup() {
   g.name = "util";
   g.jobs = {"cat", "echo", "env", "fail", "sleep"};
   g.install = [](Engine& eng) -> absl::Status {
-    for (auto [name, fn] : {std::pair<const char*, int (*)(Job&)>{"echo", Echo},
-                            {"cat", Cat},
-                            {"env", EnvJob},
-                            {"sleep", Sleep},
-                            {"fail", Fail}}) {
-      if (absl::Status s = eng.Register(name, fn); !s.ok()) return s;
+    struct Entry {
+      const char* name;
+      int (*fn)(Job&);
+      bool nonblocking;
+    };
+    for (const Entry& e : {Entry{"echo", Echo, true}, Entry{"cat", Cat, false}, Entry{"env", EnvJob, true},
+                           Entry{"sleep", Sleep, false}, Entry{"fail", Fail, true}}) {
+      if (absl::Status s = eng.Register(e.name, e.fn, HandlerOptions{.nonblocking = e.nonblocking}); !s.ok()) {
+        return s;
+      }
     }
     return absl::OkStatus();
   };

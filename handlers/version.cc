@@ -30,7 +30,7 @@ HandlerGroup VersionGroup() {
   HandlerGroup g;
   g.name = "version";
   g.jobs = {"version"};
-  g.install = [](Engine& eng) { return eng.Register("version", Version); };
+  g.install = [](Engine& eng) { return eng.Register("version", Version, HandlerOptions{.nonblocking = true}); };
   return g;
 }
 

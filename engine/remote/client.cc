@@ -198,6 +198,10 @@ absl::Status Client::Impl::Connect() {
   sock_->set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
   sock_->set(zmq::sockopt::sndhwm, 100000);
   sock_->set(zmq::sockopt::rcvhwm, 100000);
+  const int beat_ms = static_cast<int>(absl::ToInt64Milliseconds(options_.heartbeat_interval));
+  sock_->set(zmq::sockopt::heartbeat_ivl, beat_ms);
+  sock_->set(zmq::sockopt::heartbeat_timeout, beat_ms * options_.heartbeat_liveness);
+  sock_->set(zmq::sockopt::heartbeat_ttl, beat_ms * options_.heartbeat_liveness);
   const bool curve = !options_.server_key.empty();
   if (curve) {
     absl::StatusOr<std::string> server_pub = ResolvePublicKey(options_.server_key);
@@ -384,6 +388,9 @@ void Client::Impl::Pump(absl::Duration timeout, int cancel_fd, uint64_t wait_id)
         if (f.ok()) OnFrame(*std::move(f));
         progressed = true;
       }
+      // Writing what arrived may have blocked (a slow reader downstream); the
+      // server was alive when these frames came, so silence counts from now.
+      last_heard_ = absl::Now();
     }
     size_t idx = 1;
     if (cancel_fd >= 0) {

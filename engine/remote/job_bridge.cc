@@ -57,17 +57,13 @@ class JobBridge::CreditSink : public Sink {
   FrameType type_;
 };
 
-JobBridge::JobBridge(Engine& engine, Frame request, Peer peer, Outbox& outbox)
-    : engine_(engine),
-      outbox_(outbox),
+JobBridge::JobBridge(std::unique_ptr<Job> job, uint64_t id, bool has_stdin, Peer peer, Outbox& outbox)
+    : outbox_(outbox),
       peer_(std::move(peer)),
-      id_(request.id),
-      name_(request.name),
-      has_stdin_(request.has_stdin) {
-  job_ = engine_.NewJob(request.name, std::move(request.args));
-  job_->env() = std::move(request.env);
-  if (!request.trace_id.empty()) (void)job_->env().Set(kTraceIdKey, request.trace_id);
-  if (request.deadline_ms > 0) job_->set_deadline(absl::Now() + absl::Milliseconds(request.deadline_ms));
+      id_(id),
+      job_(std::move(job)),
+      name_(job_->name()),
+      has_stdin_(has_stdin) {
   if (has_stdin_) {
     (void)job_->Stdin().Add(std::make_unique<StdinSource>(this));
   }
@@ -177,6 +173,49 @@ void JobBridge::Detach() {
     cv_.SignalAll();
   }
   job_->Cancel();
+}
+
+std::unique_ptr<Job> JobFromRequest(Engine& engine, Frame& request) {
+  std::unique_ptr<Job> job = engine.NewJob(request.name, std::move(request.args));
+  job->env() = std::move(request.env);
+  if (!request.trace_id.empty()) (void)job->env().Set(kTraceIdKey, request.trace_id);
+  if (request.deadline_ms > 0) job->set_deadline(absl::Now() + absl::Milliseconds(request.deadline_ms));
+  return job;
+}
+
+class InlineJob::RecordingSink : public Sink {
+ public:
+  RecordingSink(InlineJob* j, FrameType type, uint64_t id) : j_(j), type_(type), id_(id) {}
+  absl::Status Write(absl::string_view data) override {
+    while (!data.empty()) {
+      absl::string_view piece = data.substr(0, kMaxChunkBytes);
+      j_->frames_.push_back(Pending{piece.size(), EncodeData(type_, id_, piece)});
+      data.remove_prefix(piece.size());
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  InlineJob* j_;
+  FrameType type_;
+  uint64_t id_;
+};
+
+InlineJob::InlineJob(std::unique_ptr<Job> job, uint64_t id) {
+  job->Stdout().Add(std::make_unique<RecordingSink>(this, FrameType::kStdout, id));
+  job->Stderr().Add(std::make_unique<RecordingSink>(this, FrameType::kStderr, id));
+  absl::Status s = job->Run();
+  frames_.push_back(Pending{0, EncodeEnd(id, job->status(), s.ok() ? "" : s.message())});
+}
+
+std::vector<std::string> InlineJob::TakeSendable() {
+  std::vector<std::string> out;
+  while (!frames_.empty() && frames_.front().bytes <= credit_) {
+    credit_ -= frames_.front().bytes;
+    out.push_back(std::move(frames_.front().frame));
+    frames_.pop_front();
+  }
+  return out;
 }
 
 }  // namespace berth::remote

@@ -28,9 +28,9 @@ inline constexpr char kTraceIdKey[] = "BERTH_TRACE_ID";
 
 class JobBridge {
  public:
-  // `request` is a decoded JOB frame; frames for the requester go to `peer`
-  // through `outbox`, with the requester's id.
-  JobBridge(Engine& engine, Frame request, Peer peer, Outbox& outbox);
+  // `job` was made by JobFromRequest from a JOB frame with `id`; frames for the
+  // requester go to `peer` through `outbox`, with that id.
+  JobBridge(std::unique_ptr<Job> job, uint64_t id, bool has_stdin, Peer peer, Outbox& outbox);
   ~JobBridge();
   JobBridge(const JobBridge&) = delete;
   JobBridge& operator=(const JobBridge&) = delete;
@@ -68,13 +68,12 @@ class JobBridge {
   void CloseStdin();
   void Send(std::string payload);
 
-  Engine& engine_;
   Outbox& outbox_;
   const Peer peer_;
   const uint64_t id_;
+  std::unique_ptr<Job> job_;
   const std::string name_;
   const bool has_stdin_;
-  std::unique_ptr<Job> job_;
   std::function<void()> on_done_;
   std::atomic<bool> end_claimed_{false};
 
@@ -90,6 +89,34 @@ class JobBridge {
   bool stdin_end_ ABSL_GUARDED_BY(mu_) = false;
   bool stdin_closed_ ABSL_GUARDED_BY(mu_) = false;
 };
+
+// InlineJob: runs a job whose handler is registered nonblocking on the calling
+// (I/O) thread, at once, and holds its frames (output chunks in order, then END)
+// until the requester's credit allows them to be sent. No pool thread, no thread
+// switch: the common small job costs one receive and two sends.
+class InlineJob {
+ public:
+  // Runs `job` (made by JobFromRequest from a JOB frame with `id`) now.
+  InlineJob(std::unique_ptr<Job> job, uint64_t id);
+  // Frames that may be sent now; call again after each OnCredit.
+  std::vector<std::string> TakeSendable();
+  void OnCredit(uint64_t bytes) { credit_ += bytes; }
+  // All frames, END included, have been taken.
+  bool finished() const { return frames_.empty(); }
+
+ private:
+  struct Pending {
+    uint64_t bytes;  // stream bytes it carries (0 for END)
+    std::string frame;
+  };
+  class RecordingSink;
+  std::deque<Pending> frames_;
+  uint64_t credit_ = kInitialCredit;
+};
+
+// Creates the engine job a JOB frame asks for: name, args, env, the trace id
+// (as BERTH_TRACE_ID) and the deadline.
+std::unique_ptr<Job> JobFromRequest(Engine& engine, Frame& request);
 
 }  // namespace berth::remote
 

@@ -110,8 +110,9 @@ class Server::Impl {
 
  private:
   struct Session {
-    std::shared_ptr<JobBridge> bridge;  // an in-process job, or
-    uint64_t dispatch = 0;              // a job relayed to a worker
+    std::shared_ptr<JobBridge> bridge;   // an in-process job on the pool, or
+    std::shared_ptr<InlineJob> inlined;  // a finished inline job's unsent frames, or
+    uint64_t dispatch = 0;               // a job relayed to a worker
   };
   struct ClientState {
     Peer peer;
@@ -314,6 +315,12 @@ absl::Status Server::Impl::Bind() {
     sock->set(zmq::sockopt::sndhwm, 10000);
     sock->set(zmq::sockopt::rcvhwm, 10000);
     sock->set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
+    // ZMTP heartbeats close connections whose peer went silent (a half-open TCP
+    // connection, a frozen host), which the disconnect monitor then reports.
+    const int beat_ms = static_cast<int>(absl::ToInt64Milliseconds(options_.heartbeat_interval));
+    sock->set(zmq::sockopt::heartbeat_ivl, beat_ms);
+    sock->set(zmq::sockopt::heartbeat_timeout, beat_ms * options_.heartbeat_liveness);
+    sock->set(zmq::sockopt::heartbeat_ttl, beat_ms * options_.heartbeat_liveness);
     if (tcp && curve) {
       sock->set(zmq::sockopt::curve_server, 1);
       sock->set(zmq::sockopt::curve_secretkey, server_keys.secret_key);
@@ -628,7 +635,7 @@ void Server::Impl::OnClientFrame(const Peer& peer, Frame f) {
         Forward& fw = NewForward(std::move(f));
         fw.client = key;
         fw.client_id = id;
-        c.sessions[id] = Session{nullptr, fw.dispatch};
+        c.sessions[id] = Session{nullptr, nullptr, fw.dispatch};
         Dispatch(fw);
       } else {
         StartBridge(c, std::move(f));
@@ -644,6 +651,18 @@ void Server::Impl::OnClientFrame(const Peer& peer, Frame f) {
         // Frames may still arrive for a job that has just ended; only a cancel
         // or stdin for an id never seen is worth nothing either way.
         drop_if_idle();
+        return;
+      }
+      if (s->second.inlined) {
+        if (f.type == FrameType::kCredit) {
+          std::shared_ptr<InlineJob> j = s->second.inlined;
+          j->OnCredit(f.credit);
+          for (const std::string& frame : j->TakeSendable()) SendTo(peer, frame);
+          if (j->finished()) {
+            c.sessions.erase(s);
+            drop_if_idle();
+          }
+        }
         return;
       }
       if (s->second.bridge) {
@@ -723,9 +742,22 @@ void Server::Impl::OnClientFrame(const Peer& peer, Frame f) {
 void Server::Impl::StartBridge(ClientState& c, Frame f) {
   const uint64_t id = f.id;
   const uint64_t deadline_ms = f.deadline_ms;
+  const bool has_stdin = f.has_stdin;
   std::string key = PeerKey(c.peer);
-  auto bridge = std::make_shared<JobBridge>(engine_, std::move(f), c.peer, outbox_);
-  c.sessions[id] = Session{bridge, 0};
+  std::unique_ptr<Job> job = JobFromRequest(engine_, f);
+  if (job->nonblocking() && !has_stdin) {
+    // Runs here and now; only output beyond the requester's credit waits.
+    auto inlined = std::make_shared<InlineJob>(std::move(job), id);
+    for (const std::string& frame : inlined->TakeSendable()) SendTo(c.peer, frame);
+    if (inlined->finished()) {
+      if (c.sessions.empty()) clients_.erase(key);
+    } else {
+      c.sessions[id] = Session{nullptr, std::move(inlined), 0};
+    }
+    return;
+  }
+  auto bridge = std::make_shared<JobBridge>(std::move(job), id, has_stdin, c.peer, outbox_);
+  c.sessions[id] = Session{bridge, nullptr, 0};
   JobBridge* raw = bridge.get();
   bridge->set_on_done([this, key, id, raw] { outbox_.Post([this, key, id, raw] { EndBridgeSession(key, id, raw); }); });
   if (deadline_ms > 0) {
@@ -1065,15 +1097,10 @@ void Server::Impl::Tick(absl::Time now) {
   for (const std::string& key : silent_workers) {
     WorkerLost(key, absl::StrCat("no heartbeat for ", absl::FormatDuration(limit)));
   }
-  std::vector<std::string> silent_clients;
-  for (auto& [key, c] : clients_) {
-    if (now - c.last_seen > limit) {
-      silent_clients.push_back(key);
-    } else {
-      SendTo(c.peer, beat);
-    }
-  }
-  for (const std::string& key : silent_clients) ClientLost(key);
+  // Clients are not timed out here: one may be busy writing what it received
+  // (back-pressure) and send nothing for a while. A vanished client is found
+  // through its connection instead (ZMTP heartbeats, the disconnect monitor).
+  for (auto& [key, c] : clients_) SendTo(c.peer, beat);
 }
 
 void Server::Impl::FireTimer(const Timer& t) {

@@ -73,6 +73,7 @@ class Worker::Impl {
       b->Detach();
     }
     bridges_.clear();
+    inlined_.clear();
   }
   // Reads the control eventfd: returns false to stop; sets draining_.
   bool ReadControl();
@@ -85,6 +86,7 @@ class Worker::Impl {
   Outbox outbox_;
   zmq::context_t ctx_{1};
   absl::flat_hash_map<uint64_t, std::shared_ptr<JobBridge>> bridges_;
+  absl::flat_hash_map<uint64_t, std::shared_ptr<InlineJob>> inlined_;  // waiting for credit
   bool draining_ = false;
   bool drain_announced_ = false;
   bool stop_ = false;
@@ -112,6 +114,10 @@ absl::Status Worker::Impl::Configure(zmq::socket_t& sock) {
   sock.set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
   sock.set(zmq::sockopt::sndhwm, 100000);
   sock.set(zmq::sockopt::rcvhwm, 100000);
+  const int beat_ms = static_cast<int>(absl::ToInt64Milliseconds(options_.heartbeat_interval));
+  sock.set(zmq::sockopt::heartbeat_ivl, beat_ms);
+  sock.set(zmq::sockopt::heartbeat_timeout, beat_ms * options_.heartbeat_liveness);
+  sock.set(zmq::sockopt::heartbeat_ttl, beat_ms * options_.heartbeat_liveness);
   static thread_local std::mt19937_64 rng(std::random_device{}());
   sock.set(zmq::sockopt::routing_id, absl::StrCat(options_.name, "-", absl::Hex(rng())));
   if (!options_.server_key.empty()) {
@@ -242,7 +248,7 @@ absl::StatusOr<Worker::Impl::Outcome> Worker::Impl::Session() {
       Send(sock, EncodeSimple(FrameType::kDrain, 0));
       drain_announced_ = true;
     }
-    if (draining_ && bridges_.empty()) {
+    if (draining_ && bridges_.empty() && inlined_.empty()) {
       Send(sock, EncodeSimple(FrameType::kBye, 0));
       sock.set(zmq::sockopt::linger, 1000);  // let BYE (and the last ENDs) leave
       return Outcome::kDrained;
@@ -278,7 +284,15 @@ void Worker::Impl::OnFrame(zmq::socket_t& sock, Frame f) {
         return;
       }
       uint64_t id = f.id;
-      auto bridge = std::make_shared<JobBridge>(engine_, std::move(f), Peer{0, ""}, outbox_);
+      const bool has_stdin = f.has_stdin;
+      std::unique_ptr<Job> job = JobFromRequest(engine_, f);
+      if (job->nonblocking() && !has_stdin) {
+        auto inlined = std::make_shared<InlineJob>(std::move(job), id);
+        for (const std::string& frame : inlined->TakeSendable()) Send(sock, frame);
+        if (!inlined->finished()) inlined_[id] = std::move(inlined);
+        return;
+      }
+      auto bridge = std::make_shared<JobBridge>(std::move(job), id, has_stdin, Peer{0, ""}, outbox_);
       JobBridge* raw = bridge.get();
       bridge->set_on_done([this, id, raw] {
         outbox_.Post([this, id, raw] {
@@ -294,6 +308,14 @@ void Worker::Impl::OnFrame(zmq::socket_t& sock, Frame f) {
     case FrameType::kStdinEnd:
     case FrameType::kCredit:
     case FrameType::kCancel: {
+      if (auto in = inlined_.find(f.id); in != inlined_.end()) {
+        if (f.type == FrameType::kCredit) {
+          in->second->OnCredit(f.credit);
+          for (const std::string& frame : in->second->TakeSendable()) Send(sock, frame);
+          if (in->second->finished()) inlined_.erase(in);
+        }
+        return;
+      }
       auto it = bridges_.find(f.id);
       if (it == bridges_.end()) return;
       std::shared_ptr<JobBridge> b = it->second;

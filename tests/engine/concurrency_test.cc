@@ -58,15 +58,17 @@ TEST_CASE("Shutdown racing running jobs: each job completes or is refused; none 
     std::atomic<int64_t> refused{0};
     std::atomic<int64_t> other{0};
     std::atomic<int64_t> submitted{0};
-    std::atomic<int64_t> completed_at_hook{-1};
+    std::atomic<int64_t> handled{0};
+    std::atomic<int64_t> handled_at_hook{-1};
     REQUIRE(eng.Register("work", [&](Job& job) {
       // A little real work so that jobs overlap the shutdown.
       uint64_t h = 1469598103934665603ull;
       for (int i = 0; i < 2000; ++i) h = (h ^ static_cast<uint64_t>(i)) * 1099511628211ull;
       (void)job.Printf("%d", static_cast<int>(h & 1));
+      handled.fetch_add(1);
       return kStatusOk;
     }).ok());
-    eng.OnShutdown([&] { completed_at_hook = completed.load(); });
+    eng.OnShutdown([&] { handled_at_hook = handled.load(); });
     std::atomic<bool> go{false};
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t) {
@@ -96,7 +98,8 @@ TEST_CASE("Shutdown racing running jobs: each job completes or is refused; none 
     CHECK(refused.load() == 4);
     CHECK(completed.load() + refused.load() == submitted.load());
     // Every accepted job had finished before the hooks ran.
-    CHECK(completed_at_hook.load() == completed.load());
+    CHECK(handled_at_hook.load() == completed.load());
+    CHECK(handled.load() == completed.load());
   }
 }
 

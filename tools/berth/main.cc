@@ -2,6 +2,7 @@
 //
 //   berth [-H ENDPOINT] [--timeout DURATION] job NAME [ARG…] [KEY=VALUE…]
 //   berth commands | workers | keygen [-o BASE]
+//   berth run [--local] [-n] (FILE | -e SCRIPT)
 //
 // Runs jobs on berthd (or any berth server): stdin is forwarded when it is not a
 // terminal, stdout and stderr stream as they arrive, and berth exits with the
@@ -12,7 +13,10 @@
 #include <fcntl.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <thread>
 #include <cstdlib>
 #include <iostream>
 
@@ -20,7 +24,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "engine/engine.h"
 #include "engine/job_line.h"
+#include "engine/remote/forwarding.h"
+#include "engine/script/parser.h"
+#include "engine/script/plan.h"
+#include "engine/script/run.h"
+#include "handlers/groups.h"
+#include "handlers/version.h"
 #include "engine/remote/client.h"
 #include "engine/remote/security.h"
 #include "engine/runtime.h"
@@ -125,6 +136,93 @@ int Workers(const Common& c) {
   return 0;
 }
 
+struct RunFlags {
+  std::string file;
+  std::string inline_script;
+  bool dry_run = false;
+  bool local = false;
+};
+
+// `berth run`: a job script against berthd (each job forwarded over the wire) or
+// in-process with --local.
+int RunScriptCommand(const Common& c, const RunFlags& f) {
+  if (f.file.empty() == f.inline_script.empty()) return Fail(2, "run needs a FILE or -e 'SCRIPT' (not both)");
+  std::string text;
+  std::string name = "-e";
+  if (!f.file.empty()) {
+    name = f.file;
+    FILE* in = f.file == "-" ? stdin : std::fopen(f.file.c_str(), "r");
+    if (in == nullptr) return Fail(2, absl::StrCat("cannot read ", f.file, ": ", std::strerror(errno)));
+    char buf[65536];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, in)) > 0) text.append(buf, n);
+    if (in != stdin) std::fclose(in);
+  } else {
+    text = f.inline_script;
+  }
+  absl::StatusOr<Script> script = ParseScript(text, name);
+  if (!script.ok()) return Fail(2, script.status().message());
+  if (f.dry_run) {
+    absl::StatusOr<std::string> plan = PlanScript(*script);
+    if (!plan.ok()) return Fail(2, plan.status().message());
+    std::fputs(plan->c_str(), stdout);
+    return 0;
+  }
+
+  Engine engine;
+  if (f.local) {
+    std::vector<HandlerGroup> groups = StandaloneGroups();
+    groups.push_back(VersionGroup());
+    for (const HandlerGroup& g : groups) {
+      if (absl::Status s = g.install(engine); !s.ok()) return Fail(1, s.message());
+    }
+  } else {
+    remote::ClientOptions opts;
+    opts.endpoint = c.endpoint;
+    opts.server_key = c.server_key;
+    opts.client_key_file = c.key_file;
+    // Fail early and clearly if the server cannot be reached at all.
+    if (auto probe = remote::Client::Connect(opts); !probe.ok()) {
+      return Fail(kStatusUnavailable, probe.status().message());
+    }
+    remote::InstallForwarding(engine, opts);
+  }
+
+  Output out;
+  out.AddFd(STDOUT_FILENO);
+  Output err;
+  err.AddFd(STDERR_FILENO);
+  Input in;
+  if (!::isatty(STDIN_FILENO) && f.file != "-") (void)in.AddFd(STDIN_FILENO);
+  ScriptCancel cancel;
+  ScriptOptions so;
+  so.stdout_sink = &out;
+  so.stderr_sink = &err;
+  so.stdin_source = in.has_source() ? &in : nullptr;
+  so.cancel = &cancel;
+
+  // Ctrl-C and SIGTERM cancel the running jobs; the script ends with 130.
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+  std::atomic<bool> finished{false};
+  std::thread waiter([&] {
+    while (!finished.load()) {
+      timespec tick{0, 100 * 1000 * 1000};
+      if (::sigtimedwait(&mask, nullptr, &tick) > 0) cancel.Cancel();
+    }
+  });
+  absl::StatusOr<ScriptResult> result = RunScript(engine, *script, so);
+  finished = true;
+  waiter.join();
+  (void)out.Close();
+  (void)err.Close();
+  if (!result.ok()) return Fail(2, result.status().message());
+  return result->status;
+}
+
 int Keygen(const std::string& base) {
   absl::StatusOr<remote::KeyPair> keys = remote::GenerateKeyPair();
   if (!keys.ok()) return Fail(1, keys.status().message());
@@ -160,6 +258,13 @@ int Main(int argc, char** argv) {
   std::string base = "berth";
   keygen->add_option("-o,--output", base, "path prefix of the key files")->capture_default_str();
 
+  auto* run = app.add_subcommand("run", "run a job script (see docs/scripts.md) against the engine, or --local");
+  RunFlags run_flags;
+  run->add_option("file", run_flags.file, "the script file ('-' reads it from stdin)");
+  run->add_option("-e", run_flags.inline_script, "the script itself");
+  run->add_flag("-n,--dry-run", run_flags.dry_run, "check the script and print its plan; run nothing");
+  run->add_flag("--local", run_flags.local, "run the jobs in this process (util and version jobs)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -190,6 +295,7 @@ int Main(int argc, char** argv) {
     return RunJob(c, std::move(req), false);
   }
   if (*workers) return Workers(c);
+  if (*run) return RunScriptCommand(c, run_flags);
   if (*keygen) return Keygen(base);
   return 2;
 }

@@ -1,0 +1,23 @@
+// Forwarding: an engine whose every job runs on a remote server.
+//
+// InstallForwarding registers a catch-all handler that sends each job (name,
+// args, env, stdin) to the server and streams its stdout and stderr back into
+// the local job's streams, with the remote status as the local one. Code written
+// against the Engine API — the job-script executor in particular — then runs
+// against berthd unchanged; a pipe between two forwarded jobs streams through
+// this process.
+#ifndef BERTH_ENGINE_REMOTE_FORWARDING_H_
+#define BERTH_ENGINE_REMOTE_FORWARDING_H_
+
+#include "engine/engine.h"
+#include "engine/remote/client.h"
+
+namespace berth::remote {
+
+// Each job opens its own connection (jobs of one pipeline run on several
+// threads at once), so `options` is copied into the handler.
+void InstallForwarding(Engine& engine, ClientOptions options);
+
+}  // namespace berth::remote
+
+#endif  // BERTH_ENGINE_REMOTE_FORWARDING_H_
