@@ -1,8 +1,31 @@
 #include "daemon/config.h"
 
 #include "absl/strings/str_cat.h"
+#include "net/netlink.h"
 
 namespace berth {
+
+absl::StatusOr<Config> CheckConfig(Config c, int default_mtu) {
+  if (c.mtu == 0) c.mtu = default_mtu;
+  if (!c.bridge_iface.empty() && !c.bridge_ip.empty()) {
+    return absl::InvalidArgumentError("You specified -b & --bip, mutually exclusive options. Please specify only one.");
+  }
+  if (!c.enable_iptables && !c.inter_container_communication) {
+    return absl::InvalidArgumentError(
+        "You specified --iptables=false with --icc=false. ICC uses iptables to function. Please set --icc or "
+        "--iptables to true.");
+  }
+  if (!c.enable_iptables) c.enable_ip_masq = false;
+  c.disable_network = c.bridge_iface == kDisableNetworkBridge;
+  return c;
+}
+
+int DefaultMtu() {
+  if (auto nl = net::Netlink::Open(); nl.ok()) {
+    if (auto mtu = (*nl)->DefaultRouteMtu(); mtu.ok() && *mtu > 0) return *mtu;
+  }
+  return 1500;
+}
 
 Env ConfigToEnv(const Config& c) {
   Env e;

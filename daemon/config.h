@@ -46,6 +46,14 @@ struct Config {
   bool dry_run = false;
 };
 
+// NewDaemon's first step (SPEC §5.2.1): MTU 0 becomes `default_mtu`; -b with
+// --bip, and --iptables=false with --icc=false, are refused with SPEC's
+// messages; --iptables=false turns ip-masq off; DisableNetwork = (-b none).
+absl::StatusOr<Config> CheckConfig(Config c, int default_mtu);
+
+// The MTU of the default route's interface, or 1500.
+int DefaultMtu();
+
 // The env form of a Config (keys as the reference's config field names:
 // BridgeIface, BridgeIP, FixedCIDR, Mtu, EnableIptables, ...).
 Env ConfigToEnv(const Config& c);

@@ -19,6 +19,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "daemon/config.h"
+#include "daemon/daemon.h"
+#include "daemon/groups.h"
 #include "engine/engine.h"
 #include "engine/log.h"
 #include "engine/remote/server.h"
@@ -84,9 +86,24 @@ int Main(int argc, char** argv) {
   absl::StatusOr<std::vector<HandlerGroup>> remote = FindGroups(config.remote_handlers, known);
   if (!remote.ok()) return Fail(2, remote.status().message());
 
+  DaemonOptions dopts;
+  if (const char* d = std::getenv("BERTH_DRIVER")) dopts.env_driver = d;
+  if (const char* t = std::getenv("BERTH_TMPDIR")) dopts.tmpdir_override = t;
+  bool network_remote = false;
+  for (const HandlerGroup& g : *remote) network_remote |= g.name == "network";
+
   if (config.dry_run) {
-    std::printf("berthd %s would serve %s\n", BERTH_VERSION, absl::StrJoin(config.hosts, ", ").c_str());
-    std::printf("config: %s\n", ConfigToEnv(config).Encode().c_str());
+    // Validates what can be validated without touching the system, then prints
+    // the plan NewDaemon would run.
+    absl::StatusOr<Config> checked = CheckConfig(config, config.mtu == 0 ? DefaultMtu() : config.mtu);
+    if (!checked.ok()) return Fail(1, checked.status().message());
+    std::printf("berthd %s would serve %s and run NewDaemon:\n", BERTH_VERSION,
+                absl::StrJoin(config.hosts, ", ").c_str());
+    std::fputs(Daemon::FormatPlan(Daemon::Plan(*checked, dopts)).c_str(), stdout);
+    if (!checked->disable_network) {
+      std::printf("network jobs: %s\n", network_remote ? "served by berth-worker processes (--remote-handlers)"
+                                                        : "in-process");
+    }
     return 0;
   }
 
@@ -113,6 +130,7 @@ int Main(int argc, char** argv) {
   sopts.socket_group = config.socket_group;
   sopts.curve_key_file = config.curve_key_file;
   sopts.authorized_keys_file = config.authorized_keys_file;
+  sopts.heartbeat_interval = absl::Seconds(1);
   if (!config.socket_group_explicit && ::getgrnam(config.socket_group.c_str()) == nullptr) {
     spdlog::warn("group '{}' not found: the ipc socket stays root's only (create the group or pass -G)",
                  config.socket_group);
@@ -121,6 +139,27 @@ int Main(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<remote::Server>> server = remote::Server::Start(engine, sopts);
   if (!server.ok()) return Fail(1, server.status().message());
   spdlog::info("berthd {} serving {}", BERTH_VERSION, absl::StrJoin((*server)->endpoints(), ", "));
+
+  if (network_remote) {
+    remote::Server* srv = server->get();
+    dopts.wait_for_jobs = [srv](const std::vector<std::string>& names, absl::Duration timeout) {
+      return srv->WaitForJobs(names, timeout);
+    };
+  }
+  absl::Time start = absl::Now();
+  absl::StatusOr<std::unique_ptr<Daemon>> daemon = Daemon::New(engine, config, dopts);
+  if (!daemon.ok()) {
+    (*server)->Stop();
+    return Fail(1, daemon.status().message());
+  }
+  for (const HandlerGroup& g : DaemonGroups(**daemon)) {
+    bool left_to_workers = false;
+    for (const HandlerGroup& r : *remote) left_to_workers |= r.name == g.name;
+    if (left_to_workers) continue;
+    if (absl::Status s = g.install(engine); !s.ok()) return Fail(1, s.message());
+  }
+  spdlog::info("berthd ready in {} (root {}, driver {})", absl::FormatDuration(absl::Now() - start),
+               (*daemon)->dirs().root, (*daemon)->driver()->Name());
   sd_notify(0, "READY=1");
 
   // The first signal starts a graceful shutdown on another thread; the loop

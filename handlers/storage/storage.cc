@@ -1,0 +1,173 @@
+#include "handlers/storage/storage.h"
+
+#include <sys/utsname.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "nlohmann/json.hpp"
+#include "storage/byte_source.h"
+#include "storage/image.h"
+
+namespace berth {
+namespace {
+
+struct Stores {
+  storage::Graph* graph;
+  storage::TagStore* tags;
+};
+
+// IMAGE as `repo[:tag]`, a full id, or a unique id prefix.
+absl::StatusOr<std::string> ResolveImage(const Stores& s, const std::string& name) {
+  if (absl::StatusOr<std::string> tagged = s.tags->Lookup(name); tagged.ok()) return tagged;
+  absl::StatusOr<std::string> id = s.graph->Resolve(name);
+  if (id.ok()) return id;
+  if (id.status().code() == absl::StatusCode::kFailedPrecondition) return id.status();  // ambiguous prefix
+  return absl::NotFoundError(absl::StrCat("No such image: ", name));
+}
+
+std::string MachineArch() {
+  struct utsname u;
+  if (::uname(&u) != 0) return "";
+  std::string m = u.machine;
+  if (m == "x86_64") return "amd64";
+  if (m == "aarch64") return "arm64";
+  return m;
+}
+
+int Import(const Stores& s, Job& job) {
+  const auto& a = job.args();
+  if (a.size() < 2 || a.size() > 3) return job.Errorf("usage: import SRC REPO [TAG] (SRC: '-' for stdin or a tar file)");
+  const std::string& src = a[0];
+  const std::string& repo = a[1];
+  const std::string tag = a.size() == 3 ? a[2] : "latest";
+  // Refuse a bad name before reading a single byte of the layer.
+  if (absl::Status v = storage::ValidateRepositoryName(repo); !v.ok()) return job.Error(v);
+  if (absl::Status v = storage::ValidateTagName(tag); !v.ok()) return job.Error(v);
+  storage::ByteSource layer;
+  if (src == "-") {
+    layer = [&job](char* buf, size_t n) -> absl::StatusOr<size_t> { return job.Stdin().Read(buf, n); };
+  } else {
+    absl::StatusOr<storage::ByteSource> file = storage::FileSource(src);
+    if (!file.ok()) return job.Error(file.status());
+    layer = *std::move(file);
+  }
+  storage::Image image;
+  image.id = storage::GenerateImageId();
+  image.created = absl::Now();
+  image.comment = absl::StrCat("Imported from ", src == "-" ? "stdin" : src);
+  image.architecture = MachineArch();
+  image.os = "linux";
+  image.berth_version = BERTH_VERSION;
+  absl::StatusOr<storage::Image> stored = s.graph->Register(std::move(image), std::move(layer));
+  if (!stored.ok()) return job.Error(absl::StrCat("import: ", stored.status().message()));
+  if (absl::Status t = s.tags->Set(repo, tag, stored->id, /*force=*/true); !t.ok()) return job.Error(t);
+  return job.Error(job.Stdout().Write(stored->id + "\n"));
+}
+
+int Images(const Stores& s, Job& job) {
+  if (!job.args().empty()) return job.Errorf("images: takes no arguments, got '%s'", job.args()[0]);
+  absl::StatusOr<std::map<std::string, storage::Image>> all = s.graph->Map();
+  if (!all.ok()) return job.Error(all.status());
+  absl::StatusOr<std::map<std::string, storage::Image>> heads = s.graph->Heads();
+  if (!heads.ok()) return job.Error(heads.status());
+  std::map<std::string, std::vector<std::string>> by_id = s.tags->ByID();
+  // Tagged images, and untagged ones that are nobody's parent (the rest are
+  // intermediate layers).
+  std::vector<const storage::Image*> shown;
+  for (const auto& [id, img] : *all) {
+    if (by_id.contains(id) || heads->contains(id)) shown.push_back(&img);
+  }
+  std::sort(shown.begin(), shown.end(), [](const storage::Image* a, const storage::Image* b) {
+    return a->created != b->created ? a->created > b->created : a->id < b->id;
+  });
+  nlohmann::json out = nlohmann::json::array();
+  for (const storage::Image* img : shown) {
+    auto tags = by_id.find(img->id);
+    nlohmann::json repo_tags = tags == by_id.end() ? nlohmann::json::array({"<none>:<none>"})
+                                                   : nlohmann::json(tags->second);
+    out.push_back({{"Id", img->id},
+                   {"RepoTags", repo_tags},
+                   {"Created", absl::ToUnixSeconds(img->created)},
+                   {"Size", img->size}});
+  }
+  return job.Error(job.Stdout().Write(out.dump() + "\n"));
+}
+
+int Tag(const Stores& s, Job& job) {
+  const auto& a = job.args();
+  if (a.size() < 2 || a.size() > 3) return job.Errorf("usage: tag IMAGE REPO [TAG]");
+  absl::StatusOr<std::string> id = ResolveImage(s, a[0]);
+  if (!id.ok()) return job.Error(id.status());
+  return job.Error(s.tags->Set(a[1], a.size() == 3 ? a[2] : "latest", *id, job.env().GetBool("force")));
+}
+
+int Inspect(const Stores& s, Job& job) {
+  if (job.args().size() != 1) return job.Errorf("usage: image_inspect NAME");
+  absl::StatusOr<std::string> id = ResolveImage(s, job.args()[0]);
+  if (!id.ok()) return job.Error(id.status());
+  absl::StatusOr<storage::Image> img = s.graph->Get(*id);
+  if (!img.ok()) return job.Error(img.status());
+  return job.Error(job.Stdout().Write(storage::EncodeImage(*img) + "\n"));
+}
+
+int Delete(const Stores& s, Job& job) {
+  if (job.args().size() != 1) return job.Errorf("usage: image_delete NAME");
+  const std::string& name = job.args()[0];
+  std::string out;
+  std::string id;
+  if (absl::StatusOr<std::string> tagged = s.tags->Lookup(name); tagged.ok()) {
+    // A tag: untag it; the image goes too once no tag names it.
+    id = *tagged;
+    auto [repo, tag] = storage::ParseRepositoryTag(name);
+    if (tag.empty()) tag = "latest";
+    if (absl::Status d = s.tags->Delete(repo, tag); !d.ok()) return job.Error(d);
+    absl::StrAppend(&out, "Untagged: ", repo, ":", tag, "\n");
+    if (s.tags->ByID().contains(id)) return job.Error(job.Stdout().Write(out));
+  } else {
+    absl::StatusOr<std::string> resolved = ResolveImage(s, name);
+    if (!resolved.ok()) return job.Error(resolved.status());
+    id = *resolved;
+    absl::StatusOr<std::vector<std::string>> children = s.graph->Children(id);
+    if (!children.ok()) return job.Error(children.status());
+    if (!children->empty()) {
+      return job.Errorf("Conflict, cannot delete %s because it has %d child image(s)", id.substr(0, 12),
+                        static_cast<int>(children->size()));
+    }
+    absl::StatusOr<std::vector<std::string>> untagged = s.tags->DeleteImage(id);
+    if (!untagged.ok()) return job.Error(untagged.status());
+    for (const std::string& t : *untagged) absl::StrAppend(&out, "Untagged: ", t, "\n");
+  }
+  if (absl::Status d = s.graph->Delete(id); !d.ok()) {
+    (void)job.Stdout().Write(out);
+    return job.Error(d);
+  }
+  absl::StrAppend(&out, "Deleted: ", id, "\n");
+  return job.Error(job.Stdout().Write(out));
+}
+
+}  // namespace
+
+HandlerGroup StorageGroup(storage::Graph* graph, storage::TagStore* tags) {
+  HandlerGroup g;
+  g.name = "storage";
+  g.jobs = {"image_delete", "image_inspect", "images", "import", "tag"};
+  Stores s{graph, tags};
+  g.install = [s](Engine& eng) -> absl::Status {
+    struct Entry {
+      const char* name;
+      int (*fn)(const Stores&, Job&);
+    };
+    for (const Entry& e : {Entry{"import", Import}, Entry{"images", Images}, Entry{"tag", Tag},
+                           Entry{"image_inspect", Inspect}, Entry{"image_delete", Delete}}) {
+      auto fn = e.fn;
+      if (absl::Status st = eng.Register(e.name, [s, fn](Job& job) { return fn(s, job); }); !st.ok()) return st;
+    }
+    return absl::OkStatus();
+  };
+  return g;
+}
+
+}  // namespace berth
