@@ -11,8 +11,8 @@
 namespace berth::testing {
 
 TempDir::TempDir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string tmpl = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/berth-test-XXXXXX";
+  // Not $TMPDIR: code under test (berthd's root step) sets it to its own dirs.
+  std::string tmpl = "/tmp/berth-test-XXXXXX";
   if (::mkdtemp(tmpl.data()) == nullptr) {
     std::perror("mkdtemp");
     std::abort();

@@ -1,0 +1,222 @@
+// NewDaemon's host-facing pieces: config checks, pid file, system checks, root,
+// sysinfo, DNS, container records.
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "daemon/config.h"
+#include "daemon/container.h"
+#include "daemon/pidfile.h"
+#include "daemon/system.h"
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+
+namespace berth {
+namespace {
+
+using testing::TempDir;
+using testing::WriteFileOrDie;
+using testing::ReadFileOrEmpty;
+
+TEST_CASE("config: mutually exclusive flags, ICC without iptables, ip-masq, MTU, DisableNetwork") {
+  Config c;
+  c.bridge_iface = "br-test";
+  c.bridge_ip = "10.0.0.1/24";
+  CHECK(CheckConfig(c, 1500).status().message() ==
+        "You specified -b & --bip, mutually exclusive options. Please specify only one.");
+  Config d;
+  d.enable_iptables = false;
+  d.inter_container_communication = false;
+  CHECK(CheckConfig(d, 1500).status().message() ==
+        "You specified --iptables=false with --icc=false. ICC uses iptables to function. Please set --icc or "
+        "--iptables to true.");
+  Config e;
+  e.enable_iptables = false;
+  e.enable_ip_masq = true;
+  auto checked = CheckConfig(e, 1400);
+  REQUIRE(checked.ok());
+  CHECK_FALSE(checked->enable_ip_masq);
+  CHECK(checked->mtu == 1400);
+  CHECK_FALSE(checked->disable_network);
+  Config f;
+  f.bridge_iface = "none";
+  f.mtu = 9000;
+  CHECK(CheckConfig(f, 1500)->disable_network);
+  CHECK(CheckConfig(f, 1500)->mtu == 9000);
+  // The env round trip keeps every field the steps use.
+  Config g;
+  g.bridge_ip = "10.9.0.1/16";
+  g.dns = {"1.1.1.1", "9.9.9.9"};
+  g.graph_options = {"a=b"};
+  g.enable_selinux = true;
+  auto back = ConfigFromEnv(ConfigToEnv(g));
+  REQUIRE(back.ok());
+  CHECK(back->bridge_ip == "10.9.0.1/16");
+  CHECK(back->dns == g.dns);
+  CHECK(back->graph_options == g.graph_options);
+  CHECK(back->enable_selinux);
+  Env bad = ConfigToEnv(g);
+  REQUIRE(bad.Set("Mtu", "big").ok());
+  CHECK(ConfigFromEnv(bad).status().message() == "invalid integer for Mtu: 'big'");
+}
+
+TEST_CASE("pid file: written, locked, removed; a held lock refuses with SPEC's message") {
+  TempDir dir;
+  std::string path = dir / "run/berthd.pid";
+  auto p = Pidfile::Create(path);
+  REQUIRE(p.ok());
+  CHECK(ReadFileOrEmpty(path) == std::to_string(::getpid()) + "\n");
+  // A second daemon (another open file description) cannot take it.
+  auto second = Pidfile::Create(path);
+  REQUIRE_FALSE(second.ok());
+  CHECK(second.status().message() == "pid file found, ensure berthd is not running or delete " + path);
+  CHECK((*p)->Remove().ok());
+  CHECK(::access(path.c_str(), F_OK) != 0);
+  CHECK((*p)->Remove().ok());  // idempotent
+}
+
+TEST_CASE("pid file: a stale pid and a reused pid do not block; a live unlocked berthd does") {
+  TempDir dir;
+  std::string path = dir / "berthd.pid";
+  // Stale: a pid nobody has.
+  WriteFileOrDie(path, "4194303\n");
+  auto stale = Pidfile::Create(path);
+  REQUIRE(stale.ok());
+  REQUIRE((*stale)->Remove().ok());
+  // Reused: a live process that is not berthd (this test).
+  WriteFileOrDie(path, std::to_string(::getppid()) + "\n");
+  auto reused = Pidfile::Create(path);
+  REQUIRE(reused.ok());
+  REQUIRE((*reused)->Remove().ok());
+  // A live process named berthd, holding no lock (say, an older daemon).
+  std::string fake = dir / "berthd";
+  std::filesystem::copy_file("/bin/sleep", fake);
+  ::chmod(fake.c_str(), 0755);
+  testing::Process live(testing::ProcessOptions{{fake, "30"}, {}, "", dir.path()});
+  REQUIRE(testing::WaitFor([&] { return ReadFileOrEmpty("/proc/" + std::to_string(live.pid()) + "/comm") == "berthd\n"; },
+                           absl::Seconds(5)));
+  WriteFileOrDie(path, std::to_string(live.pid()) + "\n");
+  auto refused = Pidfile::Create(path);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().message() == "pid file found, ensure berthd is not running or delete " + path);
+}
+
+TEST_CASE("system checks: root, architecture, kernel version") {
+  std::vector<std::string> warnings;
+  HostFacts h{0, "Linux", "x86_64", "6.1.0-13-amd64"};
+  CHECK(CheckSystem(h, &warnings).ok());
+  CHECK(warnings.empty());
+  h.euid = 1000;
+  CHECK(CheckSystem(h, &warnings).message() == "The berth daemon needs to be run as root");
+  h.euid = 0;
+  h.machine = "mips";
+  CHECK(CheckSystem(h, &warnings).message() ==
+        "The berth runtime currently only supports x86_64 and aarch64 (not mips)");
+  h.machine = "aarch64";
+  h.kernel_release = "3.2.0-4-amd64";
+  CHECK(CheckSystem(h, &warnings).ok());
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0] == "You are running Linux kernel version 3.2.0-4-amd64, which might be unstable running berth. "
+                       "Please upgrade your kernel to 3.8.0.");
+  CHECK(ParseKernelVersion("3.8")->minor == 8);
+  CHECK(ParseKernelVersion("garbage").status().message() == "cannot parse kernel version 'garbage'");
+  h.os = "Darwin";
+  CHECK(CheckSystem(h, &warnings).message() == "berthd runs on Linux only (this is Darwin)");
+}
+
+TEST_CASE("root: created 0700, resolved through symlinks, tmp dir becomes TMPDIR") {
+  TempDir dir;
+  std::string real = dir / "real-root";
+  REQUIRE(::mkdir(real.c_str(), 0755) == 0);
+  REQUIRE(::symlink(real.c_str(), (dir / "link").c_str()) == 0);
+  const char* before = std::getenv("TMPDIR");
+  std::string saved = before ? before : "";
+  auto dirs = PrepareRoot(dir / "link", "");
+  REQUIRE(dirs.ok());
+  CHECK(dirs->root == std::filesystem::canonical(real).string());
+  CHECK(dirs->tmp == dirs->root + "/tmp");
+  CHECK(std::string(std::getenv("TMPDIR")) == dirs->tmp);
+  struct stat st;
+  REQUIRE(::stat(dirs->tmp.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0700);
+  auto fresh = PrepareRoot(dir / "new/deeper", dir / "elsewhere");
+  REQUIRE(fresh.ok());
+  REQUIRE(::stat(fresh->root.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0700);
+  CHECK(fresh->tmp == dir / "elsewhere");
+  CHECK(PrepareRoot("relative", "").status().message() == "the root (-g) must be an absolute path, got 'relative'");
+  if (saved.empty()) {
+    ::unsetenv("TMPDIR");
+  } else {
+    ::setenv("TMPDIR", saved.c_str(), 1);
+  }
+}
+
+TEST_CASE("sysinfo from a fake host tree") {
+  TempDir dir;
+  auto mk = [&](const std::string& p) { std::filesystem::create_directories(dir.path() + p); };
+  mk("/proc/self");
+  mk("/proc/sys/net/ipv4");
+  mk("/sys/fs/cgroup/memory");
+  WriteFileOrDie(dir.path() + "/proc/self/mountinfo",
+                 "30 25 0:26 / /sys/fs/cgroup/memory rw,nosuid - cgroup cgroup rw,memory\n");
+  WriteFileOrDie(dir.path() + "/proc/sys/net/ipv4/ip_forward", "0\n");
+  WriteFileOrDie(dir.path() + "/sys/fs/cgroup/memory/memory.limit_in_bytes", "");
+  WriteFileOrDie(dir.path() + "/sys/fs/cgroup/memory/memory.soft_limit_in_bytes", "");
+  std::vector<std::string> warnings;
+  SysInfo s = ReadSysInfo(dir.path(), &warnings);
+  CHECK(s.memory_limit);
+  CHECK_FALSE(s.swap_limit);
+  CHECK_FALSE(s.apparmor);
+  CHECK(s.ipv4_forwarding_disabled);
+  CHECK(warnings == std::vector<std::string>{"Your kernel does not support cgroup swap limit."});
+  WriteFileOrDie(dir.path() + "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes", "");
+  mk("/sys/kernel/security/apparmor");
+  WriteFileOrDie(dir.path() + "/proc/sys/net/ipv4/ip_forward", "1\n");
+  s = ReadSysInfo(dir.path(), nullptr);
+  CHECK(s.swap_limit);
+  CHECK(s.apparmor);
+  CHECK_FALSE(s.ipv4_forwarding_disabled);
+}
+
+TEST_CASE("DNS: configured servers win; only local resolvers or none fall back to 8.8.8.8, 8.8.4.4") {
+  TempDir dir;
+  std::vector<std::string> warnings;
+  WriteFileOrDie(dir / "local", "nameserver 127.0.0.53\noptions edns0\n");
+  CHECK(ContainerDns({}, dir / "local", &warnings) == std::vector<std::string>{"8.8.8.8", "8.8.4.4"});
+  REQUIRE(warnings.size() == 1);
+  WriteFileOrDie(dir / "none", "# nothing\n");
+  CHECK(ContainerDns({}, dir / "none", &warnings) == std::vector<std::string>{"8.8.8.8", "8.8.4.4"});
+  WriteFileOrDie(dir / "real", "nameserver 10.0.0.2\nnameserver 127.0.0.1\n");
+  CHECK(ContainerDns({}, dir / "real", &warnings) == std::vector<std::string>{"10.0.0.2", "127.0.0.1"});
+  CHECK(ContainerDns({"1.1.1.1"}, dir / "local", &warnings) == std::vector<std::string>{"1.1.1.1"});
+}
+
+TEST_CASE("container records round-trip and refuse a bad id") {
+  ContainerRecord c;
+  c.id = std::string(64, 'a');
+  c.name = "/web";
+  c.image = std::string(64, 'b');
+  c.state.running = true;
+  c.state.pid = 42;
+  c.network.ip_address = "172.17.0.2";
+  c.network.ip_prefix_len = 16;
+  c.network.ports["80/tcp"] = {{"0.0.0.0", "8080"}};
+  auto back = DecodeContainer(EncodeContainer(c));
+  REQUIRE(back.ok());
+  CHECK(*back == c);
+  CHECK(DecodeContainer("{\"ID\":\"xyz\"}").status().message() == "config.json: ID must be 64 lowercase hex characters");
+  CHECK(DecodeContainer("[]").status().message() == "config.json: not a JSON object");
+  CHECK(DecodeContainer("{\"ID\":5}").status().message() == "config.json: ID has the wrong type");
+  TempDir dir;
+  REQUIRE(WriteContainer(dir.path(), c, true).ok());
+  CHECK(*DecodeContainer(ReadFileOrEmpty(dir.path() + "/" + c.id + "/config.json")) == c);
+}
+
+}  // namespace
+}  // namespace berth
