@@ -21,13 +21,13 @@
 #include "daemon/config.h"
 #include "daemon/daemon.h"
 #include "daemon/groups.h"
+#include "daemon/notify.h"
 #include "engine/engine.h"
 #include "engine/log.h"
 #include "engine/remote/server.h"
 #include "engine/runtime.h"
 #include "handlers/groups.h"
 #include "handlers/version.h"
-#include "systemd/sd-daemon.h"
 
 namespace berth {
 namespace {
@@ -160,7 +160,7 @@ int Main(int argc, char** argv) {
   }
   spdlog::info("berthd ready in {} (root {}, driver {})", absl::FormatDuration(absl::Now() - start),
                (*daemon)->dirs().root, (*daemon)->driver()->Name());
-  sd_notify(0, "READY=1");
+  NotifySystemd("READY=1");
 
   // The first signal starts a graceful shutdown on another thread; the loop
   // keeps reading signals so that a third can force the exit.
@@ -176,7 +176,7 @@ int Main(int argc, char** argv) {
     ++signals;
     if (signals == 1) {
       spdlog::info("berthd: signal {}: shutting down", info.ssi_signo);
-      sd_notify(0, "STOPPING=1");
+      NotifySystemd("STOPPING=1");
       shutdown_thread = std::thread([&] {
         engine.Shutdown();
         (*server)->Stop();
