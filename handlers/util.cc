@@ -20,7 +20,10 @@ int Cat(Job& job) {
   std::string chunk;
   while (true) {
     absl::StatusOr<bool> more = job.Stdin().ReadChunk(&chunk);
-    if (!more.ok()) return job.Error(absl::StrCat("cat: ", more.status().message()));
+    if (!more.ok()) {
+      // Keeps the code, so a cancelled read ends the job with 130.
+      return job.Error(absl::Status(more.status().code(), absl::StrCat("cat: ", more.status().message())));
+    }
     if (!*more) return kStatusOk;
     if (absl::Status s = job.Stdout().Write(std::move(chunk)); !s.ok()) {
       return job.Error(absl::StrCat("cat: ", s.message()));

@@ -97,7 +97,11 @@ TEST_CASE("berth runs jobs on berthd over ipc and tcp, exiting with the job's st
     CHECK(deadline.err == "berth: sleep: deadline exceeded\n");
   }
   RunResult commands = d.Berth({"commands"});
-  CHECK(commands.out == "cat\ncommands\necho\nenv\nfail\nsleep\nversion\nworkers\n");
+  for (const char* name : {"cat\n", "commands\n", "echo\n", "env\n", "fail\n", "images\n", "import\n", "info\n",
+                           "sleep\n", "version\n", "workers\n"}) {
+    CHECK(commands.out.find(name) != std::string::npos);
+  }
+  CHECK(commands.out.find("daemon_") == std::string::npos);  // start-up steps are gone
   std::string input = dir / "input";
   testing::WriteFileOrDie(input, "forwarded stdin\n");
   CHECK(d.Berth({"job", "cat"}, input).out == "forwarded stdin\n");
