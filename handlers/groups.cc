@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "handlers/network/network.h"
 #include "handlers/util.h"
 
 namespace berth {
@@ -11,6 +12,7 @@ namespace berth {
 std::vector<HandlerGroup> StandaloneGroups() {
   std::vector<HandlerGroup> groups;
   groups.push_back(UtilGroup());
+  groups.push_back(NetworkGroup());
   return groups;
 }
 

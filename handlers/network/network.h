@@ -1,0 +1,40 @@
+// The `network` handler group (SPEC §7): the jobs that drive berth's bridge
+// networking. Each handler turns its env into a typed request for the
+// NetworkDriver (network_driver.h) and the result back into an env written to
+// stdout; every value is validated before anything reaches a rule.
+//
+//   init_networkdriver [EnableIptables=…] [InterContainerCommunication=…]
+//                      [EnableIpForward=…] [EnableIpMasq=…] [BridgeIface=…]
+//                      [BridgeIP=…] [FixedCIDR=…] [DefaultBindingIP=…] [Mtu=…]
+//       → Bridge, BridgeIP, Gateway, Network, Mask, IPPrefixLen, FixedCIDR,
+//         Mtu, BridgeCreated, IpForward, [ChainsCreated, StaleRulesRemoved,
+//         DuplicatesRemoved, RulesAdded,] Notes, Warnings
+//   allocate_interface ID [RequestedIP=…] [RequestedMac=…]
+//       → IP, Mask, IPPrefixLen, Gateway, Bridge, MacAddress
+//   release_interface ID
+//   allocate_port ID [HostIP=…] [HostPort=…] ContainerPort=… [Proto=tcp|udp]
+//                    [Reserve=true]
+//       → HostIP, HostPort
+//   link -A|-I|-D ParentIP=… ChildIP=… Ports='["80/tcp",…]' [IgnoreErrors=true]
+//   shutdown_networkdriver
+//
+// docs/networking.md ("The jobs") has the full contract: defaults, errors and
+// the decisions on repeated calls.
+#ifndef BERTH_HANDLERS_NETWORK_NETWORK_H_
+#define BERTH_HANDLERS_NETWORK_NETWORK_H_
+
+#include "handlers/group.h"
+#include "handlers/network/network_driver.h"
+
+namespace berth {
+
+using NetworkGroupOptions = NetworkDriverOptions;
+
+// Each install creates its own NetworkDriver, owned by the handlers it
+// registers (and by the OnShutdown hook that the first successful
+// init_networkdriver registers on the engine that ran it).
+HandlerGroup NetworkGroup(NetworkGroupOptions options = {});
+
+}  // namespace berth
+
+#endif  // BERTH_HANDLERS_NETWORK_NETWORK_H_
