@@ -22,6 +22,15 @@ berth_install_missing_packages() {
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# The options of the main build (build/), shared by scripts/test and scripts/demo
+# so that neither reconfigures (and rebuilds) what the other built. Unity builds
+# (several .cc files per compiler run) and no debug info keep a fresh build of
+# everything within a few minutes on two cores.
+BERTH_MAIN_OPTIONS=(-Dbuildtype=plain -Doptimization=2 -Ddebug=false -Dunity=on -Dunity_size=6)
+# The sanitizer build (build-asan/): -O1 with line tables, as ASan advises.
+BERTH_ASAN_OPTIONS=(-Dbuildtype=plain -Doptimization=1 -Ddebug=false -Dcpp_args=-g1 -Dunity=on -Dunity_size=6
+  -Db_sanitize=address,undefined -Db_lundef=false)
+
 # Configures build directory $1 with the remaining arguments as meson options,
 # or reconfigures it when it exists (so an incremental build picks up changes).
 berth_meson_setup() {
