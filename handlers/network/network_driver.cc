@@ -212,7 +212,16 @@ absl::StatusOr<std::unique_ptr<NetworkDriver::Running>> NetworkDriver::Start(
     firewall.icc = config.icc;
     firewall.ip_masq = config.ip_masq;
     absl::StatusOr<net::FirewallReport> report = net::SetUpFirewall(firewall);
-    if (!report.ok()) return fail(report.status());
+    if (!report.ok()) {
+      // One table may have been committed before the other failed; take
+      // out what there is of this configuration, so that a next start with
+      // another network does not inherit its MASQUERADE.
+      if (absl::Status t = net::TearDownFirewall(firewall); !t.ok()) {
+        spdlog::warn("network driver: undoing a failed firewall set-up: {}",
+                     t);
+      }
+      return fail(report.status());
+    }
     status.firewall = *report;
   }
 

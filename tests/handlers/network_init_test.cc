@@ -5,6 +5,9 @@
 
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <string>
@@ -435,6 +438,28 @@ TEST_CASE("engine shutdown runs the hook that releases every port mapping") {
   int fd = net::testing::TcpListen(net::Ipv4Address(), 8080);
   CHECK(fd >= 0);
   if (fd >= 0) close(fd);
+}
+
+TEST_CASE("a firewall that cannot be set up fails init and removes the new bridge") {
+  if (!EnterFreshNetns()) return;
+  NetworkFixture f;
+  // Someone holds the xtables lock for longer than berth waits for it.
+  const std::string lock_path = f.dir / "xtables.lock";
+  int lock_fd = open(lock_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+  REQUIRE(lock_fd >= 0);
+  REQUIRE(flock(lock_fd, LOCK_EX) == 0);
+  REQUIRE(setenv("XTABLES_LOCKFILE", lock_path.c_str(), 1) == 0);
+  JobOutcome init = f.Run("init_networkdriver");
+  unsetenv("XTABLES_LOCKFILE");
+  close(lock_fd);
+  CHECK(init.status == 1);
+  CHECK_MESSAGE(absl::StrContains(init.error, "lock"), init.error);
+  CHECK(!LinkExists("berth0"));
+  CHECK(f.Run("allocate_interface c1").error == kNotInit);
+  // With the lock free again, init works.
+  JobOutcome again = f.Run("init_networkdriver");
+  REQUIRE_MESSAGE(again.ok(), again.error);
+  CHECK(NatRules() == kNatFixed);
 }
 
 }  // namespace
