@@ -296,7 +296,7 @@ uint64_t Client::Impl::StartCall(const JobRequest& req, Source* stdin, Output* o
     c.give_up = absl::Now() + req.timeout + options_.heartbeat_interval * options_.heartbeat_liveness;
   }
   std::string trace = req.trace_id.empty() ? NewTraceId() : req.trace_id;
-  Send(EncodeJob(id, req.name, req.args, req.env, deadline_ms, trace, stdin != nullptr));
+  Send(EncodeJob(id, req.name, req.args, req.env, deadline_ms, trace, stdin != nullptr, /*end_tail=*/true));
   if (stdin != nullptr) {
     c.stdin_done = false;
     c.pump = std::make_unique<StdinPump>(stdin);
@@ -345,6 +345,11 @@ void Client::Impl::OnFrame(Frame f) {
       FeedStdin(f.id, c);
       return;
     case FrameType::kEnd:
+      if (f.has_tail) {
+        // The job's last output chunk, folded into END (we asked for that).
+        Output* out = f.tail_stream == FrameType::kStdout ? c.stdout : c.stderr;
+        if (out != nullptr) (void)out->Write(std::move(f.data));
+      }
       Fail(c, f.status, std::move(f.message));
       return;
     case FrameType::kError:
@@ -374,7 +379,15 @@ void Client::Impl::Pump(absl::Duration timeout, int cancel_fd, uint64_t wait_id)
     absl::Time wake = std::min(until, last_beat_ + options_.heartbeat_interval);
     int64_t ms = std::max<int64_t>(0, absl::ToInt64Milliseconds(wake - now) + 1);
     try {
-      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(ms));
+      // With nothing but the socket to watch, frames already queued on it (the
+      // common case while many jobs are in flight) are read without a poll
+      // system call. With a cancel fd or stdin to feed, always poll, so that a
+      // steady stream of output cannot starve them.
+      if (items.size() == 1 && (sock_->get(zmq::sockopt::events) & ZMQ_POLLIN)) {
+        items[0].revents = ZMQ_POLLIN;
+      } else {
+        zmq::poll(items.data(), items.size(), std::chrono::milliseconds(ms));
+      }
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) throw;
       for (auto& it : items) it.revents = 0;

@@ -185,27 +185,44 @@ std::unique_ptr<Job> JobFromRequest(Engine& engine, Frame& request) {
 
 class InlineJob::RecordingSink : public Sink {
  public:
-  RecordingSink(InlineJob* j, FrameType type, uint64_t id) : j_(j), type_(type), id_(id) {}
+  RecordingSink(InlineJob* j, FrameType stream) : j_(j), stream_(stream) {}
   absl::Status Write(absl::string_view data) override {
+    std::vector<Chunk>& chunks = j_->chunks_;
     while (!data.empty()) {
-      absl::string_view piece = data.substr(0, kMaxChunkBytes);
-      j_->frames_.push_back(Pending{piece.size(), EncodeData(type_, id_, piece)});
-      data.remove_prefix(piece.size());
+      // Consecutive writes to one stream share a chunk, up to the chunk limit.
+      if (chunks.empty() || chunks.back().stream != stream_ || chunks.back().data.size() >= kMaxChunkBytes) {
+        chunks.push_back(Chunk{stream_, std::string()});
+      }
+      std::string& into = chunks.back().data;
+      size_t n = std::min(data.size(), kMaxChunkBytes - into.size());
+      into.append(data.data(), n);
+      data.remove_prefix(n);
     }
     return absl::OkStatus();
   }
 
  private:
   InlineJob* j_;
-  FrameType type_;
-  uint64_t id_;
+  FrameType stream_;
 };
 
-InlineJob::InlineJob(std::unique_ptr<Job> job, uint64_t id) {
-  job->Stdout().Add(std::make_unique<RecordingSink>(this, FrameType::kStdout, id));
-  job->Stderr().Add(std::make_unique<RecordingSink>(this, FrameType::kStderr, id));
+InlineJob::InlineJob(std::unique_ptr<Job> job, uint64_t id, bool end_tail) {
+  job->Stdout().Add(std::make_unique<RecordingSink>(this, FrameType::kStdout));
+  job->Stderr().Add(std::make_unique<RecordingSink>(this, FrameType::kStderr));
   absl::Status s = job->Run();
-  frames_.push_back(Pending{0, EncodeEnd(id, job->status(), s.ok() ? "" : s.message())});
+  const absl::string_view message = s.ok() ? absl::string_view() : s.message();
+  const size_t streamed = end_tail && !chunks_.empty() ? chunks_.size() - 1 : chunks_.size();
+  for (size_t i = 0; i < streamed; ++i) {
+    frames_.push_back(Pending{chunks_[i].data.size(), EncodeData(chunks_[i].stream, id, chunks_[i].data)});
+  }
+  if (streamed < chunks_.size()) {
+    const Chunk& last = chunks_.back();
+    frames_.push_back(
+        Pending{last.data.size(), EncodeEndWithTail(id, job->status(), message, last.stream, last.data)});
+  } else {
+    frames_.push_back(Pending{0, EncodeEnd(id, job->status(), message)});
+  }
+  chunks_.clear();
 }
 
 std::vector<std::string> InlineJob::TakeSendable() {

@@ -93,11 +93,13 @@ class JobBridge {
 // InlineJob: runs a job whose handler is registered nonblocking on the calling
 // (I/O) thread, at once, and holds its frames (output chunks in order, then END)
 // until the requester's credit allows them to be sent. No pool thread, no thread
-// switch: the common small job costs one receive and two sends.
+// switch. With `end_tail` (the requester accepts it) the last output chunk
+// travels inside the END frame, so the common small job costs one receive and
+// one send.
 class InlineJob {
  public:
   // Runs `job` (made by JobFromRequest from a JOB frame with `id`) now.
-  InlineJob(std::unique_ptr<Job> job, uint64_t id);
+  InlineJob(std::unique_ptr<Job> job, uint64_t id, bool end_tail);
   // Frames that may be sent now; call again after each OnCredit.
   std::vector<std::string> TakeSendable();
   void OnCredit(uint64_t bytes) { credit_ += bytes; }
@@ -106,10 +108,15 @@ class InlineJob {
 
  private:
   struct Pending {
-    uint64_t bytes;  // stream bytes it carries (0 for END)
+    uint64_t bytes;  // stream bytes it carries
     std::string frame;
   };
+  struct Chunk {
+    FrameType stream;
+    std::string data;
+  };
   class RecordingSink;
+  std::vector<Chunk> chunks_;  // the job's output, in the order written
   std::deque<Pending> frames_;
   uint64_t credit_ = kInitialCredit;
 };

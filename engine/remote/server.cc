@@ -174,7 +174,9 @@ class Server::Impl {
   void Dispatch(Forward& f);
   void DispatchPending(const std::string& name);
   void ToRequester(Forward& f, FrameType type, std::string data, uint64_t credit = 0);
-  void AnswerRequester(Forward& f, int status, absl::string_view message);
+  // Ends the requester's job; `tail` is a worker's END carrying the job's last
+  // output (see Frame::has_tail), or null.
+  void AnswerRequester(Forward& f, int status, absl::string_view message, const Frame* tail = nullptr);
   void FinishForward(uint64_t dispatch);
   void WorkerLost(const std::string& key, absl::string_view reason);
   void ClientLost(const std::string& key);
@@ -460,17 +462,35 @@ void Server::Impl::Loop() {
   items.push_back({nullptr, outbox_.fd(), ZMQ_POLLIN, 0});
   const size_t n_routers = routers_.size();
   std::deque<Outgoing> out;
+  constexpr int kMaxPollSkips = 8;
+  int poll_skips = 0;
   while (!stopping_.load()) {
     absl::Time now = absl::Now();
     absl::Time wake = next_tick;
     if (!timers_.empty()) wake = std::min(wake, timers_.top().when);
     auto wait_ms = std::max<int64_t>(0, absl::ToInt64Milliseconds(wake - now) + 1);
-    try {
-      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(wait_ms));
-    } catch (const zmq::error_t& e) {
-      if (e.num() == EINTR) continue;
-      spdlog::error("server poll failed: {}", e.what());
-      return;
+    // While requests keep arriving, read them without a poll system call, but
+    // poll at least every kMaxPollSkips rounds so that the outbox, the monitors
+    // and the timers are never starved by a busy socket.
+    bool queued = false;
+    if (poll_skips < kMaxPollSkips) {
+      for (size_t i = 0; i < n_routers; ++i) {
+        items[i].revents = (routers_[i]->get(zmq::sockopt::events) & ZMQ_POLLIN) ? ZMQ_POLLIN : 0;
+        queued |= items[i].revents != 0;
+      }
+    }
+    if (queued) {
+      ++poll_skips;
+      for (size_t i = n_routers; i < items.size(); ++i) items[i].revents = 0;
+    } else {
+      poll_skips = 0;
+      try {
+        zmq::poll(items.data(), items.size(), std::chrono::milliseconds(wait_ms));
+      } catch (const zmq::error_t& e) {
+        if (e.num() == EINTR) continue;
+        spdlog::error("server poll failed: {}", e.what());
+        return;
+      }
     }
     for (size_t i = 0; i < n_routers; ++i) {
       if (items[i].revents & ZMQ_POLLIN) ReadRouter(static_cast<int>(i));
@@ -747,7 +767,7 @@ void Server::Impl::StartBridge(ClientState& c, Frame f) {
   std::unique_ptr<Job> job = JobFromRequest(engine_, f);
   if (job->nonblocking() && !has_stdin) {
     // Runs here and now; only output beyond the requester's credit waits.
-    auto inlined = std::make_shared<InlineJob>(std::move(job), id);
+    auto inlined = std::make_shared<InlineJob>(std::move(job), id, f.end_tail);
     for (const std::string& frame : inlined->TakeSendable()) SendTo(c.peer, frame);
     if (inlined->finished()) {
       if (c.sessions.empty()) clients_.erase(key);
@@ -852,7 +872,10 @@ void Server::Impl::Dispatch(Forward& fw) {
     deadline_ms = static_cast<uint64_t>(std::max<int64_t>(1, absl::ToInt64Milliseconds(fw.deadline - absl::Now())));
   }
   const Frame& r = fw.request;
-  SendTo(best->peer, EncodeJob(fw.dispatch, r.name, r.args, r.env, deadline_ms, r.trace_id, r.has_stdin));
+  // Workers may fold a job's last output into END: the relay passes it on as
+  // is to requesters that accept that and splits it for the others.
+  SendTo(best->peer, EncodeJob(fw.dispatch, r.name, r.args, r.env, deadline_ms, r.trace_id, r.has_stdin,
+                               /*end_tail=*/true));
   for (const std::string& chunk : fw.stdin_copy) SendTo(best->peer, EncodeData(FrameType::kStdin, fw.dispatch, chunk));
   if (fw.stdin_end) SendTo(best->peer, EncodeSimple(FrameType::kStdinEnd, fw.dispatch));
 }
@@ -900,8 +923,13 @@ void Server::Impl::ToRequester(Forward& fw, FrameType type, std::string data, ui
   }
 }
 
-void Server::Impl::AnswerRequester(Forward& fw, int status, absl::string_view message) {
+void Server::Impl::AnswerRequester(Forward& fw, int status, absl::string_view message, const Frame* tail) {
   if (fw.answered) return;
+  if (tail != nullptr && (fw.local || !fw.request.end_tail)) {
+    // This requester takes output in STDOUT/STDERR frames only.
+    ToRequester(fw, tail->tail_stream, tail->data);
+    tail = nullptr;
+  }
   fw.answered = true;
   if (fw.local) {
     Frame f;
@@ -913,7 +941,9 @@ void Server::Impl::AnswerRequester(Forward& fw, int status, absl::string_view me
   }
   auto c = clients_.find(fw.client);
   if (c == clients_.end()) return;
-  SendTo(c->second.peer, EncodeEnd(fw.client_id, status, message));
+  SendTo(c->second.peer, tail != nullptr ? EncodeEndWithTail(fw.client_id, status, message, tail->tail_stream,
+                                                              tail->data)
+                                          : EncodeEnd(fw.client_id, status, message));
   c->second.sessions.erase(fw.client_id);
   if (c->second.sessions.empty()) clients_.erase(c);
 }
@@ -1000,7 +1030,7 @@ void Server::Impl::OnWorkerFrame(WorkerState& w, Frame f) {
         std::string message = f.type == FrameType::kEnd
                                   ? f.message
                                   : absl::StrCat(fw.request.name, ": worker ", w.name, " refused the job: ", f.message);
-        AnswerRequester(fw, status, message);
+        AnswerRequester(fw, status, message, f.type == FrameType::kEnd && f.has_tail ? &f : nullptr);
         ++w.completed;
         if (status != kStatusOk) ++w.failed;
         std::vector<std::string> names = w.jobs;

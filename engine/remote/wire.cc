@@ -138,10 +138,10 @@ absl::string_view FrameTypeName(FrameType type) {
 namespace berth::remote {
 
 std::string EncodeJob(uint64_t id, absl::string_view name, const std::vector<std::string>& args, const Env& env,
-                      uint64_t deadline_ms, absl::string_view trace_id, bool has_stdin) {
+                      uint64_t deadline_ms, absl::string_view trace_id, bool has_stdin, bool end_tail) {
   msgpack::sbuffer buf(256);
   Packer pk(buf);
-  PackHeader(pk, 6, FrameType::kJob, id);
+  PackHeader(pk, end_tail ? 7 : 6, FrameType::kJob, id);
   PackStr(pk, name);
   PackStrings(pk, args);
   pk.pack_array(static_cast<uint32_t>(env.entries().size()));
@@ -162,6 +162,9 @@ std::string EncodeJob(uint64_t id, absl::string_view name, const std::vector<std
   } else {
     pk.pack_false();
   }
+  // end_tail is an optional field of a later revision: sent only when true, so
+  // that a JOB without it reads the same to every decoder.
+  if (end_tail) pk.pack_true();
   return Take(buf);
 }
 
@@ -190,6 +193,18 @@ std::string EncodeEnd(uint64_t id, int32_t status, absl::string_view message) {
   return Take(buf);
 }
 
+std::string EncodeEndWithTail(uint64_t id, int32_t status, absl::string_view message, FrameType stream,
+                              absl::string_view tail) {
+  msgpack::sbuffer buf(72 + message.size() + tail.size());
+  Packer pk(buf);
+  PackHeader(pk, 4, FrameType::kEnd, id);
+  pk.pack_int32(status);
+  PackStr(pk, message);
+  pk.pack_uint8(static_cast<uint8_t>(stream));
+  PackBin(pk, tail);
+  return Take(buf);
+}
+
 std::string EncodeError(uint64_t id, absl::string_view message) {
   msgpack::sbuffer buf(64 + message.size());
   Packer pk(buf);
@@ -208,7 +223,7 @@ std::string EncodeSimple(FrameType type, uint64_t id) {
 std::string EncodeFrame(const Frame& f) {
   switch (f.type) {
     case FrameType::kJob:
-      return EncodeJob(f.id, f.name, f.args, f.env, f.deadline_ms, f.trace_id, f.has_stdin);
+      return EncodeJob(f.id, f.name, f.args, f.env, f.deadline_ms, f.trace_id, f.has_stdin, f.end_tail);
     case FrameType::kStdin:
     case FrameType::kStdout:
     case FrameType::kStderr:
@@ -216,7 +231,8 @@ std::string EncodeFrame(const Frame& f) {
     case FrameType::kCredit:
       return EncodeCredit(f.id, f.credit);
     case FrameType::kEnd:
-      return EncodeEnd(f.id, f.status, f.message);
+      return f.has_tail ? EncodeEndWithTail(f.id, f.status, f.message, f.tail_stream, f.data)
+                        : EncodeEnd(f.id, f.status, f.message);
     case FrameType::kError:
       return EncodeError(f.id, f.message);
     case FrameType::kHello: {
@@ -294,6 +310,7 @@ absl::StatusOr<Frame> DecodeObject(const msgpack::object& root) {
       if (!AsUint(a[3], &out.deadline_ms)) return Bad(out.type, "deadline_ms must be an unsigned integer");
       if (!AsString(a[4], &out.trace_id)) return Bad(out.type, "trace_id must be a string");
       if (!AsBool(a[5], &out.has_stdin)) return Bad(out.type, "has_stdin must be a boolean");
+      if (fields >= 7 && !AsBool(a[6], &out.end_tail)) return Bad(out.type, "end_tail must be a boolean");
       if (id == 0) return Bad(out.type, "id must not be 0");
       break;
     }
@@ -308,6 +325,17 @@ absl::StatusOr<Frame> DecodeObject(const msgpack::object& root) {
     case FrameType::kEnd:
       if (!AsInt32(a[0], &out.status)) return Bad(out.type, "status must be a 32-bit integer");
       if (!AsString(a[1], &out.message)) return Bad(out.type, "message must be a string");
+      if (fields >= 3) {
+        // The optional tail: [tail_stream, tail], both or neither.
+        uint64_t stream = 0;
+        if (fields < 4 || !AsUint(a[2], &stream) ||
+            (stream != static_cast<uint64_t>(FrameType::kStdout) && stream != static_cast<uint64_t>(FrameType::kStderr))) {
+          return Bad(out.type, "tail_stream must be 6 (STDOUT) or 7 (STDERR), followed by the tail");
+        }
+        if (!AsBytes(a[3], &out.data)) return Bad(out.type, "tail must be bin");
+        out.has_tail = true;
+        out.tail_stream = static_cast<FrameType>(stream);
+      }
       break;
     case FrameType::kError:
       if (!AsString(a[0], &out.message)) return Bad(out.type, "message must be a string");
@@ -333,13 +361,23 @@ absl::StatusOr<Frame> DecodeObject(const msgpack::object& root) {
 
 }  // namespace
 
+// Strings and bins are referenced in the input rather than copied into the
+// zone: DecodeObject copies each into the Frame once, while the input is alive.
+bool ReferenceInput(msgpack::type::object_type, size_t, void*) { return true; }
+
 absl::StatusOr<Frame> DecodeFrame(const void* data, size_t size) {
+  // One zone per thread, cleared after each frame: decoding a frame then
+  // allocates nothing but the Frame's own fields.
+  thread_local msgpack::zone zone;
+  struct ClearZone {
+    ~ClearZone() { zone.clear(); }
+  } clear_zone;
   try {
     size_t offset = 0;
-    msgpack::object_handle oh =
-        msgpack::unpack(static_cast<const char*>(data), size, offset, nullptr, nullptr, Limits());
+    msgpack::object root =
+        msgpack::unpack(zone, static_cast<const char*>(data), size, offset, ReferenceInput, nullptr, Limits());
     if (offset != size) return absl::InvalidArgumentError("trailing bytes after the frame");
-    return DecodeObject(oh.get());
+    return DecodeObject(root);
   } catch (const msgpack::insufficient_bytes&) {
     return absl::InvalidArgumentError("truncated frame");
   } catch (const msgpack::size_overflow& e) {

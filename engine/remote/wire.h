@@ -67,6 +67,13 @@ struct Frame {
   uint64_t deadline_ms = 0;  // time left for the job; 0 = no deadline
   std::string trace_id;
   bool has_stdin = false;    // STDIN frames (then STDIN_END) will follow
+  bool end_tail = false;     // the requester accepts END frames that carry a tail
+
+  // kEnd: the job's last output chunk, carried in the END frame itself instead
+  // of in a STDOUT/STDERR frame just before it (only to requesters that set
+  // end_tail). tail_stream is kStdout or kStderr; the bytes are in `data`.
+  bool has_tail = false;
+  FrameType tail_stream = FrameType::kStdout;
 
   // kStdin, kStdout, kStderr
   std::string data;
@@ -86,10 +93,13 @@ struct Frame {
 // Encoders. Each returns the frame's bytes.
 std::string EncodeFrame(const Frame& frame);
 std::string EncodeJob(uint64_t id, absl::string_view name, const std::vector<std::string>& args, const Env& env,
-                      uint64_t deadline_ms, absl::string_view trace_id, bool has_stdin);
+                      uint64_t deadline_ms, absl::string_view trace_id, bool has_stdin, bool end_tail = false);
 std::string EncodeData(FrameType type, uint64_t id, absl::string_view data);
 std::string EncodeCredit(uint64_t id, uint64_t bytes);
 std::string EncodeEnd(uint64_t id, int32_t status, absl::string_view message);
+// END with the job's last output chunk (`stream` is kStdout or kStderr).
+std::string EncodeEndWithTail(uint64_t id, int32_t status, absl::string_view message, FrameType stream,
+                              absl::string_view tail);
 std::string EncodeError(uint64_t id, absl::string_view message);
 std::string EncodeSimple(FrameType type, uint64_t id);  // kStdinEnd, kCancel, kHeartbeat, kDrain, kBye
 

@@ -285,9 +285,10 @@ void Worker::Impl::OnFrame(zmq::socket_t& sock, Frame f) {
       }
       uint64_t id = f.id;
       const bool has_stdin = f.has_stdin;
+      const bool end_tail = f.end_tail;
       std::unique_ptr<Job> job = JobFromRequest(engine_, f);
       if (job->nonblocking() && !has_stdin) {
-        auto inlined = std::make_shared<InlineJob>(std::move(job), id);
+        auto inlined = std::make_shared<InlineJob>(std::move(job), id, end_tail);
         for (const std::string& frame : inlined->TakeSendable()) Send(sock, frame);
         if (!inlined->finished()) inlined_[id] = std::move(inlined);
         return;

@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <regex>
 
 #include "absl/strings/str_cat.h"
 #include "tests/support/process.h"

@@ -11,7 +11,6 @@
 #include <cstring>
 #include <fstream>
 #include <random>
-#include <regex>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -29,6 +28,21 @@ using testing::TempDir;
 using testing::ToolPath;
 using testing::WaitFor;
 
+// The tcp endpoint from berthd's "serving ipc://..., tcp://127.0.0.1:PORT" line,
+// or "" while that line has not been written yet.
+std::string ServedTcpEndpoint(const std::string& log) {
+  static constexpr std::string_view kPrefix = "tcp://127.0.0.1:";
+  size_t serving = log.find("serving ipc://");
+  if (serving == std::string::npos) return "";
+  size_t at = log.find(kPrefix, serving);
+  if (at == std::string::npos) return "";
+  size_t digits = at + kPrefix.size();
+  size_t end = digits;
+  while (end < log.size() && log[end] >= '0' && log[end] <= '9') ++end;
+  if (end == digits || end == log.size()) return "";  // the port may still be arriving
+  return log.substr(at, end - at);
+}
+
 // A berthd serving an ipc socket in `dir` and a tcp port on 127.0.0.1.
 struct Daemon {
   TempDir& dir;
@@ -43,15 +57,9 @@ struct Daemon {
                                      "-p", dir / "berthd.pid", "-g", dir / "root", "-b", "none"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     proc = std::make_unique<Process>(ProcessOptions{argv, {}, "", dir.path()});
-    std::regex serving("serving (ipc://[^,\\s]+), (tcp://127\\.0\\.0\\.1:[0-9]+)");
-    std::smatch m;
     bool up = WaitFor([&] {
-      std::string err = proc->Stderr();
-      if (std::regex_search(err, m, serving)) {
-        tcp = m[2];
-        return true;
-      }
-      return !proc->running();
+      tcp = ServedTcpEndpoint(proc->Stderr());
+      return !tcp.empty() || !proc->running();
     }, absl::Seconds(10));
     REQUIRE_MESSAGE(up, proc->Stderr());
     REQUIRE_MESSAGE(!tcp.empty(), proc->Stderr());

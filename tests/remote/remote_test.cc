@@ -216,7 +216,7 @@ struct InProcessWorker {
     o.endpoint = endpoint;
     o.name = name;
     o.capacity = capacity;
-    o.jobs = {"hold", "whoami", "wait_cancel", "cat", "echo"};
+    o.jobs = {"hold", "whoami", "wait_cancel", "cat", "echo", "fail"};
     o.idempotent = std::move(idempotent);
     o.heartbeat_interval = absl::Milliseconds(200);
     worker = std::make_unique<Worker>(engine, o);
@@ -277,6 +277,139 @@ TEST_CASE("stdin and stdout stream through a worker") {
   Outcome o = Call(*c, Req("cat"), data, true);
   CHECK(o.result.status == 0);
   CHECK(o.out == data);
+}
+
+// A raw DEALER speaking the wire protocol, to see exactly which frames come back.
+struct RawRequester {
+  zmq::context_t ctx;
+  zmq::socket_t sock{ctx, zmq::socket_type::dealer};
+  explicit RawRequester(const std::string& ep) {
+    sock.set(zmq::sockopt::linger, 0);
+    sock.connect(ep);
+  }
+  // Sends a JOB for `args` and returns every frame up to and including END.
+  std::vector<Frame> Run(uint64_t id, const std::string& name, std::vector<std::string> args, bool end_tail) {
+    sock.send(zmq::buffer(EncodeJob(id, name, args, Env(), 0, "", false, end_tail)));
+    std::vector<Frame> got;
+    while (got.empty() || got.back().type != FrameType::kEnd) {
+      zmq::pollitem_t item{sock.handle(), 0, ZMQ_POLLIN, 0};
+      REQUIRE_MESSAGE(zmq::poll(&item, 1, std::chrono::seconds(10)) == 1, "no END for ", name);
+      zmq::message_t m;
+      REQUIRE(sock.recv(m));
+      auto f = DecodeFrame(m.data(), m.size());
+      REQUIRE_MESSAGE(f.ok(), f.status().ToString());
+      CHECK(f->id == id);
+      got.push_back(*std::move(f));
+    }
+    return got;
+  }
+};
+
+TEST_CASE("END frames: the wire form of a tail and its errors") {
+  auto f = DecodeFrame(EncodeEndWithTail(5, 3, "boom", FrameType::kStderr, "boom\n").data(),
+                       EncodeEndWithTail(5, 3, "boom", FrameType::kStderr, "boom\n").size());
+  REQUIRE(f.ok());
+  CHECK(f->type == FrameType::kEnd);
+  CHECK(f->status == 3);
+  CHECK(f->message == "boom");
+  CHECK(f->has_tail);
+  CHECK(f->tail_stream == FrameType::kStderr);
+  CHECK(f->data == "boom\n");
+  Frame round = *f;
+  CHECK(EncodeFrame(round) == EncodeEndWithTail(5, 3, "boom", FrameType::kStderr, "boom\n"));
+
+  std::string plain = EncodeEnd(5, 0, "");
+  auto p = DecodeFrame(plain.data(), plain.size());
+  REQUIRE(p.ok());
+  CHECK_FALSE(p->has_tail);
+
+  // A tail must name STDOUT or STDERR, and come with its bytes.
+  std::string bad = EncodeEndWithTail(5, 0, "", FrameType::kCredit, "x");
+  auto b = DecodeFrame(bad.data(), bad.size());
+  REQUIRE_FALSE(b.ok());
+  CHECK(b.status().message() == "END frame: tail_stream must be 6 (STDOUT) or 7 (STDERR), followed by the tail");
+
+  // end_tail is sent only when true, so an old-style JOB is byte-identical.
+  std::string job = EncodeJob(1, "echo", {"hi"}, Env(), 0, "t", false);
+  CHECK(job == EncodeJob(1, "echo", {"hi"}, Env(), 0, "t", false, false));
+  std::string asking = EncodeJob(1, "echo", {"hi"}, Env(), 0, "t", false, true);
+  auto j = DecodeFrame(asking.data(), asking.size());
+  REQUIRE(j.ok());
+  CHECK(j->end_tail);
+}
+
+std::string Hex(absl::string_view bytes) {
+  std::string out;
+  for (unsigned char c : bytes) absl::StrAppend(&out, out.empty() ? "" : " ", absl::Hex(c, absl::kZeroPad2));
+  return out;
+}
+
+TEST_CASE("the worked example in docs/protocol.md is what berth sends") {
+  std::string job = EncodeJob(1, "echo", {"hi"}, Env(), 0, "4f2a9c1d8e7b6a50", false, true);
+  CHECK(Hex(job) ==
+        "9a 01 01 01 a4 65 63 68 6f 91 a2 68 69 90 00 b0 34 66 32 61 39 63 31 64 38 65 37 62 36 61 35 30 c2 c3");
+  CHECK(Hex(EncodeEndWithTail(1, 0, "", FrameType::kStdout, "hi\n")) == "97 01 08 01 00 a0 06 c4 03 68 69 0a");
+  CHECK(Hex(EncodeData(FrameType::kStdout, 1, "hi\n")) == "94 01 06 01 c4 03 68 69 0a");
+  CHECK(Hex(EncodeEnd(1, 0, "")) == "95 01 08 01 00 a0");
+}
+
+TEST_CASE("the last output travels in END only to requesters that ask for it, in-process and through a worker") {
+  for (bool via_worker : {false, true}) {
+    CAPTURE(via_worker);
+    Fixture f(ServerOptions{}, !via_worker);
+    std::unique_ptr<InProcessWorker> w;
+    if (via_worker) {
+      w = std::make_unique<InProcessWorker>(f.ipc, "tails", 4);
+      REQUIRE(f.server->WaitForJobs({"echo", "fail"}, absl::Seconds(5)).ok());
+    }
+    RawRequester raw(f.ipc);
+
+    // Without end_tail: STDOUT, then a bare END.
+    std::vector<Frame> old_style = raw.Run(1, "echo", {"hi"}, false);
+    REQUIRE(old_style.size() == 2);
+    CHECK(old_style[0].type == FrameType::kStdout);
+    CHECK(old_style[0].data == "hi\n");
+    CHECK_FALSE(old_style[1].has_tail);
+    CHECK(old_style[1].status == 0);
+
+    // With end_tail: one END carrying the output.
+    std::vector<Frame> folded = raw.Run(2, "echo", {"hi"}, true);
+    REQUIRE(folded.size() == 1);
+    CHECK(folded[0].has_tail);
+    CHECK(folded[0].tail_stream == FrameType::kStdout);
+    CHECK(folded[0].data == "hi\n");
+
+    // A failing job's last words are on stderr, and are its error text too.
+    std::vector<Frame> failed = raw.Run(3, "fail", {"3", "boom"}, true);
+    REQUIRE(failed.size() == 1);
+    CHECK(failed[0].status == 3);
+    CHECK(failed[0].message == "boom");
+    CHECK(failed[0].tail_stream == FrameType::kStderr);
+    CHECK(failed[0].data == "boom\n");
+    std::vector<Frame> failed_old = raw.Run(4, "fail", {"3", "boom"}, false);
+    REQUIRE(failed_old.size() == 2);
+    CHECK(failed_old[0].type == FrameType::kStderr);
+    CHECK(failed_old[0].data == "boom\n");
+    CHECK(failed_old[1].message == "boom");
+
+    // The client library asks for tails and delivers them like any output.
+    auto c = f.Connect(f.tcp);
+    Outcome o = Call(*c, Req("echo", {"via", "client"}));
+    CHECK(o.result.status == 0);
+    CHECK(o.out == "via client\n");
+    Outcome e = Call(*c, Req("fail", {"4", "no", "luck"}));
+    CHECK(e.result.status == 4);
+    CHECK(e.result.error == "no luck");
+    CHECK(e.err == "no luck\n");
+
+    if (via_worker) {
+      // An in-process caller reaching the worker gets the output as usual.
+      auto job = f.engine.NewJob("echo", {"local"});
+      auto out = job->Stdout().AddBuffer();
+      REQUIRE(job->Run().ok());
+      CHECK(*out == "local\n");
+    }
+  }
 }
 
 TEST_CASE("a deadline on a worker's job: 124 to the client, a cancel to the worker") {

@@ -4,6 +4,7 @@
 //   (a) raw cppzmq DEALER→ROUTER echo of a 128-byte message: the floor;
 //   (b) a job handled in-process by a berth server (`echo` of a 120-byte arg);
 //   (c) the same job routed through the server to a worker process.
+// Both serve the util group's `echo`, exactly as berthd and berth-worker do.
 // Window 1 gives latency (p50, p99); window 64 gives throughput. Each server runs
 // in its own process (this binary, re-executed), as berthd and berth-worker would.
 #include <signal.h>
@@ -24,6 +25,7 @@
 #include "engine/remote/server.h"
 #include "engine/remote/worker.h"
 #include "engine/runtime.h"
+#include "handlers/util.h"
 #include <zmq.hpp>
 
 namespace berth {
@@ -33,12 +35,17 @@ using Clock = std::chrono::steady_clock;
 constexpr int kLatencyIterations = 20000;
 constexpr int kThroughputJobs = 100000;
 constexpr int kWindow = 64;
+// Latency is sampled in many short slices, throughput in fewer long ones (each
+// slice fills and drains the window once).
+constexpr int kSlices = 200;
+constexpr int kThroughputSlices = 10;
 const std::string kPayload(120, 'p');
 
-int EchoHandler(Job& job) {
-  std::string line = job.args().empty() ? std::string() : job.args()[0];
-  line.push_back('\n');
-  return job.Error(job.Stdout().Write(std::move(line)));
+// Installs the util group (echo among it), as berthd and berth-worker do.
+bool InstallUtil(Engine& eng) {
+  absl::Status s = UtilGroup().install(eng);
+  if (!s.ok()) std::fprintf(stderr, "remote_bench: %s\n", std::string(s.message()).c_str());
+  return s.ok();
 }
 
 // ---- child process roles ----
@@ -61,7 +68,7 @@ int RawEchoServer(const std::string& ep) {
 
 int JobServer(const std::string& ep, bool local_echo) {
   Engine eng;
-  if (local_echo && !eng.Register("echo", EchoHandler).ok()) return 1;
+  if (local_echo && !InstallUtil(eng)) return 1;
   remote::ServerOptions o;
   o.endpoints = {ep};
   auto server = remote::Server::Start(eng, o);
@@ -77,7 +84,7 @@ int JobServer(const std::string& ep, bool local_echo) {
 
 int WorkerProcess(const std::string& ep) {
   Engine eng;
-  if (!eng.Register("echo", EchoHandler).ok()) return 1;
+  if (!InstallUtil(eng)) return 1;
   remote::WorkerOptions o;
   o.endpoint = ep;
   o.name = "bench";
@@ -129,90 +136,136 @@ struct Result {
   double per_s = 0;
 };
 
-Result Percentiles(std::vector<int64_t>& ns) {
-  std::sort(ns.begin(), ns.end());
-  return Result{ns[ns.size() / 2] / 1000.0, ns[ns.size() * 99 / 100] / 1000.0, 0};
+// One way of doing a round trip (a raw echo or a job), measured in slices so
+// that the three kinds can be interleaved: the machine's background noise then
+// falls on all of them alike instead of on whichever ran during a busy second.
+class Bench {
+ public:
+  virtual ~Bench() = default;
+  // One round trip at window 1, returning its duration in ns.
+  virtual int64_t RoundTrip() = 0;
+  // `n` round trips with up to kWindow in flight; returns the seconds taken.
+  virtual double Pipelined(int n) = 0;
+
+  std::vector<int64_t> latencies_ns;
+  int64_t pipelined_jobs = 0;
+  double pipelined_s = 0;
+
+  Result Summary() {
+    std::sort(latencies_ns.begin(), latencies_ns.end());
+    Result r;
+    r.p50_us = latencies_ns[latencies_ns.size() / 2] / 1000.0;
+    r.p99_us = latencies_ns[latencies_ns.size() * 99 / 100] / 1000.0;
+    r.per_s = pipelined_jobs / pipelined_s;
+    return r;
+  }
+};
+
+int64_t Since(Clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
 }
 
-Result RawBench(const std::string& ep) {
-  zmq::context_t ctx;
-  zmq::socket_t s(ctx, zmq::socket_type::dealer);
-  s.set(zmq::sockopt::linger, 0);
-  s.connect(ep);
-  std::string msg(128, 'm');
-  zmq::message_t reply;
-  for (int i = 0; i < 2000; ++i) {
-    s.send(zmq::buffer(msg));
-    (void)s.recv(reply);
+class RawBench : public Bench {
+ public:
+  explicit RawBench(const std::string& ep) : s_(ctx_, zmq::socket_type::dealer), msg_(128, 'm') {
+    s_.set(zmq::sockopt::linger, 0);
+    s_.connect(ep);
   }
-  std::vector<int64_t> ns(kLatencyIterations);
-  for (int i = 0; i < kLatencyIterations; ++i) {
+  int64_t RoundTrip() override {
     auto t0 = Clock::now();
-    s.send(zmq::buffer(msg));
-    (void)s.recv(reply);
-    ns[static_cast<size_t>(i)] = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
+    s_.send(zmq::buffer(msg_));
+    (void)s_.recv(reply_);
+    return Since(t0);
   }
-  Result r = Percentiles(ns);
-  int sent = 0, got = 0;
-  auto start = Clock::now();
-  while (got < kThroughputJobs) {
-    while (sent < kThroughputJobs && sent - got < kWindow) {
-      s.send(zmq::buffer(msg));
-      ++sent;
+  double Pipelined(int n) override {
+    int sent = 0, got = 0;
+    auto t0 = Clock::now();
+    while (got < n) {
+      while (sent < n && sent - got < kWindow) {
+        s_.send(zmq::buffer(msg_));
+        ++sent;
+      }
+      (void)s_.recv(reply_);
+      ++got;
     }
-    (void)s.recv(reply);
-    ++got;
+    return Since(t0) / 1e9;
   }
-  r.per_s = kThroughputJobs / std::chrono::duration<double>(Clock::now() - start).count();
-  return r;
-}
 
-Result JobBench(const std::string& ep) {
-  remote::ClientOptions o;
-  o.endpoint = ep;
-  auto client = remote::Client::Connect(o);
-  if (!client.ok()) {
-    std::fprintf(stderr, "remote_bench: %s\n", std::string(client.status().message()).c_str());
-    std::exit(1);
+ private:
+  zmq::context_t ctx_;
+  zmq::socket_t s_;
+  std::string msg_;
+  zmq::message_t reply_;
+};
+
+class JobBench : public Bench {
+ public:
+  explicit JobBench(const std::string& ep) {
+    remote::ClientOptions o;
+    o.endpoint = ep;
+    auto client = remote::Client::Connect(o);
+    if (!client.ok()) {
+      std::fprintf(stderr, "remote_bench: %s\n", std::string(client.status().message()).c_str());
+      std::exit(1);
+    }
+    client_ = *std::move(client);
+    req_.name = "echo";
+    req_.args = {kPayload};
+    req_.trace_id = "bench";
   }
-  remote::Client& c = **client;
-  remote::JobRequest req;
-  req.name = "echo";
-  req.args = {kPayload};
-  req.trace_id = "bench";
-  const std::string expect = kPayload + "\n";
-  auto one = [&] {
+  int64_t RoundTrip() override {
+    auto t0 = Clock::now();
     Output out;
     auto buf = out.AddBuffer();
-    auto r = c.Run(req, nullptr, &out, nullptr);
-    if (!r.ok() || r->status != 0 || *buf != expect) {
+    auto r = client_->Run(req_, nullptr, &out, nullptr);
+    int64_t ns = Since(t0);
+    if (!r.ok() || r->status != 0 || *buf != expect_) {
       std::fprintf(stderr, "remote_bench: wrong result\n");
       std::exit(1);
     }
-  };
-  for (int i = 0; i < 2000; ++i) one();
-  std::vector<int64_t> ns(kLatencyIterations);
-  for (int i = 0; i < kLatencyIterations; ++i) {
+    return ns;
+  }
+  double Pipelined(int n) override {
+    int sent = 0, got = 0;
     auto t0 = Clock::now();
-    one();
-    ns[static_cast<size_t>(i)] = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
-  }
-  Result r = Percentiles(ns);
-  int sent = 0, got = 0;
-  std::vector<std::unique_ptr<Output>> outs;
-  auto start = Clock::now();
-  while (got < kThroughputJobs) {
-    while (sent < kThroughputJobs && sent - got < kWindow) {
-      c.Start(req, nullptr, nullptr);
-      ++sent;
+    while (got < n) {
+      while (sent < n && sent - got < kWindow) {
+        client_->Start(req_, nullptr, nullptr);
+        ++sent;
+      }
+      for (auto& [id, res] : client_->Wait(absl::Seconds(5))) {
+        if (res.status != 0) {
+          std::fprintf(stderr, "remote_bench: job failed: %s\n", res.error.c_str());
+          std::exit(1);
+        }
+        ++got;
+      }
     }
-    for (auto& [id, res] : c.Wait(absl::Seconds(5))) {
-      if (res.status != 0) std::exit(1);
-      ++got;
+    return Since(t0) / 1e9;
+  }
+
+ private:
+  std::unique_ptr<remote::Client> client_;
+  remote::JobRequest req_;
+  const std::string expect_ = kPayload + "\n";
+};
+
+// Runs the benches in interleaved slices: warm-up, then latency, then throughput.
+void Measure(const std::vector<Bench*>& benches) {
+  for (Bench* b : benches) {
+    for (int i = 0; i < 2000; ++i) b->RoundTrip();
+  }
+  for (int slice = 0; slice < kSlices; ++slice) {
+    for (Bench* b : benches) {
+      for (int i = 0; i < kLatencyIterations / kSlices; ++i) b->latencies_ns.push_back(b->RoundTrip());
     }
   }
-  r.per_s = kThroughputJobs / std::chrono::duration<double>(Clock::now() - start).count();
-  return r;
+  for (int slice = 0; slice < kThroughputSlices; ++slice) {
+    for (Bench* b : benches) {
+      b->pipelined_s += b->Pipelined(kThroughputJobs / kThroughputSlices);
+      b->pipelined_jobs += kThroughputJobs / kThroughputSlices;
+    }
+  }
 }
 
 void Print(const char* what, const Result& r) {
@@ -228,31 +281,24 @@ int Parent() {
       return std::string(transport) == "ipc" ? absl::StrCat(base, "-", n, ".sock")
                                              : absl::StrCat(base, 36000 + (::getpid() % 1000) * 3 + n);
     };
-    Result raw, direct, worker;
-    {
-      Child srv;
-      Spawn(srv, "raw", ep(0));
-      raw = RawBench(ep(0));
-    }
-    {
-      Child srv;
-      Spawn(srv, "server", ep(1));
-      direct = JobBench(ep(1));
-    }
-    {
-      Child srv, wrk;
-      // The server waits for the worker before saying ready.
-      Spawn(wrk, "worker", ep(2), false);
-      Spawn(srv, "relay", ep(2));
-      worker = JobBench(ep(2));
-    }
-    std::printf("%s (payload %zu bytes, window 1 latency, window %d throughput)\n", transport, kPayload.size(),
-                kWindow);
-    Print("(a) raw DEALER->ROUTER echo", raw);
-    Print("(b) in-process job", direct);
-    Print("(c) job on a worker process", worker);
+    Child raw_srv, job_srv, relay_srv, worker;
+    Spawn(raw_srv, "raw", ep(0));
+    Spawn(job_srv, "server", ep(1));
+    // The relay waits for the worker before saying ready.
+    Spawn(worker, "worker", ep(2), false);
+    Spawn(relay_srv, "relay", ep(2));
+    RawBench raw(ep(0));
+    JobBench direct(ep(1));
+    JobBench relayed(ep(2));
+    Measure({&raw, &direct, &relayed});
+    Result a = raw.Summary(), b = direct.Summary(), c = relayed.Summary();
+    std::printf("%s (payload %zu bytes, window 1 latency, window %d throughput, interleaved)\n", transport,
+                kPayload.size(), kWindow);
+    Print("(a) raw DEALER->ROUTER echo", a);
+    Print("(b) in-process job", b);
+    Print("(c) job on a worker process", c);
     std::printf("remote_bench %s direct_ratio=%.2f worker_ratio=%.2f throughput_ratio=%.2f\n", transport,
-                direct.p50_us / raw.p50_us, worker.p50_us / raw.p50_us, direct.per_s / raw.per_s);
+                b.p50_us / a.p50_us, c.p50_us / a.p50_us, b.per_s / a.per_s);
     std::fflush(stdout);
   }
   return 0;
