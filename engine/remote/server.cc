@@ -474,9 +474,13 @@ void Server::Impl::Loop() {
     // and the timers are never starved by a busy socket.
     bool queued = false;
     if (poll_skips < kMaxPollSkips) {
-      for (size_t i = 0; i < n_routers; ++i) {
-        items[i].revents = (routers_[i]->get(zmq::sockopt::events) & ZMQ_POLLIN) ? ZMQ_POLLIN : 0;
-        queued |= items[i].revents != 0;
+      try {
+        for (size_t i = 0; i < n_routers; ++i) {
+          items[i].revents = (routers_[i]->get(zmq::sockopt::events) & ZMQ_POLLIN) ? ZMQ_POLLIN : 0;
+          queued |= items[i].revents != 0;
+        }
+      } catch (const zmq::error_t&) {
+        queued = false;  // (EINTR) the poll below sorts it out
       }
     }
     if (queued) {

@@ -325,10 +325,10 @@ absl::StatusOr<Frame> DecodeObject(const msgpack::object& root) {
     case FrameType::kEnd:
       if (!AsInt32(a[0], &out.status)) return Bad(out.type, "status must be a 32-bit integer");
       if (!AsString(a[1], &out.message)) return Bad(out.type, "message must be a string");
-      if (fields >= 3) {
-        // The optional tail: [tail_stream, tail], both or neither.
+      if (fields >= 4) {
+        // The optional tail: tail_stream and tail come as a pair.
         uint64_t stream = 0;
-        if (fields < 4 || !AsUint(a[2], &stream) ||
+        if (!AsUint(a[2], &stream) ||
             (stream != static_cast<uint64_t>(FrameType::kStdout) && stream != static_cast<uint64_t>(FrameType::kStderr))) {
           return Bad(out.type, "tail_stream must be 6 (STDOUT) or 7 (STDERR), followed by the tail");
         }
@@ -361,13 +361,23 @@ absl::StatusOr<Frame> DecodeObject(const msgpack::object& root) {
 
 }  // namespace
 
+namespace {
+
 // Strings and bins are referenced in the input rather than copied into the
 // zone: DecodeObject copies each into the Frame once, while the input is alive.
-bool ReferenceInput(msgpack::type::object_type, size_t, void*) { return true; }
+// Only within the limits: msgpack's v1 API checks them only when copying.
+bool ReferenceInput(msgpack::type::object_type type, size_t size, void*) {
+  if (type == msgpack::type::STR) return size <= kMaxStringBytes;
+  if (type == msgpack::type::BIN) return size <= kMaxChunkBytes;
+  return false;
+}
+
+}  // namespace
 
 absl::StatusOr<Frame> DecodeFrame(const void* data, size_t size) {
-  // One zone per thread, cleared after each frame: decoding a frame then
-  // allocates nothing but the Frame's own fields.
+  // One zone per thread, cleared after each frame: a typical frame's objects
+  // fit in the zone's first chunk, which is kept, so decoding allocates little
+  // beyond the Frame's own fields.
   thread_local msgpack::zone zone;
   struct ClearZone {
     ~ClearZone() { zone.clear(); }

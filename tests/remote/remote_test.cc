@@ -329,6 +329,12 @@ TEST_CASE("END frames: the wire form of a tail and its errors") {
   REQUIRE_FALSE(b.ok());
   CHECK(b.status().message() == "END frame: tail_stream must be 6 (STDOUT) or 7 (STDERR), followed by the tail");
 
+  // One extra field is not a tail (tail_stream and tail come as a pair): ignored.
+  const std::string three = std::string("\x96\x01\x08\x05\x00\xa0\x06", 7);
+  auto t = DecodeFrame(three.data(), three.size());
+  REQUIRE(t.ok());
+  CHECK_FALSE(t->has_tail);
+
   // end_tail is sent only when true, so an old-style JOB is byte-identical.
   std::string job = EncodeJob(1, "echo", {"hi"}, Env(), 0, "t", false);
   CHECK(job == EncodeJob(1, "echo", {"hi"}, Env(), 0, "t", false, false));

@@ -3,8 +3,10 @@
 //
 //   (a) raw cppzmq DEALER→ROUTER echo of a 128-byte message: the floor;
 //   (b) a job handled in-process by a berth server (`echo` of a 120-byte arg);
-//   (c) the same job routed through the server to a worker process.
-// Both serve the util group's `echo`, exactly as berthd and berth-worker do.
+//   (c) the same job routed through the server to a worker process;
+//   (d) for reference, the floor of (c): a raw cppzmq ROUTER/ROUTER relay
+//       between the client and a raw DEALER echo process, two hops each way.
+// (b) and (c) serve the util group's `echo`, exactly as berthd and berth-worker do.
 // Window 1 gives latency (p50, p99); window 64 gives throughput. Each server runs
 // in its own process (this binary, re-executed), as berthd and berth-worker would.
 #include <signal.h>
@@ -66,6 +68,59 @@ int RawEchoServer(const std::string& ep) {
   }
 }
 
+// The relay of (d): clients on `front`, one echo worker on `back`. The worker
+// announces itself with an empty message; then each request travels
+// [client id, body] to it and back.
+int RawRelay(const std::string& front_ep, const std::string& back_ep) {
+  zmq::context_t ctx;
+  zmq::socket_t front(ctx, zmq::socket_type::router), back(ctx, zmq::socket_type::router);
+  front.set(zmq::sockopt::linger, 0);
+  back.set(zmq::sockopt::linger, 0);
+  front.bind(front_ep);
+  back.bind(back_ep);
+  back.set(zmq::sockopt::router_mandatory, 1);  // a vanished worker is an error, not a silent drop
+  back.set(zmq::sockopt::rcvtimeo, 10000);
+  zmq::message_t worker, hello;
+  if (!back.recv(worker) || !back.recv(hello)) {  // the worker's hello
+    std::fprintf(stderr, "remote_bench: the raw worker did not say hello within 10s\n");
+    return 1;
+  }
+  std::printf("ready\n");
+  std::fflush(stdout);
+  zmq::pollitem_t items[] = {{front.handle(), 0, ZMQ_POLLIN, 0}, {back.handle(), 0, ZMQ_POLLIN, 0}};
+  while (true) {
+    zmq::poll(items, 2, std::chrono::milliseconds(-1));
+    zmq::message_t id, client, body;
+    while (front.recv(client, zmq::recv_flags::dontwait)) {
+      (void)front.recv(body);
+      back.send(zmq::buffer(worker.data(), worker.size()), zmq::send_flags::sndmore);
+      back.send(client, zmq::send_flags::sndmore);
+      back.send(body, zmq::send_flags::dontwait);
+    }
+    while (back.recv(id, zmq::recv_flags::dontwait)) {
+      (void)back.recv(client);
+      (void)back.recv(body);
+      front.send(client, zmq::send_flags::sndmore);
+      front.send(body, zmq::send_flags::dontwait);
+    }
+  }
+}
+
+int RawWorker(const std::string& back_ep) {
+  zmq::context_t ctx;
+  zmq::socket_t d(ctx, zmq::socket_type::dealer);
+  d.set(zmq::sockopt::linger, 0);
+  d.connect(back_ep);
+  d.send(zmq::message_t(), zmq::send_flags::none);
+  while (true) {
+    zmq::message_t client, body;
+    (void)d.recv(client);
+    (void)d.recv(body);
+    d.send(client, zmq::send_flags::sndmore);
+    d.send(body, zmq::send_flags::none);
+  }
+}
+
 int JobServer(const std::string& ep, bool local_echo) {
   Engine eng;
   if (local_echo && !InstallUtil(eng)) return 1;
@@ -108,14 +163,19 @@ struct Child {
 
 // Starts this binary in `role` and waits for it to print "ready" (unless
 // wait_ready is false).
-void Spawn(Child& c, const std::string& role, const std::string& ep, bool wait_ready = true) {
+void Spawn(Child& c, const std::string& role, const std::string& ep, bool wait_ready = true,
+           const std::string& second_ep = "") {
   int fds[2];
   if (::pipe(fds) != 0) std::abort();
   c.pid = ::fork();
   if (c.pid == 0) {
     ::dup2(fds[1], 1);
     ::close(fds[0]);
-    execl("/proc/self/exe", "remote_bench", role.c_str(), ep.c_str(), nullptr);
+    if (second_ep.empty()) {
+      execl("/proc/self/exe", "remote_bench", role.c_str(), ep.c_str(), nullptr);
+    } else {
+      execl("/proc/self/exe", "remote_bench", role.c_str(), ep.c_str(), second_ep.c_str(), nullptr);
+    }
     _exit(127);
   }
   ::close(fds[1]);
@@ -169,12 +229,13 @@ class RawBench : public Bench {
  public:
   explicit RawBench(const std::string& ep) : s_(ctx_, zmq::socket_type::dealer), msg_(128, 'm') {
     s_.set(zmq::sockopt::linger, 0);
+    s_.set(zmq::sockopt::rcvtimeo, 10000);
     s_.connect(ep);
   }
   int64_t RoundTrip() override {
     auto t0 = Clock::now();
     s_.send(zmq::buffer(msg_));
-    (void)s_.recv(reply_);
+    Receive();
     return Since(t0);
   }
   double Pipelined(int n) override {
@@ -185,13 +246,19 @@ class RawBench : public Bench {
         s_.send(zmq::buffer(msg_));
         ++sent;
       }
-      (void)s_.recv(reply_);
+      Receive();
       ++got;
     }
     return Since(t0) / 1e9;
   }
 
  private:
+  void Receive() {
+    if (!s_.recv(reply_)) {
+      std::fprintf(stderr, "remote_bench: no echo within 10s\n");
+      std::exit(1);
+    }
+  }
   zmq::context_t ctx_;
   zmq::socket_t s_;
   std::string msg_;
@@ -279,24 +346,30 @@ int Parent() {
                            : std::string("tcp://127.0.0.1:");
     auto ep = [&](int n) {
       return std::string(transport) == "ipc" ? absl::StrCat(base, "-", n, ".sock")
-                                             : absl::StrCat(base, 36000 + (::getpid() % 1000) * 3 + n);
+                                             : absl::StrCat(base, 36000 + (::getpid() % 1000) * 5 + n);
     };
     Child raw_srv, job_srv, relay_srv, worker;
     Spawn(raw_srv, "raw", ep(0));
     Spawn(job_srv, "server", ep(1));
     // The relay waits for the worker before saying ready.
     Spawn(worker, "worker", ep(2), false);
+    Child raw_relay, raw_worker;
+    Spawn(raw_worker, "rawworker", ep(4), false);
+    Spawn(raw_relay, "rawrelay", ep(3), true, ep(4));
     Spawn(relay_srv, "relay", ep(2));
     RawBench raw(ep(0));
     JobBench direct(ep(1));
     JobBench relayed(ep(2));
-    Measure({&raw, &direct, &relayed});
-    Result a = raw.Summary(), b = direct.Summary(), c = relayed.Summary();
+    RawBench raw_two_hops(ep(3));
+    Measure({&raw, &direct, &relayed, &raw_two_hops});
+    Result a = raw.Summary(), b = direct.Summary(), c = relayed.Summary(), d = raw_two_hops.Summary();
     std::printf("%s (payload %zu bytes, window 1 latency, window %d throughput, interleaved)\n", transport,
                 kPayload.size(), kWindow);
     Print("(a) raw DEALER->ROUTER echo", a);
     Print("(b) in-process job", b);
     Print("(c) job on a worker process", c);
+    Print("(d) raw two-hop relay", d);
+    std::printf("  (c)/(d) %.2f: what berth adds to the two hops themselves\n", c.p50_us / d.p50_us);
     std::printf("remote_bench %s direct_ratio=%.2f worker_ratio=%.2f throughput_ratio=%.2f\n", transport,
                 b.p50_us / a.p50_us, c.p50_us / a.p50_us, b.per_s / a.per_s);
     std::fflush(stdout);
@@ -309,9 +382,11 @@ int Parent() {
 
 int main(int argc, char** argv) {
   berth::ConfigureProductionRuntime();
+  if (argc == 4 && std::string(argv[1]) == "rawrelay") return berth::RawRelay(argv[2], argv[3]);
   if (argc == 3) {
     std::string role = argv[1];
     if (role == "raw") return berth::RawEchoServer(argv[2]);
+    if (role == "rawworker") return berth::RawWorker(argv[2]);
     if (role == "server") return berth::JobServer(argv[2], true);
     if (role == "relay") return berth::JobServer(argv[2], false);
     if (role == "worker") return berth::WorkerProcess(argv[2]);
