@@ -10,7 +10,18 @@
 
 namespace berth {
 
-Engine::Engine() {
+namespace {
+
+// This thread's shard of the per-thread counters (running jobs, lookups).
+size_t ThreadShard(size_t shards) {
+  static std::atomic<size_t> next{0};
+  thread_local const size_t index = next.fetch_add(1, std::memory_order_relaxed);
+  return index % shards;
+}
+
+}  // namespace
+
+Engine::Engine() : handlers_(new HandlerTable) {
   // The reference engine's only built-in. Registration cannot fail on a new engine.
   (void)Register("commands", [](Job& job) {
     std::string out = absl::StrJoin(job.engine().Commands(), "\n");
@@ -20,50 +31,89 @@ Engine::Engine() {
   }, HandlerOptions{.nonblocking = true});
 }
 
-Engine::~Engine() = default;
+Engine::~Engine() { delete handlers_.load(); }
+
+template <typename Fn>
+auto Engine::ReadHandlers(Fn read) const {
+  const size_t shard = ThreadShard(kReaderShards);
+  // All sequentially consistent: a change that misses this count (its scan
+  // came first) published its table before, so the load below sees it.
+  const unsigned phase = reader_phase_.load() & 1;
+  readers_[shard].n[phase].fetch_add(1);
+  auto result = read(*handlers_.load());
+  readers_[shard].n[phase].fetch_sub(1, std::memory_order_release);
+  return result;
+}
+
+template <typename Fn>
+auto Engine::ChangeHandlers(Fn change) {
+  absl::MutexLock lock(&handlers_mu_);
+  const HandlerTable* old = handlers_.load();
+  auto fresh = std::make_unique<HandlerTable>(*old);
+  auto result = change(*fresh);
+  handlers_.store(fresh.release());
+  // Grace period: lookups that may hold `old` counted themselves under the
+  // current phase; new ones count under the other and see the new table.
+  const unsigned phase = reader_phase_.load() & 1;
+  reader_phase_.store(phase ^ 1);
+  for (ReaderShard& r : readers_) {
+    while (r.n[phase].load() != 0) std::this_thread::yield();
+  }
+  delete old;
+  return result;
+}
 
 absl::Status Engine::Register(absl::string_view name, Handler handler, HandlerOptions options) {
   if (name.empty()) return absl::InvalidArgumentError("Can't register a handler for an empty command name");
-  absl::MutexLock lock(&handlers_mu_);
-  auto [it, inserted] = handlers_.try_emplace(name, nullptr);
-  if (!inserted) return absl::AlreadyExistsError(absl::StrCat("Can't overwrite handler for command ", name));
-  it->second = std::make_shared<const RegisteredHandler>(RegisteredHandler{std::move(handler), options});
-  return absl::OkStatus();
+  {
+    absl::MutexLock lock(&handlers_mu_);
+    if (handlers_.load()->handlers.contains(name)) {
+      return absl::AlreadyExistsError(absl::StrCat("Can't overwrite handler for command ", name));
+    }
+  }
+  auto h = std::make_shared<const RegisteredHandler>(RegisteredHandler{std::move(handler), options});
+  return ChangeHandlers([&](HandlerTable& t) {
+    if (!t.handlers.try_emplace(name, std::move(h)).second) {
+      return absl::AlreadyExistsError(absl::StrCat("Can't overwrite handler for command ", name));
+    }
+    return absl::OkStatus();
+  });
 }
 
 bool Engine::Unregister(absl::string_view name) {
-  absl::MutexLock lock(&handlers_mu_);
-  return handlers_.erase(name) > 0;
+  return ChangeHandlers([&](HandlerTable& t) { return t.handlers.erase(name) > 0; });
 }
 
 void Engine::RegisterCatchall(Handler handler) {
   auto h = std::make_shared<const RegisteredHandler>(RegisteredHandler{std::move(handler), {}});
-  absl::MutexLock lock(&handlers_mu_);
-  catchall_ = std::move(h);
+  ChangeHandlers([&](HandlerTable& t) {
+    t.catchall = std::move(h);
+    return true;
+  });
 }
 
 bool Engine::HasHandler(absl::string_view name) const {
-  absl::ReaderMutexLock lock(&handlers_mu_);
-  return handlers_.contains(name);
+  return ReadHandlers([&](const HandlerTable& t) { return t.handlers.contains(name); });
 }
 
 std::vector<std::string> Engine::Commands() const {
-  std::vector<std::string> names;
-  {
-    absl::ReaderMutexLock lock(&handlers_mu_);
-    names.reserve(handlers_.size());
-    for (const auto& [name, h] : handlers_) names.push_back(name);
-  }
+  std::vector<std::string> names = ReadHandlers([](const HandlerTable& t) {
+    std::vector<std::string> out;
+    out.reserve(t.handlers.size());
+    for (const auto& [name, h] : t.handlers) out.push_back(name);
+    return out;
+  });
   std::sort(names.begin(), names.end());
   return names;
 }
 
 std::shared_ptr<const RegisteredHandler> Engine::FindHandler(absl::string_view name) const {
-  absl::ReaderMutexLock lock(&handlers_mu_);
-  auto it = handlers_.find(name);
-  if (it != handlers_.end()) return it->second;
-  if (name.empty()) return nullptr;
-  return catchall_;
+  return ReadHandlers([&](const HandlerTable& t) -> std::shared_ptr<const RegisteredHandler> {
+    auto it = t.handlers.find(name);
+    if (it != t.handlers.end()) return it->second;
+    if (name.empty()) return nullptr;
+    return t.catchall;
+  });
 }
 
 std::unique_ptr<Job> Engine::NewJob(absl::string_view name, std::vector<std::string> args) {
@@ -78,16 +128,27 @@ absl::StatusOr<std::unique_ptr<Job>> Engine::ParseJob(absl::string_view line) {
   return job;
 }
 
-bool Engine::BeginJob() {
-  running_.fetch_add(1);
-  return !shutdown_.load();
+size_t Engine::BeginJob(bool* accepted) {
+  const size_t shard = ThreadShard(kRunningShards);
+  running_[shard].n.fetch_add(1);
+  *accepted = !shutdown_.load();
+  return shard;
 }
 
-void Engine::EndJob() {
-  if (running_.fetch_sub(1) == 1 && shutdown_.load()) {
+void Engine::EndJob(size_t shard) {
+  running_[shard].n.fetch_sub(1);
+  // Once shutdown has begun, wake Shutdown to count again (a decrement that did
+  // not see the flag was made before it was set, so Shutdown's count sees it).
+  if (shutdown_.load()) {
     absl::MutexLock lock(&running_mu_);
     running_cv_.SignalAll();
   }
+}
+
+int64_t Engine::running_jobs() const {
+  int64_t total = 0;
+  for (const RunningShard& s : running_) total += s.n.load();
+  return total;
 }
 
 void Engine::OnShutdown(std::function<void()> hook, std::string name) {
@@ -110,10 +171,10 @@ void Engine::Shutdown() {
   {
     absl::Time until = absl::Now() + shutdown_options_.job_grace;
     absl::MutexLock lock(&running_mu_);
-    while (running_.load() > 0) {
+    while (running_jobs() > 0) {
       if (running_cv_.WaitWithDeadline(&running_mu_, until)) break;
     }
-    if (int64_t left = running_.load(); left > 0) {
+    if (int64_t left = running_jobs(); left > 0) {
       spdlog::warn("shutdown: {} job(s) still running after {}; running shutdown hooks anyway", left,
                    absl::FormatDuration(shutdown_options_.job_grace));
     }

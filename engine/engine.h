@@ -7,6 +7,7 @@
 #ifndef BERTH_ENGINE_ENGINE_H_
 #define BERTH_ENGINE_ENGINE_H_
 
+#include <array>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -66,7 +67,7 @@ class Engine {
   bool logging() const { return logging_.load(std::memory_order_relaxed); }
 
   // Jobs currently inside Run.
-  int64_t running_jobs() const { return running_.load(); }
+  int64_t running_jobs() const;
 
  private:
   friend class Job;
@@ -75,21 +76,56 @@ class Engine {
     std::string name;
   };
 
-  // Job::Run brackets every run with these. BeginJob returns false once shutdown
-  // has begun (the job is counted either way and must call EndJob).
-  bool BeginJob();
-  void EndJob();
+  // Job::Run brackets every run with these. BeginJob counts the run on the
+  // calling thread's shard of the counter and returns that shard; `*accepted`
+  // is false once shutdown has begun (the run is counted either way and must be
+  // ended with EndJob(shard)).
+  size_t BeginJob(bool* accepted);
+  void EndJob(size_t shard);
   std::shared_ptr<const RegisteredHandler> FindHandler(absl::string_view name) const;
   void RunHooks();
 
-  mutable absl::Mutex handlers_mu_;
-  absl::flat_hash_map<std::string, std::shared_ptr<const RegisteredHandler>> handlers_
-      ABSL_GUARDED_BY(handlers_mu_);
-  std::shared_ptr<const RegisteredHandler> catchall_ ABSL_GUARDED_BY(handlers_mu_);
-
-  std::atomic<bool> logging_{false};
+  // Read on every job: kept on a cache line of their own, apart from the
+  // lock word every lookup writes.
+  alignas(64) std::atomic<bool> logging_{false};
   std::atomic<bool> shutdown_{false};
-  std::atomic<int64_t> running_{0};
+
+  // The handlers, read on every job without a lock: the current table is
+  // immutable; a change copies it, publishes the copy, waits until no lookup
+  // can still be reading the old one (a grace period, below) and frees it.
+  // Changes are rare (start-up, workers arriving and leaving); lookups are not.
+  struct HandlerTable {
+    absl::flat_hash_map<std::string, std::shared_ptr<const RegisteredHandler>> handlers;
+    std::shared_ptr<const RegisteredHandler> catchall;
+  };
+  // Runs `read` on the current table inside a read-side section.
+  template <typename Fn>
+  auto ReadHandlers(Fn read) const;
+  // Replaces the table with `change` applied to a copy of it (under
+  // handlers_mu_), then frees the old table after a grace period.
+  template <typename Fn>
+  auto ChangeHandlers(Fn change);
+
+  absl::Mutex handlers_mu_;  // serializes changes
+  std::atomic<const HandlerTable*> handlers_;
+  // Lookups in progress, per thread shard and phase. A change flips the phase
+  // and waits for the old phase's counts to drain: lookups that began later
+  // see the new table, so the wait is bounded by the lookups already running.
+  struct alignas(64) ReaderShard {
+    std::atomic<int64_t> n[2] = {0, 0};
+  };
+  static constexpr size_t kReaderShards = 16;
+  mutable std::array<ReaderShard, kReaderShards> readers_;
+  std::atomic<unsigned> reader_phase_{0};
+
+  // Running jobs, counted on per-thread shards each on its own cache line:
+  // one shared counter, written twice per job, made two threads running jobs
+  // slower than one.
+  struct alignas(64) RunningShard {
+    std::atomic<int64_t> n{0};
+  };
+  static constexpr size_t kRunningShards = 16;
+  std::array<RunningShard, kRunningShards> running_;
   absl::Mutex running_mu_;
   absl::CondVar running_cv_;
 

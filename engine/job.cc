@@ -38,14 +38,15 @@ absl::Status Job::Run() {
   Engine& eng = *engine_;
   // Counted before the shutdown check so that Shutdown, which sets the flag and
   // then waits for the count to drain, never misses a job that slipped past it.
-  const bool accepted = eng.BeginJob();
+  bool accepted = false;
+  const size_t shard = eng.BeginJob(&accepted);
   if (!accepted && !env_.GetBool("overrideShutdown")) {
-    eng.EndJob();
+    eng.EndJob(shard);
     status_ = kStatusUnavailable;
     return absl::UnavailableError("engine is shutdown");
   }
   if (started_.exchange(true)) {
-    eng.EndJob();
+    eng.EndJob(shard);
     return absl::FailedPreconditionError(absl::StrCat(name_, ": job has already completed"));
   }
 
@@ -75,7 +76,7 @@ absl::Status Job::Run() {
     (void)stderr_.Close();
     stdin_.Close();
   }
-  eng.EndJob();
+  eng.EndJob(shard);
 
   if (status_ == kStatusOk && !close_error.ok()) {
     // The handler succeeded but its output could not be delivered or decoded.

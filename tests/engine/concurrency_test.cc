@@ -39,6 +39,12 @@ TEST_CASE("8 threads x 10k jobs, with handlers registered and removed meanwhile"
         auto job = eng.NewJob("count", {n});
         auto env = job->Stdout().AddEnv();
         if (!job->Run().ok() || env->Get("N") != n) wrong.fetch_add(1);
+        if (i % 8 == 0) {
+          // A churned name: found and run, or not found; never anything else.
+          auto churned = eng.NewJob("tmp" + std::to_string(i % 16));
+          (void)churned->Run();
+          if (churned->status() != kStatusOk && churned->status() != kStatusNotFound) wrong.fetch_add(1);
+        }
       }
     });
   }

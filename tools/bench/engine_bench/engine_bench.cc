@@ -105,7 +105,8 @@ double BatchMeanUs(Fn fn) {
   return std::chrono::duration<double, std::micro>(Clock::now() - start).count() / kIterations;
 }
 
-double Throughput(Engine& eng, int threads) {
+template <typename Fn>
+double Throughput(Fn one, int threads) {
   std::atomic<bool> go{false};
   std::vector<std::thread> pool;
   auto start = Clock::now();
@@ -114,7 +115,7 @@ double Throughput(Engine& eng, int threads) {
       while (!go.load()) {
       }
       for (int i = 0; i < kIterations; ++i) {
-        if (!OneJob(eng)) std::abort();
+        if (!one()) std::abort();
       }
     });
   }
@@ -138,13 +139,15 @@ int main() {
   Stats job = Measure([&] { return OneJob(eng); });
   double job_batch = BatchMeanUs([&] { return OneJob(eng); });
   double direct_batch = BatchMeanUs(OneDirect);
-  double two = Throughput(eng, 2);
+  double two = Throughput([&] { return OneJob(eng); }, 2);
+  double two_direct = Throughput(OneDirect, 2);
 
   std::printf("direct call:     p50 %.3f us  p99 %.3f us  %.0f calls/s  (batch mean %.3f us)\n",
               direct.p50_us, direct.p99_us, direct.per_s, direct_batch);
   std::printf("in-process job:  p50 %.3f us  p99 %.3f us  %.0f jobs/s  (batch mean %.3f us)\n",
               job.p50_us, job.p99_us, job.per_s, job_batch);
-  std::printf("2 threads:       %.0f jobs/s\n", two);
+  std::printf("2 threads:       %.0f jobs/s  (direct calls: %.0f calls/s, %.2fx one thread's)\n", two,
+              two_direct, two_direct * direct_batch / 1e6);
   std::printf("engine_bench p50_us=%.3f p99_us=%.3f jobs_per_s=%.0f direct_ratio=%.2f\n", job.p50_us,
               job.p99_us, job.per_s, job.p50_us / direct.p50_us);
   return 0;
