@@ -41,8 +41,10 @@ struct HandlerOptions {
   bool nonblocking = false;
 };
 
-// A handler as the engine keeps it.
-struct RegisteredHandler {
+// A handler as the engine keeps it. Cache-line aligned so that, allocated by
+// make_shared, it does not share a line with its reference count, which every
+// job on every core updates.
+struct alignas(64) RegisteredHandler {
   Handler fn;
   HandlerOptions options;
 };
