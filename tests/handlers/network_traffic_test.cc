@@ -22,6 +22,7 @@ namespace {
 using net::Ipv4Address;
 using net::Ipv4Network;
 using net::testing::CommandResult;
+using net::testing::EchoFrom;
 using net::testing::EchoServer;
 using net::testing::EnterFreshNetns;
 using net::testing::FakeContainer;
@@ -92,23 +93,6 @@ std::unique_ptr<EchoServer> ServeEcho(const Container& c, uint16_t port) {
   RunInNetns(c.netns().name(), [&] { fd = TcpListen(Ipv4Address(), port); });
   REQUIRE(fd >= 0);
   return std::make_unique<EchoServer>(fd);
-}
-
-// Connects from inside `ns` (or from the host when null) and checks an echo
-// round trip; false when no connection could be made within `timeout`.
-bool EchoFrom(const ScopedNetns* ns, Ipv4Address ip, uint16_t port,
-              absl::Duration timeout = absl::Seconds(5)) {
-  int fd = -1;
-  if (ns != nullptr) {
-    RunInNetns(ns->name(), [&] { fd = TcpConnect(ip, port, timeout); });
-  } else {
-    fd = TcpConnect(ip, port, timeout);
-  }
-  if (fd < 0) return false;
-  std::string msg = absl::StrCat("ping ", ip.ToString(), ":", port);
-  bool ok = SendAll(fd, msg) && RecvN(fd, msg.size(), absl::Seconds(5)) == msg;
-  close(fd);
-  return ok;
 }
 
 TEST_CASE("allocate_port: an outside client (DNAT) and the host (proxy) reach the container") {

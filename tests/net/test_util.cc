@@ -337,6 +337,21 @@ int UdpBind(Ipv4Address ip, uint16_t port) {
   return fd;
 }
 
+bool EchoFrom(const ScopedNetns* ns, Ipv4Address ip, uint16_t port,
+              absl::Duration timeout) {
+  int fd = -1;
+  if (ns != nullptr) {
+    RunInNetns(ns->name(), [&] { fd = TcpConnect(ip, port, timeout); });
+  } else {
+    fd = TcpConnect(ip, port, timeout);
+  }
+  if (fd < 0) return false;
+  std::string msg = absl::StrCat("ping ", ip.ToString(), ":", port);
+  bool ok = SendAll(fd, msg) && RecvN(fd, msg.size(), absl::Seconds(5)) == msg;
+  close(fd);
+  return ok;
+}
+
 bool SendAll(int fd, absl::string_view data) {
   size_t off = 0;
   while (off < data.size()) {

@@ -111,6 +111,11 @@ std::string RecvDatagram(int fd, absl::Duration timeout,
                          Ipv4Address* from_ip = nullptr,
                          uint16_t* from_port = nullptr);
 bool SendDatagram(int fd, Ipv4Address ip, uint16_t port, absl::string_view data);
+// Connects from inside `ns` (or from the current namespace when null) to an
+// EchoServer and checks one round trip; false when no connection could be made
+// within `timeout` (blocked traffic).
+bool EchoFrom(const ScopedNetns* ns, Ipv4Address ip, uint16_t port,
+              absl::Duration timeout = absl::Seconds(5));
 
 // Echoes every byte it receives on TCP connections accepted from
 // `listen_fd` (created wherever the test wants, e.g. in a container

@@ -24,6 +24,7 @@ namespace berth::net {
 namespace {
 
 using testing::CommandResult;
+using testing::EchoFrom;
 using testing::EchoServer;
 using testing::EnterFreshNetns;
 using testing::FakeContainer;
@@ -116,23 +117,6 @@ int UdpIn(const ScopedNetns& ns, uint16_t port) {
   RunInNetns(ns.name(), [&] { fd = UdpBind(Ipv4Address(), port); });
   REQUIRE(fd >= 0);
   return fd;
-}
-
-// Connects from inside `ns` and checks an echo round trip. Returns false if
-// the connection could not be made within `timeout` (blocked traffic).
-bool EchoFrom(const ScopedNetns* ns, Ipv4Address ip, uint16_t port,
-              absl::Duration timeout = absl::Seconds(5)) {
-  int fd = -1;
-  if (ns != nullptr) {
-    RunInNetns(ns->name(), [&] { fd = TcpConnect(ip, port, timeout); });
-  } else {
-    fd = TcpConnect(ip, port, timeout);
-  }
-  if (fd < 0) return false;
-  std::string msg = absl::StrCat("ping ", ip.ToString(), ":", port);
-  bool ok = SendAll(fd, msg) && RecvN(fd, msg.size(), absl::Seconds(5)) == msg;
-  close(fd);
-  return ok;
 }
 
 // How long a blocked connection attempt is given. SYNs to a DROP rule are

@@ -140,18 +140,7 @@ TEST_CASE("100 MB through a remote cat, with bounded memory on both sides") {
   TempDir dir;
   Daemon d(dir);
   std::string input = dir / "big";
-  {
-    std::ofstream out(input, std::ios::binary);
-    std::mt19937_64 rng(7);
-    std::string block(1 << 20, '\0');
-    for (int mb = 0; mb < 100; ++mb) {
-      for (size_t i = 0; i < block.size(); i += 8) {
-        uint64_t v = rng();
-        std::memcpy(&block[i], &v, 8);
-      }
-      out.write(block.data(), static_cast<std::streamsize>(block.size()));
-    }
-  }
+  testing::WriteRandomFile(input, 100, 7);
   std::string output = dir / "copy";
   Process berth(ProcessOptions{{"/bin/sh", "-c", ToolPath("BERTH") + " -H " + d.ipc + " job cat > " + output},
                                {},

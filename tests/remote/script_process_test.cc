@@ -74,18 +74,7 @@ TEST_CASE("50 MB through cat | cat | cat intact, locally and remotely") {
   TempDir dir;
   Berthd d(dir);
   std::string input = dir / "in";
-  {
-    std::ofstream out(input, std::ios::binary);
-    std::mt19937_64 rng(11);
-    std::string block(1 << 20, '\0');
-    for (int mb = 0; mb < 50; ++mb) {
-      for (size_t i = 0; i < block.size(); i += 8) {
-        uint64_t v = rng();
-        std::memcpy(&block[i], &v, 8);
-      }
-      out.write(block.data(), static_cast<std::streamsize>(block.size()));
-    }
-  }
+  testing::WriteRandomFile(input, 50, 11);
   for (bool local : {true, false}) {
     CAPTURE(local);
     std::string output = dir / (local ? "out-local" : "out-remote");

@@ -3,9 +3,11 @@
 #include <stdlib.h>
 
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 namespace berth::testing {
@@ -35,6 +37,23 @@ std::string ReadFileOrEmpty(const std::string& path) {
 void WriteFileOrDie(const std::string& path, const std::string& content) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << content;
+  if (!out) {
+    std::perror(path.c_str());
+    std::abort();
+  }
+}
+
+void WriteRandomFile(const std::string& path, int mebibytes, uint64_t seed) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  std::mt19937_64 rng(seed);
+  std::string block(1 << 20, '\0');
+  for (int mb = 0; mb < mebibytes; ++mb) {
+    for (size_t i = 0; i < block.size(); i += 8) {
+      uint64_t v = rng();
+      std::memcpy(&block[i], &v, 8);
+    }
+    out.write(block.data(), static_cast<std::streamsize>(block.size()));
+  }
   if (!out) {
     std::perror(path.c_str());
     std::abort();

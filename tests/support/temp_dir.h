@@ -3,6 +3,7 @@
 #ifndef BERTH_TESTS_SUPPORT_TEMP_DIR_H_
 #define BERTH_TESTS_SUPPORT_TEMP_DIR_H_
 
+#include <cstdint>
 #include <string>
 
 namespace berth::testing {
@@ -23,6 +24,9 @@ class TempDir {
 // Reads a whole file ("" if it cannot be read).
 std::string ReadFileOrEmpty(const std::string& path);
 void WriteFileOrDie(const std::string& path, const std::string& content);
+// Writes `mebibytes` MiB of pseudo-random bytes (the same for the same seed),
+// a megabyte at a time, for stream tests that must not hold it all in memory.
+void WriteRandomFile(const std::string& path, int mebibytes, uint64_t seed);
 
 }  // namespace berth::testing
 
