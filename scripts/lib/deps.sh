@@ -7,6 +7,7 @@ BERTH_PACKAGES=(
   libiptc-dev libip4tc-dev iptables libnl-route-3-dev nlohmann-json3-dev
   libcli11-dev libspdlog-dev doctest-dev libsystemd-dev
   iproute2 procps util-linux tar
+  busybox-static runc
 )
 
 berth_install_missing_packages() {
@@ -26,9 +27,9 @@ berth_install_missing_packages() {
 # so that neither reconfigures (and rebuilds) what the other built. Unity builds
 # (several .cc files per compiler run) and no debug info keep a fresh build of
 # everything within a few minutes on two cores.
-BERTH_MAIN_OPTIONS=(-Dbuildtype=plain -Doptimization=2 -Ddebug=false -Dunity=on -Dunity_size=6)
+BERTH_MAIN_OPTIONS=(-Dwerror=true -Dbuildtype=plain -Doptimization=2 -Ddebug=false -Dunity=on -Dunity_size=6)
 # The sanitizer build (build-asan/): -O1 with line tables, as ASan advises.
-BERTH_ASAN_OPTIONS=(-Dbuildtype=plain -Doptimization=1 -Ddebug=false -Dcpp_args=-g1 -Dunity=on -Dunity_size=6
+BERTH_ASAN_OPTIONS=(-Dwerror=true -Dbuildtype=plain -Doptimization=1 -Ddebug=false -Dcpp_args=-g1 -Dunity=on -Dunity_size=6
   -Db_sanitize=address,undefined -Db_lundef=false)
 
 # Configures build directory $1 with the remaining arguments as meson options,
