@@ -11,6 +11,7 @@
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/bridge.h>
+#include <netlink/route/link/veth.h>
 #include <netlink/route/nexthop.h>
 #include <netlink/route/route.h>
 #include <sys/socket.h>
@@ -37,10 +38,14 @@ struct NlAddrDeleter {
 struct CacheDeleter {
   void operator()(nl_cache* c) const { nl_cache_free(c); }
 };
+struct RouteDeleter {
+  void operator()(rtnl_route* r) const { rtnl_route_put(r); }
+};
 using LinkPtr = std::unique_ptr<rtnl_link, LinkDeleter>;
 using AddrPtr = std::unique_ptr<rtnl_addr, AddrDeleter>;
 using NlAddrPtr = std::unique_ptr<nl_addr, NlAddrDeleter>;
 using CachePtr = std::unique_ptr<nl_cache, CacheDeleter>;
+using RoutePtr = std::unique_ptr<rtnl_route, RouteDeleter>;
 
 absl::StatusCode CodeFor(int nl_err) {
   switch (nl_err) {
@@ -91,6 +96,7 @@ LinkInfo ToLinkInfo(rtnl_link* link) {
   info.up = (rtnl_link_get_flags(link) & IFF_UP) != 0;
   const char* kind = rtnl_link_get_type(link);
   info.kind = kind == nullptr ? "" : kind;
+  info.master = rtnl_link_get_master(link);
   nl_addr* mac = rtnl_link_get_addr(link);
   if (mac != nullptr && nl_addr_get_len(mac) == 6) {
     std::array<uint8_t, 6> bytes;
@@ -122,6 +128,17 @@ absl::StatusOr<std::unique_ptr<Netlink>> Netlink::Open() {
   return std::unique_ptr<Netlink>(new Netlink(sock));
 }
 
+absl::StatusOr<std::unique_ptr<Netlink>> Netlink::OpenIn(const Netns& netns) {
+  absl::StatusOr<std::unique_ptr<Netlink>> opened =
+      absl::InternalError("netlink: not opened");
+  absl::Status entered = netns.RunInside([&] {
+    opened = Open();
+    return absl::OkStatus();
+  });
+  if (!entered.ok()) return entered;
+  return opened;
+}
+
 Netlink::~Netlink() {
   absl::MutexLock lock(&mu_);
   nl_socket_free(sock_);
@@ -150,17 +167,25 @@ absl::Status Netlink::CreateBridge(absl::string_view name, const MacAddress& mac
 absl::Status Netlink::SetMtu(absl::string_view name, int mtu) {
   if (absl::Status s = ValidateInterfaceName(name); !s.ok()) return s;
   if (absl::Status s = CheckMtu(mtu); !s.ok()) return s;
-  std::string n(name);
+  LinkPtr change(rtnl_link_alloc());
+  if (!change) return absl::ResourceExhaustedError("netlink: out of memory");
+  rtnl_link_set_mtu(change.get(), static_cast<unsigned int>(mtu));
   absl::MutexLock lock(&mu_);
+  return ChangeLinkLocked(name, change.get(),
+                          absl::StrCat("set MTU ", mtu, " on ", name));
+}
+
+absl::Status Netlink::ChangeLinkLocked(absl::string_view name,
+                                       rtnl_link* change,
+                                       absl::string_view what) {
+  std::string n(name);
   rtnl_link* raw = nullptr;
   if (int err = rtnl_link_get_kernel(sock_, 0, n.c_str(), &raw); err < 0) {
     return NlError(absl::StrCat("find link ", n), err);
   }
   LinkPtr orig(raw);
-  LinkPtr change(rtnl_link_alloc());
-  rtnl_link_set_mtu(change.get(), static_cast<unsigned int>(mtu));
-  if (int err = rtnl_link_change(sock_, orig.get(), change.get(), 0); err < 0) {
-    return NlError(absl::StrCat("set MTU ", mtu, " on ", n), err);
+  if (int err = rtnl_link_change(sock_, orig.get(), change, 0); err < 0) {
+    return NlError(what, err);
   }
   return absl::OkStatus();
 }
@@ -195,19 +220,11 @@ absl::Status Netlink::AddAddress(absl::string_view name,
 
 absl::Status Netlink::SetUp(absl::string_view name) {
   if (absl::Status s = ValidateInterfaceName(name); !s.ok()) return s;
-  std::string n(name);
-  absl::MutexLock lock(&mu_);
-  rtnl_link* raw = nullptr;
-  if (int err = rtnl_link_get_kernel(sock_, 0, n.c_str(), &raw); err < 0) {
-    return NlError(absl::StrCat("find link ", n), err);
-  }
-  LinkPtr orig(raw);
   LinkPtr change(rtnl_link_alloc());
+  if (!change) return absl::ResourceExhaustedError("netlink: out of memory");
   rtnl_link_set_flags(change.get(), IFF_UP);
-  if (int err = rtnl_link_change(sock_, orig.get(), change.get(), 0); err < 0) {
-    return NlError(absl::StrCat("bring up ", n), err);
-  }
-  return absl::OkStatus();
+  absl::MutexLock lock(&mu_);
+  return ChangeLinkLocked(name, change.get(), absl::StrCat("bring up ", name));
 }
 
 absl::Status Netlink::DeleteLink(absl::string_view name) {
@@ -218,6 +235,87 @@ absl::Status Netlink::DeleteLink(absl::string_view name) {
   absl::MutexLock lock(&mu_);
   if (int err = rtnl_link_delete(sock_, link.get()); err < 0) {
     return NlError(absl::StrCat("delete link ", n), err);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Netlink::CreateVeth(const VethSpec& spec) {
+  if (absl::Status s = ValidateInterfaceName(spec.name); !s.ok()) return s;
+  if (absl::Status s = ValidateInterfaceName(spec.peer_name); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckMtu(spec.mtu); !s.ok()) return s;
+  LinkPtr link(rtnl_link_veth_alloc());
+  if (!link) return absl::ResourceExhaustedError("netlink: out of memory");
+  // Freed with `link`; this reference is only for setting its attributes.
+  LinkPtr peer(rtnl_link_veth_get_peer(link.get()));
+  rtnl_link_set_name(link.get(), spec.name.c_str());
+  rtnl_link_set_mtu(link.get(), static_cast<unsigned int>(spec.mtu));
+  rtnl_link_set_name(peer.get(), spec.peer_name.c_str());
+  rtnl_link_set_mtu(peer.get(), static_cast<unsigned int>(spec.mtu));
+  if (spec.peer_mac.has_value()) {
+    NlAddrPtr lladdr(nl_addr_build(AF_LLC, spec.peer_mac->bytes().data(), 6));
+    if (!lladdr) return absl::ResourceExhaustedError("netlink: out of memory");
+    rtnl_link_set_addr(peer.get(), lladdr.get());
+  }
+  if (spec.peer_netns != nullptr) {
+    rtnl_link_set_ns_fd(peer.get(), spec.peer_netns->fd());
+  }
+  absl::MutexLock lock(&mu_);
+  if (int err = rtnl_link_add(sock_, link.get(), NLM_F_CREATE | NLM_F_EXCL);
+      err < 0) {
+    return NlError(absl::StrCat("create veth pair ", spec.name, " (peer ",
+                                spec.peer_name, ")"),
+                   err);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Netlink::SetMaster(absl::string_view name,
+                                absl::string_view master) {
+  if (absl::Status s = ValidateInterfaceName(name); !s.ok()) return s;
+  if (absl::Status s = ValidateInterfaceName(master); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<LinkInfo> bridge = GetLinkLocked(master);
+  if (!bridge.ok()) return bridge.status();
+  LinkPtr change(rtnl_link_alloc());
+  if (!change) return absl::ResourceExhaustedError("netlink: out of memory");
+  rtnl_link_set_master(change.get(), bridge->index);
+  return ChangeLinkLocked(name, change.get(),
+                          absl::StrCat("attach ", name, " to ", master));
+}
+
+absl::Status Netlink::AddDefaultRoute(Ipv4Address gateway,
+                                      absl::string_view name) {
+  if (absl::Status s = ValidateInterfaceName(name); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<LinkInfo> link = GetLinkLocked(name);
+  if (!link.ok()) return link.status();
+  RoutePtr route(rtnl_route_alloc());
+  NlAddrPtr any = Ipv4NlAddr(Ipv4Address::Any(), 0);
+  NlAddrPtr via = Ipv4NlAddr(gateway, 32);
+  // The route owns the next hop once added.
+  rtnl_nexthop* hop = rtnl_route_nh_alloc();
+  if (!route || !any || !via || hop == nullptr) {
+    if (hop != nullptr) rtnl_route_nh_free(hop);
+    return absl::ResourceExhaustedError("netlink: out of memory");
+  }
+  rtnl_route_set_family(route.get(), AF_INET);
+  rtnl_route_set_table(route.get(), RT_TABLE_MAIN);
+  rtnl_route_set_type(route.get(), RTN_UNICAST);
+  rtnl_route_set_scope(route.get(), RT_SCOPE_UNIVERSE);
+  rtnl_route_set_protocol(route.get(), RTPROT_BOOT);
+  if (int err = rtnl_route_set_dst(route.get(), any.get()); err < 0) {
+    rtnl_route_nh_free(hop);
+    return NlError("set route destination", err);
+  }
+  rtnl_route_nh_set_ifindex(hop, link->index);
+  rtnl_route_nh_set_gateway(hop, via.get());
+  rtnl_route_add_nexthop(route.get(), hop);
+  if (int err = rtnl_route_add(sock_, route.get(), NLM_F_EXCL); err < 0) {
+    return NlError(absl::StrCat("add default route via ", gateway.ToString(),
+                                " dev ", name),
+                   err);
   }
   return absl::OkStatus();
 }

@@ -179,34 +179,38 @@ int InitNetworkDriver(Job& job, const Driver& driver,
 
 int NotInitialized(Job& job) { return job.Error(kNotInitialized); }
 
+absl::StatusOr<InterfaceRequest> ParseInterfaceRequest(const Env& env) {
+  InterfaceRequest request;
+  if (absl::string_view text = env.GetView("RequestedIP"); !text.empty()) {
+    absl::StatusOr<net::Ipv4Address> ip = net::Ipv4Address::Parse(text);
+    if (!ip.ok()) return Keyed("RequestedIP", ip.status());
+    request.ip = *ip;
+  }
+  if (absl::string_view text = env.GetView("RequestedMac"); !text.empty()) {
+    absl::StatusOr<net::MacAddress> mac = net::MacAddress::Parse(text);
+    if (!mac.ok()) return Keyed("RequestedMac", mac.status());
+    // The kernel refuses these on an interface; say so before it does.
+    if ((mac->bytes()[0] & 1) != 0 || *mac == net::MacAddress()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "RequestedMac: ", mac->ToString(),
+          " is not a unicast address and cannot be an interface's"));
+    }
+    request.mac = *mac;
+  }
+  // Checked by the driver, which opens it before taking an address.
+  request.netns_path = env.Get("NetNs");
+  return request;
+}
+
 int AllocateInterface(Job& job, const Driver& driver) {
   if (!driver->initialized()) return NotInitialized(job);
   absl::StatusOr<std::string> id = ContainerId(
       job, "allocate_interface ID [RequestedIP=…] [RequestedMac=…]");
   if (!id.ok()) return Fail(job, id.status());
-  std::optional<net::Ipv4Address> requested_ip;
-  if (absl::string_view text = job.env().GetView("RequestedIP");
-      !text.empty()) {
-    absl::StatusOr<net::Ipv4Address> ip = net::Ipv4Address::Parse(text);
-    if (!ip.ok()) return Fail(job, Keyed("RequestedIP", ip.status()));
-    requested_ip = *ip;
-  }
-  std::optional<net::MacAddress> requested_mac;
-  if (absl::string_view text = job.env().GetView("RequestedMac");
-      !text.empty()) {
-    absl::StatusOr<net::MacAddress> mac = net::MacAddress::Parse(text);
-    if (!mac.ok()) return Fail(job, Keyed("RequestedMac", mac.status()));
-    // The kernel refuses these on an interface; say so before it does.
-    if ((mac->bytes()[0] & 1) != 0 || *mac == net::MacAddress()) {
-      return job.Errorf(
-          "RequestedMac: %s is not a unicast address and cannot be an "
-          "interface's",
-          mac->ToString());
-    }
-    requested_mac = *mac;
-  }
+  absl::StatusOr<InterfaceRequest> request = ParseInterfaceRequest(job.env());
+  if (!request.ok()) return Fail(job, request.status());
   absl::StatusOr<ContainerInterface> iface =
-      driver->AllocateInterface(*id, requested_ip, requested_mac);
+      driver->AllocateInterface(*id, *request);
   if (!iface.ok()) return Fail(job, iface.status());
   Env out;
   Put(out, "IP", iface->ip.ToString());
@@ -215,6 +219,7 @@ int AllocateInterface(Job& job, const Driver& driver) {
   Put(out, "Gateway", iface->network.address().ToString());
   Put(out, "Bridge", iface->bridge);
   Put(out, "MacAddress", iface->mac.ToString());
+  if (!iface->host_veth.empty()) Put(out, "HostVeth", iface->host_veth);
   return Reply(job, out);
 }
 
@@ -222,7 +227,9 @@ int ReleaseInterface(Job& job, const Driver& driver) {
   if (!driver->initialized()) return NotInitialized(job);
   absl::StatusOr<std::string> id = ContainerId(job, "release_interface ID");
   if (!id.ok()) return Fail(job, id.status());
-  if (absl::Status s = driver->ReleaseInterface(*id); !s.ok()) {
+  if (absl::Status s = driver->ReleaseInterface(
+          *id, job.env().GetBool("NamespaceExited"));
+      !s.ok()) {
     return Fail(job, s);
   }
   return kStatusOk;
@@ -311,11 +318,19 @@ int ShutdownNetworkDriver(Job& job, const Driver& driver) {
 
 }  // namespace
 
+const std::vector<std::string>& NetworkJobNames() {
+  static const std::vector<std::string>* const kNames =
+      new std::vector<std::string>{"allocate_interface", "allocate_port",
+                                   "init_networkdriver", "link",
+                                   "release_interface",
+                                   "shutdown_networkdriver"};
+  return *kNames;
+}
+
 HandlerGroup NetworkGroup(NetworkGroupOptions options) {
   HandlerGroup g;
   g.name = "network";
-  g.jobs = {"allocate_interface", "allocate_port",     "init_networkdriver",
-            "link",               "release_interface", "shutdown_networkdriver"};
+  g.jobs = NetworkJobNames();
   g.install = [options = std::move(options)](Engine& eng) -> absl::Status {
     Driver driver = std::make_shared<NetworkDriver>(options);
     auto hook_registered = std::make_shared<std::atomic<bool>>(false);

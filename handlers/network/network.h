@@ -9,8 +9,10 @@
 //       → Bridge, BridgeIP, Gateway, Network, Mask, IPPrefixLen, FixedCIDR,
 //         Mtu, BridgeCreated, IpForward, [ChainsCreated, StaleRulesRemoved,
 //         DuplicatesRemoved, RulesAdded,] Notes, Warnings
-//   allocate_interface ID [RequestedIP=…] [RequestedMac=…]
-//       → IP, Mask, IPPrefixLen, Gateway, Bridge, MacAddress
+//   allocate_interface ID [RequestedIP=…] [RequestedMac=…] [NetNs=<ns file>]
+//       → IP, Mask, IPPrefixLen, Gateway, Bridge, MacAddress, [HostVeth]
+//     (with NetNs the container's namespace gets eth0 on a veth pair to the
+//     bridge; HostVeth names the host end)
 //   release_interface ID
 //   allocate_port ID [HostIP=…] [HostPort=…] ContainerPort=… [Proto=tcp|udp]
 //                    [Reserve=true]
@@ -23,6 +25,9 @@
 #ifndef BERTH_HANDLERS_NETWORK_NETWORK_H_
 #define BERTH_HANDLERS_NETWORK_NETWORK_H_
 
+#include <string>
+#include <vector>
+
 #include "handlers/group.h"
 #include "handlers/network/network_driver.h"
 
@@ -34,6 +39,17 @@ using NetworkGroupOptions = NetworkDriverOptions;
 // registers (and by the OnShutdown hook that the first successful
 // init_networkdriver registers on the engine that ran it).
 HandlerGroup NetworkGroup(NetworkGroupOptions options = {});
+
+// The six job names above, sorted; both groups register exactly these.
+const std::vector<std::string>& NetworkJobNames();
+
+// What a daemon with networking disabled (berthd -b none) installs instead
+// of NetworkGroup: the same job names, each refusing whatever its arguments
+// with status 1 and the error
+//   networking is disabled (berthd -b none): <job> is not available
+// and changing nothing. The jobs exist, so the answer is this reason and not
+// 127 ("no such job"), and nothing can create a bridge or write a rule.
+HandlerGroup DisabledNetworkGroup();
 
 }  // namespace berth
 

@@ -13,12 +13,33 @@ namespace berth {
 namespace {
 
 constexpr int kFallbackMtu = 1500;
+// Draws of a host veth name before giving up; with 16^7 names a second draw
+// is already rare.
+constexpr int kHostVethAttempts = 8;
 
 std::string OptionalNetwork(const std::optional<net::Ipv4Network>& n) {
   return n.has_value() ? n->ToString() : "";
 }
 
 const char* Bool(bool b) { return b ? "true" : "false"; }
+
+// Deletes the host veth of every record that has one; the first error,
+// after trying them all.
+absl::Status DisconnectAll(
+    net::Netlink& netlink,
+    const absl::flat_hash_map<std::string, ContainerInterface>& containers) {
+  absl::Status first;
+  for (const auto& [id, iface] : containers) {
+    if (iface.host_veth.empty()) continue;
+    absl::Status s = net::DisconnectContainer(netlink, iface.host_veth);
+    if (!s.ok() && first.ok()) {
+      first =
+          absl::Status(s.code(), absl::StrCat("removing ", iface.host_veth,
+                                              " of ", id, ": ", s.message()));
+    }
+  }
+  return first;
+}
 
 }  // namespace
 
@@ -136,6 +157,9 @@ absl::StatusOr<std::unique_ptr<NetworkDriver::Running>> NetworkDriver::Start(
   absl::StatusOr<std::unique_ptr<net::Netlink>> netlink = net::Netlink::Open();
   if (!netlink.ok()) return netlink.status();
   run->netlink = *std::move(netlink);
+  if (absl::StatusOr<net::Netns> own = net::Netns::Current(); own.ok()) {
+    run->own_netns = *std::move(own);
+  }
   int mtu = config.mtu;
   if (mtu == 0) {
     absl::StatusOr<int> route_mtu = run->netlink->DefaultRouteMtu();
@@ -245,8 +269,7 @@ absl::StatusOr<std::unique_ptr<NetworkDriver::Running>> NetworkDriver::Start(
 }
 
 absl::StatusOr<ContainerInterface> NetworkDriver::AllocateInterface(
-    absl::string_view id, std::optional<net::Ipv4Address> requested_ip,
-    std::optional<net::MacAddress> requested_mac) {
+    absl::string_view id, const InterfaceRequest& request) {
   absl::MutexLock lock(&mu_);
   if (running_ == nullptr) {
     return absl::FailedPreconditionError(kNotInitialized);
@@ -257,20 +280,93 @@ absl::StatusOr<ContainerInterface> NetworkDriver::AllocateInterface(
         "container ", id, " already has a network interface (IP ",
         it->second.ip.ToString(), "): release_interface it first"));
   }
+  // The namespace is checked before anything is taken.
+  std::optional<net::Netns> netns;
+  if (!request.netns_path.empty()) {
+    absl::StatusOr<net::Netns> opened =
+        OpenContainerNetnsLocked(request.netns_path);
+    if (!opened.ok()) return opened.status();
+    netns = *std::move(opened);
+  }
   absl::StatusOr<net::Ipv4Address> ip =
-      requested_ip.has_value() ? running_->ips->Request(*requested_ip)
-                               : running_->ips->Allocate();
+      request.ip.has_value() ? running_->ips->Request(*request.ip)
+                             : running_->ips->Allocate();
   if (!ip.ok()) return ip.status();
   ContainerInterface iface;
   iface.ip = *ip;
-  iface.mac = requested_mac.value_or(net::MacAddress::FromIpv4(*ip));
+  iface.mac = request.mac.value_or(net::MacAddress::FromIpv4(*ip));
   iface.network = running_->status.address;
   iface.bridge = running_->status.bridge;
+  if (netns.has_value()) {
+    if (absl::Status s = ConnectLocked(id, *netns, iface); !s.ok()) {
+      running_->ips->Release(iface.ip);
+      return s;
+    }
+  }
   running_->containers.emplace(std::string(id), iface);
   return iface;
 }
 
-absl::Status NetworkDriver::ReleaseInterface(absl::string_view id) {
+absl::StatusOr<net::Netns> NetworkDriver::OpenContainerNetnsLocked(
+    absl::string_view path) {
+  absl::StatusOr<net::Netns> netns = net::Netns::Open(path);
+  if (!netns.ok()) {
+    return absl::Status(netns.status().code(),
+                        absl::StrCat("NetNs: ", netns.status().message()));
+  }
+  // eth0 and a default route in the driver's own namespace would be the
+  // host's: refuse before anything is made.
+  if (running_->own_netns.has_value() && netns->SameAs(*running_->own_netns)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("NetNs: '", path,
+                     "' is the network driver's own namespace: a container "
+                     "needs a namespace of its own"));
+  }
+  return netns;
+}
+
+absl::Status NetworkDriver::ConnectLocked(absl::string_view id,
+                                          const net::Netns& netns,
+                                          ContainerInterface& iface) {
+  net::ContainerLinkConfig link;
+  link.bridge = iface.bridge;
+  link.mtu = running_->status.mtu;
+  absl::StatusOr<net::Ipv4Network> address =
+      net::Ipv4Network::Create(iface.ip, iface.network.prefix_length());
+  if (!address.ok()) return address.status();
+  link.address = *address;
+  link.gateway = iface.network.address();
+  link.mac = iface.mac;
+  absl::Status s;
+  for (int attempt = 0; attempt < kHostVethAttempts; ++attempt) {
+    std::string name = net::RandomHostVethName();
+    // A record's veth may be gone with its namespace; its name stays
+    // reserved, so that its release never deletes somebody else's.
+    if (HostVethRecordedLocked(name)) continue;
+    s = net::ConnectContainer(*running_->netlink, netns, name, link);
+    if (s.ok()) {
+      iface.host_veth = name;
+      return s;
+    }
+    // Only the host end's name can be taken (ConnectContainer checks eth0
+    // first): draw another.
+    if (!absl::IsAlreadyExists(s)) break;
+  }
+  if (s.ok()) s = absl::ResourceExhaustedError("no free host veth name");
+  return absl::Status(s.code(), absl::StrCat("connecting container ", id,
+                                             " to ", iface.bridge, ": ",
+                                             s.message()));
+}
+
+bool NetworkDriver::HostVethRecordedLocked(absl::string_view name) const {
+  for (const auto& [id, iface] : running_->containers) {
+    if (iface.host_veth == name) return true;
+  }
+  return false;
+}
+
+absl::Status NetworkDriver::ReleaseInterface(absl::string_view id,
+                                             bool namespace_exited) {
   absl::MutexLock lock(&mu_);
   if (running_ == nullptr) {
     return absl::FailedPreconditionError(kNotInitialized);
@@ -280,12 +376,21 @@ absl::Status NetworkDriver::ReleaseInterface(absl::string_view id) {
     return absl::NotFoundError(
         absl::StrCat("No network information to release for ", id));
   }
-  // When the rules cannot be removed the record stays, so a retry can
-  // finish the job.
+  // When the rules or the veth cannot be removed the record stays, so a
+  // retry can finish the job.
   if (absl::Status s = running_->mapper->UnmapOwner(id); !s.ok()) {
     return absl::Status(s.code(),
                         absl::StrCat("releasing the ports of ", id, ": ",
                                      s.message()));
+  }
+  if (!it->second.host_veth.empty() && !namespace_exited) {
+    absl::Status s =
+        net::DisconnectContainer(*running_->netlink, it->second.host_veth);
+    if (!s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("removing ",
+                                                 it->second.host_veth, " of ",
+                                                 id, ": ", s.message()));
+    }
   }
   running_->ips->Release(it->second.ip);
   running_->containers.erase(it);
@@ -389,6 +494,10 @@ absl::Status NetworkDriver::ShutdownLocked() {
       s = absl::Status(l.code(),
                        absl::StrCat("removing link rules: ", l.message()));
     }
+  }
+  if (absl::Status v = DisconnectAll(*run->netlink, run->containers);
+      !v.ok() && s.ok()) {
+    s = v;
   }
   return s;
 }

@@ -15,7 +15,9 @@
 //
 // Network namespaces: the netlink socket, the proxy thread and every libiptc
 // batch live in the namespace of the thread that calls Init / the operation.
-// In berthd and berth-worker that is the process's one namespace.
+// In berthd and berth-worker that is the process's one namespace. A
+// container's namespace is only ever entered by a short-lived thread that
+// opens a netlink socket there (net/container_link.h).
 #ifndef BERTH_HANDLERS_NETWORK_NETWORK_DRIVER_H_
 #define BERTH_HANDLERS_NETWORK_NETWORK_DRIVER_H_
 
@@ -34,11 +36,13 @@
 #include "absl/synchronization/mutex.h"
 #include "net/bridge.h"
 #include "net/bridge_firewall.h"
+#include "net/container_link.h"
 #include "net/ip_allocator.h"
 #include "net/ipv4.h"
 #include "net/link_rules.h"
 #include "net/mac_address.h"
 #include "net/netlink.h"
+#include "net/netns.h"
 #include "net/port_allocator.h"
 #include "net/port_mapper.h"
 #include "net/userland_proxy.h"
@@ -95,6 +99,18 @@ struct NetworkDriverStatus {
   std::vector<std::string> warnings;
 };
 
+// What allocate_interface asks for.
+struct InterfaceRequest {
+  // nullopt: the next free address.
+  std::optional<net::Ipv4Address> ip;
+  // nullopt: 02:42:<ip>.
+  std::optional<net::MacAddress> mac;
+  // The container's network namespace file (/proc/<pid>/ns/net). Empty:
+  // only the address and MAC are allocated (what restore does); otherwise
+  // the container is wired to the bridge through a veth pair.
+  std::string netns_path;
+};
+
 // A container's interface on the bridge.
 struct ContainerInterface {
   net::Ipv4Address ip;
@@ -102,6 +118,9 @@ struct ContainerInterface {
   // The bridge network (mask, prefix) and its address (the gateway).
   net::Ipv4Network network;
   std::string bridge;
+  // The host end of the container's veth pair ("" when allocated without a
+  // namespace).
+  std::string host_veth;
 };
 
 struct PortRequest {
@@ -138,12 +157,31 @@ class NetworkDriver {
   // An address (the requested one, or the next free one) and a MAC
   // (requested, or 02:42:<ip>) for container `id`. A second allocation for
   // the same id is an error naming it.
+  //
+  // With a namespace it also creates the veth pair (net::ConnectContainer):
+  // the host end, named "veth" + 7 random hex digits not used by another
+  // record, on the bridge and up; eth0 in the namespace with the MAC, the
+  // address with the bridge's prefix, the bridge's MTU, up, and the default
+  // route via the bridge. All or nothing: a failure leaves no veth, no
+  // address taken and no record. Errors, beyond the allocation's:
+  //   NetNs: '<path>' is not a network namespace: <reason>
+  //   NetNs: '<path>' is the network driver's own namespace: a container
+  //     needs a namespace of its own
+  //   connecting container <id> to <bridge>: <what failed>
   absl::StatusOr<ContainerInterface> AllocateInterface(
-      absl::string_view id, std::optional<net::Ipv4Address> requested_ip,
-      std::optional<net::MacAddress> requested_mac);
+      absl::string_view id, const InterfaceRequest& request);
 
-  // Unmaps the container's ports, releases its address, drops its record.
-  absl::Status ReleaseInterface(absl::string_view id);
+  // Unmaps the container's ports, deletes its host veth if it still exists
+  // (gone with the container's namespace is not an error), releases its
+  // address, drops its record. If the rules or the veth cannot be removed
+  // the record stays and the error is returned, so that a retry finishes.
+  //
+  // `namespace_exited`: the caller knows the container's network namespace
+  // has lost its last process. The kernel then deletes the veth pair itself
+  // when it tears the namespace down, off the caller's path; deleting it here
+  // would hold the caller for the kernel's RCU grace periods (~15 ms a pair).
+  absl::Status ReleaseInterface(absl::string_view id,
+                                bool namespace_exited = false);
 
   // Maps (or reserves) a host port to the container's address.
   absl::StatusOr<net::PortMapping> AllocatePort(absl::string_view id,
@@ -155,8 +193,8 @@ class NetworkDriver {
   absl::Status Link(const net::LinkRequest& request);
 
   // Releases every port mapping with its rules and proxy, removes the link
-  // rules still in place, stops the proxy thread, drops every record; the
-  // driver is uninitialised afterwards.
+  // rules still in place and the host veths still there, stops the proxy
+  // thread, drops every record; the driver is uninitialised afterwards.
   // Idempotent. The bridge and the fixed rules stay (the next start
   // reconciles them). An error (rules that could not be removed) is
   // returned after everything else has been released.
@@ -176,6 +214,9 @@ class NetworkDriver {
     NetworkDriverConfig config;
     NetworkDriverStatus status;
     std::unique_ptr<net::Netlink> netlink;
+    // The driver's own namespace, which no container may be given; absent
+    // when it could not be opened (no /proc), and then not checked.
+    std::optional<net::Netns> own_netns;
     std::unique_ptr<net::IpAllocator> ips;
     // Declared before the mapper, which refers to both.
     std::unique_ptr<net::PortAllocator> ports;
@@ -189,6 +230,16 @@ class NetworkDriver {
   absl::StatusOr<std::unique_ptr<Running>> Start(
       const NetworkDriverConfig& config);
   absl::Status ShutdownLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Opens a container's namespace file and refuses the driver's own.
+  absl::StatusOr<net::Netns> OpenContainerNetnsLocked(absl::string_view path)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Wires `iface` into `netns` with a host veth name no record uses;
+  // sets iface.host_veth.
+  absl::Status ConnectLocked(absl::string_view id, const net::Netns& netns,
+                             ContainerInterface& iface)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool HostVethRecordedLocked(absl::string_view name) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const NetworkDriverOptions options_;
   mutable absl::Mutex mu_;

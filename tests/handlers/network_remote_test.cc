@@ -168,6 +168,36 @@ TEST_CASE("the network group works through a worker exactly as in-process") {
   CHECK(env->Get("HostPort") == "8443");
   CHECK(Rules("nat", "BERTH").size() == 3);
 
+  // The NetNs form through the worker: the worker's driver wires a
+  // container's namespace it only knows by path, and release unwires it.
+  {
+    net::testing::ScopedNetns container;
+    REQUIRE(container.ok());
+    remote::JobRequest alloc;
+    alloc.name = "allocate_interface";
+    alloc.args = {"c9"};
+    REQUIRE(alloc.env.Set("NetNs", "/run/netns/" + container.name()).ok());
+    Output alloc_out;
+    Output alloc_err;
+    std::shared_ptr<Env> wired = alloc_out.AddEnv();
+    absl::StatusOr<remote::JobResult> r = (*client)->Run(alloc, nullptr, &alloc_out, &alloc_err);
+    REQUIRE(r.ok());
+    REQUIRE_MESSAGE(r->status == 0, r->error);
+    const std::string veth = wired->Get("HostVeth");
+    CHECK(LinkExists(veth));
+    CHECK(absl::StrContains(container.Exec({"ip", "addr", "show", "dev", "eth0"}).out,
+                            "inet " + wired->Get("IP") + "/16"));
+    remote::JobRequest release;
+    release.name = "release_interface";
+    release.args = {"c9"};
+    Output release_out;
+    Output release_err;
+    r = (*client)->Run(release, nullptr, &release_out, &release_err);
+    REQUIRE(r.ok());
+    CHECK(r->status == 0);
+    CHECK_FALSE(LinkExists(veth));
+  }
+
   // berthd runs shutdown_networkdriver through the worker at shutdown: every
   // mapping the worker's driver holds is released.
   remote::JobRequest shutdown;

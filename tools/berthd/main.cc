@@ -27,6 +27,7 @@
 #include "engine/remote/server.h"
 #include "engine/runtime.h"
 #include "handlers/groups.h"
+#include "handlers/network/network.h"
 #include "handlers/version.h"
 
 namespace berth {
@@ -118,11 +119,15 @@ int Main(int argc, char** argv) {
 
   Engine engine;
   engine.set_logging(config.debug);
+  // With -b none the network jobs still answer, but only to refuse: nothing
+  // may create a bridge or write a rule on a daemon without networking.
+  const HandlerGroup disabled_network = DisabledNetworkGroup();
   for (const HandlerGroup& g : known) {
     bool left_to_workers = false;
     for (const HandlerGroup& r : *remote) left_to_workers |= r.name == g.name;
     if (left_to_workers) continue;
-    if (absl::Status s = g.install(engine); !s.ok()) return Fail(1, s.message());
+    const HandlerGroup& installed = g.name == "network" && config.disable_network ? disabled_network : g;
+    if (absl::Status s = installed.install(engine); !s.ok()) return Fail(1, s.message());
   }
 
   remote::ServerOptions sopts;
