@@ -33,6 +33,8 @@ struct Config {
   std::string graph_driver;             // -s
   std::vector<std::string> graph_options;
   std::string exec_driver = "native";
+  // --cgroup-parent: containers' cgroups are <controller>/<parent>/<id>.
+  std::string cgroup_parent = "berth";
   std::vector<std::string> dns;
   bool enable_selinux = false;
   // Serving.

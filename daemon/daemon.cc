@@ -318,99 +318,23 @@ int Daemon::StepDns(Job& job) {
   return kStatusOk;
 }
 
-int Daemon::StepRestore(Job& job) {
-  const std::string dir = JoinPath(dirs_.root, "containers");
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return job.Errorf("cannot read %s: %s", dir, std::strerror(errno));
-  std::vector<ContainerRecord> records;
-  while (dirent* e = ::readdir(d)) {
-    std::string id = e->d_name;
-    if (id == "." || id == "..") continue;
-    std::string path = absl::StrCat(dir, "/", id, "/config.json");
-    std::ifstream in(path);
-    if (!in) continue;  // a directory without a record: not a container
-    std::stringstream ss;
-    ss << in.rdbuf();
-    absl::StatusOr<ContainerRecord> c = DecodeContainer(ss.str());
-    if (!c.ok()) {
-      Warn(absl::StrCat("skipping container ", id, ": ", c.status().message()));
-      continue;
-    }
-    if (c->id != id) {
-      Warn(absl::StrCat("skipping container ", id, ": its record says it is ", c->id));
-      continue;
-    }
-    records.push_back(*std::move(c));
-  }
-  ::closedir(d);
-
-  // Names into graphdb in one transaction: a name already held by the same id
-  // (it persists across runs) is fine; one held by another id is reported.
-  std::vector<std::string> conflicts;
-  absl::Status names = graphdb_->Update([&](storage::GraphDb::Txn& txn) -> absl::Status {
-    for (const ContainerRecord& c : records) {
-      if (c.name.empty()) continue;
-      std::string name = c.name[0] == '/' ? c.name : "/" + c.name;
-      absl::StatusOr<std::string> held = txn.Get(name);
-      if (held.ok()) {
-        if (*held != c.id) conflicts.push_back(absl::StrCat(name, " (held by ", *held, ", not ", c.id, ")"));
-        continue;
-      }
-      if (absl::StatusOr<std::string> set = txn.Set(name, c.id); !set.ok()) {
-        conflicts.push_back(absl::StrCat(name, ": ", set.status().message()));
-      }
-    }
-    return absl::OkStatus();
-  });
-  if (!names.ok()) return job.Error(names);
-  for (const std::string& c : conflicts) Warn(absl::StrCat("container name not restored: ", c));
-
-  const std::string now = storage::FormatRfc3339(absl::Now());
-  int stopped = 0;
-  for (ContainerRecord& c : records) {
-    if (absl::Status s = container_ids_.Add(c.id); !s.ok()) {
-      Warn(absl::StrCat("skipping container ", c.id, ": ", s.message()));
-      continue;
-    }
-    if (c.state.running) {
-      // berth's exec driver cannot reattach to a container of a previous run.
-      c.state.running = false;
-      c.state.pid = 0;
-      c.state.exit_code = -127;
-      c.state.finished_at = now;
-      if (absl::Status s = WriteContainer(dir, c, /*sync=*/false); !s.ok()) Warn(std::string(s.message()));
-      ++stopped;
-    }
-    if (network_up_ && !c.network.ip_address.empty()) {
-      // Reserve the container's address and host ports again, so that nothing
-      // is handed out twice after a restart.
-      Env want;
-      (void)want.Set("RequestedIP", c.network.ip_address);
-      if (!c.network.mac_address.empty()) (void)want.Set("RequestedMac", c.network.mac_address);
-      if (RunSubJob(job, "allocate_interface", {c.id}, want, nullptr) != kStatusOk) {
-        Warn(absl::StrCat("container ", c.id, ": its address ", c.network.ip_address, " could not be reserved"));
-        continue;
-      }
-      for (const auto& [port, bindings] : c.network.ports) {
-        size_t slash = port.find('/');
-        for (const PortBinding& b : bindings) {
-          Env p;
-          (void)p.Set("HostIP", b.host_ip.empty() ? config_.default_ip : b.host_ip);
-          (void)p.Set("HostPort", b.host_port);
-          (void)p.Set("ContainerPort", port.substr(0, slash));
-          (void)p.Set("Proto", slash == std::string::npos ? "tcp" : port.substr(slash + 1));
-          if (RunSubJob(job, "allocate_port", {c.id}, p, nullptr) != kStatusOk) {
-            Warn(absl::StrCat("container ", c.id, ": host port ", b.host_port, " could not be reserved"));
-          }
-        }
-      }
-    }
-  }
-  {
-    absl::MutexLock lock(&containers_mu_);
-    for (ContainerRecord& c : records) containers_[c.id] = std::move(c);
-  }
-  spdlog::info("restored {} container(s); {} that were running are marked stopped", records.size(), stopped);
+int Daemon::StepRestore(Job&) {
+  RuntimeOptions o;
+  o.containers_dir = JoinPath(dirs_.root, "containers");
+  o.driver = driver_.get();
+  o.graph = graph_.get();
+  o.tags = tags_.get();
+  o.graphdb = graphdb_.get();
+  o.network_enabled = network_up_;
+  o.default_binding_ip = config_.default_ip;
+  o.dns = dns_;
+  o.cgroups.parent = config_.cgroup_parent;
+  o.exec_driver = config_.exec_driver;
+  runtime_ = std::make_unique<ContainerRuntime>(engine_, std::move(o));
+  RestoreReport report = runtime_->Restore();
+  for (const std::string& w : report.warnings) Warn(w);
+  spdlog::info("restored {} container(s); {} that were running are marked stopped", report.restored,
+               report.marked_stopped);
   return kStatusOk;
 }
 
@@ -428,24 +352,7 @@ int Daemon::StepShutdownHooks(Job&) {
 
 void Daemon::StopContainers() {
   Once("containers", [this] {
-    std::vector<pid_t> pids;
-    {
-      absl::MutexLock lock(&containers_mu_);
-      for (const auto& [id, c] : containers_) {
-        if (c.state.running && c.state.pid > 0) pids.push_back(c.state.pid);
-      }
-    }
-    for (pid_t p : pids) ::kill(p, SIGTERM);
-    absl::Time until = absl::Now() + options_.stop_timeout;
-    for (pid_t p : pids) {
-      while (::kill(p, 0) == 0 && absl::Now() < until) absl::SleepFor(absl::Milliseconds(20));
-      if (::kill(p, 0) == 0) {
-        spdlog::warn("container process {} did not stop within {}; killing it", p,
-                     absl::FormatDuration(options_.stop_timeout));
-        ::kill(p, SIGKILL);
-      }
-    }
-    spdlog::info("shutdown: stopped {} running container(s)", pids.size());
+    if (runtime_ != nullptr) runtime_->StopAll(options_.stop_timeout);
   });
 }
 
@@ -499,10 +406,7 @@ void Daemon::RemovePidfile() {
   });
 }
 
-size_t Daemon::container_count() const {
-  absl::MutexLock lock(&containers_mu_);
-  return containers_.size();
-}
+size_t Daemon::container_count() const { return runtime_ == nullptr ? 0 : runtime_->store().size(); }
 
 // ---- info ----
 

@@ -20,7 +20,7 @@
 
 #include "absl/status/statusor.h"
 #include "daemon/config.h"
-#include "daemon/container.h"
+#include "handlers/containers/runtime.h"
 #include "daemon/pidfile.h"
 #include "daemon/system.h"
 #include "engine/engine.h"
@@ -82,6 +82,8 @@ class Daemon {
   const std::vector<std::string>& dns() const { return dns_; }
   const Env& network() const { return network_; }
   size_t container_count() const;
+  // Present once the restore step has run.
+  ContainerRuntime* runtime() const { return runtime_.get(); }
   std::vector<std::string> warnings() const { return warnings_; }
 
  private:
@@ -131,9 +133,7 @@ class Daemon {
   std::unique_ptr<storage::VolumeStore> volumes_;
   std::unique_ptr<storage::TagStore> tags_;
   std::unique_ptr<storage::GraphDb> graphdb_;
-  storage::TruncIndex container_ids_;
-  mutable absl::Mutex containers_mu_;
-  std::map<std::string, ContainerRecord> containers_ ABSL_GUARDED_BY(containers_mu_);
+  std::unique_ptr<ContainerRuntime> runtime_;
   SysInfo sysinfo_;
   std::vector<std::string> dns_;
   Env network_;

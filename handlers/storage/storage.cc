@@ -19,15 +19,6 @@ struct Stores {
   storage::TagStore* tags;
 };
 
-// IMAGE as `repo[:tag]`, a full id, or a unique id prefix.
-absl::StatusOr<std::string> ResolveImage(const Stores& s, const std::string& name) {
-  if (absl::StatusOr<std::string> tagged = s.tags->Lookup(name); tagged.ok()) return tagged;
-  absl::StatusOr<std::string> id = s.graph->Resolve(name);
-  if (id.ok()) return id;
-  if (id.status().code() == absl::StatusCode::kFailedPrecondition) return id.status();  // ambiguous prefix
-  return absl::NotFoundError(absl::StrCat("No such image: ", name));
-}
-
 std::string MachineArch() {
   struct utsname u;
   if (::uname(&u) != 0) return "";
@@ -99,14 +90,14 @@ int Images(const Stores& s, Job& job) {
 int Tag(const Stores& s, Job& job) {
   const auto& a = job.args();
   if (a.size() < 2 || a.size() > 3) return job.Errorf("usage: tag IMAGE REPO [TAG]");
-  absl::StatusOr<std::string> id = ResolveImage(s, a[0]);
+  absl::StatusOr<std::string> id = ResolveImage(s.graph, s.tags, a[0]);
   if (!id.ok()) return job.Error(id.status());
   return job.Error(s.tags->Set(a[1], a.size() == 3 ? a[2] : "latest", *id, job.env().GetBool("force")));
 }
 
 int Inspect(const Stores& s, Job& job) {
   if (job.args().size() != 1) return job.Errorf("usage: image_inspect NAME");
-  absl::StatusOr<std::string> id = ResolveImage(s, job.args()[0]);
+  absl::StatusOr<std::string> id = ResolveImage(s.graph, s.tags, job.args()[0]);
   if (!id.ok()) return job.Error(id.status());
   absl::StatusOr<storage::Image> img = s.graph->Get(*id);
   if (!img.ok()) return job.Error(img.status());
@@ -127,7 +118,7 @@ int Delete(const Stores& s, Job& job) {
     absl::StrAppend(&out, "Untagged: ", repo, ":", tag, "\n");
     if (s.tags->ByID().contains(id)) return job.Error(job.Stdout().Write(out));
   } else {
-    absl::StatusOr<std::string> resolved = ResolveImage(s, name);
+    absl::StatusOr<std::string> resolved = ResolveImage(s.graph, s.tags, name);
     if (!resolved.ok()) return job.Error(resolved.status());
     id = *resolved;
     absl::StatusOr<std::vector<std::string>> children = s.graph->Children(id);
@@ -149,6 +140,14 @@ int Delete(const Stores& s, Job& job) {
 }
 
 }  // namespace
+
+absl::StatusOr<std::string> ResolveImage(storage::Graph* graph, storage::TagStore* tags, const std::string& name) {
+  if (absl::StatusOr<std::string> tagged = tags->Lookup(name); tagged.ok()) return tagged;
+  absl::StatusOr<std::string> id = graph->Resolve(name);
+  if (id.ok()) return id;
+  if (id.status().code() == absl::StatusCode::kFailedPrecondition) return id.status();  // ambiguous prefix
+  return absl::NotFoundError(absl::StrCat("No such image: ", name));
+}
 
 HandlerGroup StorageGroup(storage::Graph* graph, storage::TagStore* tags) {
   HandlerGroup g;

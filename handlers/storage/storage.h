@@ -18,6 +18,10 @@ namespace berth {
 // `graph` and `tags` are not owned and must outlive the engine's use of them.
 HandlerGroup StorageGroup(storage::Graph* graph, storage::TagStore* tags);
 
+// The image id for `name`: `repo[:tag]`, a full id, or a unique id prefix.
+// NotFound `No such image: <name>`; an ambiguous prefix says so.
+absl::StatusOr<std::string> ResolveImage(storage::Graph* graph, storage::TagStore* tags, const std::string& name);
+
 }  // namespace berth
 
 #endif  // BERTH_HANDLERS_STORAGE_STORAGE_H_

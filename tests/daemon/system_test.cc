@@ -10,7 +10,7 @@
 #include <filesystem>
 
 #include "daemon/config.h"
-#include "daemon/container.h"
+#include "handlers/containers/record.h"
 #include "daemon/pidfile.h"
 #include "daemon/system.h"
 #include "tests/support/process.h"

@@ -53,6 +53,8 @@ void AddFlags(CLI::App& app, Config& c) {
   app.add_option("-s,--storage-driver", c.graph_driver, "graph driver (default: the first that works)");
   app.add_option("--storage-opt", c.graph_options, "graph driver option KEY=VALUE (repeatable)");
   app.add_option("-e,--exec-driver", c.exec_driver, "execution driver")->capture_default_str();
+  app.add_option("--cgroup-parent", c.cgroup_parent, "cgroup under which containers' cgroups are made")
+      ->capture_default_str();
   app.add_option("--dns", c.dns, "DNS server for containers (repeatable)");
   app.add_flag("--selinux-enabled", c.enable_selinux, "enable SELinux support");
   app.add_option("-H,--host", c.hosts, "endpoint to serve, ipc:///path or tcp://host:port (repeatable; default " +

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "daemon/container.h"
+#include "handlers/containers/record.h"
 #include "engine/engine.h"
 #include "engine/log.h"
 #include "engine/remote/client.h"

@@ -1,0 +1,153 @@
+// ContainerRuntime: the life of berthd's containers — create, start, stop,
+// kill, wait, delete, restore at start-up, stop all at shutdown — over the
+// graph driver (layers), the native exec driver (processes) and the network
+// jobs (interfaces, ports, links), which it runs on the engine like any other
+// caller, so they may be served in-process or by a berth-worker.
+//
+// Layers: `create` makes <id>-init on the image (mount points and empty
+// /etc/hosts, /etc/hostname, /etc/resolv.conf, as Docker's init layer) and
+// <id> on top of it, the container's read-write layer.
+//
+// Start, in order: the rootfs mounted (driver Get); the process created in
+// new namespaces, paused; `allocate_interface ID NetNs=/proc/PID/ns/net`
+// (eth0 in the container), `allocate_port` for each binding, `link -A` for
+// each link; /etc/hostname, /etc/hosts (the links' names too) and
+// /etc/resolv.conf written into the rootfs (rootfs_files.h); then the process
+// runs. A failure at any step undoes the steps before it, in reverse, and the
+// error says which step failed: `Cannot start container <id>: <reason>`.
+//
+// When the process exits (for whatever reason), a waiter thread undoes the
+// same steps — links removed, interface and ports released, cgroup removed,
+// rootfs unmounted — and only then records the container as stopped, with
+// its exit code, OOM flag and finish time; `wait` returns after that.
+//
+// Operations on one container are serialised; different containers proceed
+// in parallel. Every record change is written before the operation returns.
+#ifndef BERTH_HANDLERS_CONTAINERS_RUNTIME_H_
+#define BERTH_HANDLERS_CONTAINERS_RUNTIME_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "engine/engine.h"
+#include "execdriver/container.h"
+#include "handlers/containers/container_store.h"
+#include "storage/graph.h"
+#include "storage/graph_driver.h"
+#include "storage/graphdb.h"
+#include "storage/tag_store.h"
+
+namespace berth {
+
+struct RuntimeOptions {
+  std::string containers_dir;  // <root>/containers
+  storage::GraphDriver* driver = nullptr;
+  storage::Graph* graph = nullptr;
+  storage::TagStore* tags = nullptr;
+  storage::GraphDb* graphdb = nullptr;
+  bool network_enabled = true;   // false with -b none
+  std::string default_binding_ip = "0.0.0.0";
+  std::vector<std::string> dns;  // for /etc/resolv.conf
+  execdriver::CgroupOptions cgroups;
+  std::string exec_driver = "native";
+};
+
+struct CreateRequest {
+  std::string name;  // "" → a generated name
+  ContainerConfig config;
+  HostConfig host_config;
+};
+
+struct RestoreReport {
+  int restored = 0;
+  int marked_stopped = 0;  // were running when the previous berthd ended
+  std::vector<std::string> warnings;
+};
+
+class ContainerRuntime {
+ public:
+  ContainerRuntime(Engine& engine, RuntimeOptions options);
+  // Stops nothing (StopAll does); joins the waiter threads.
+  ~ContainerRuntime();
+  ContainerRuntime(const ContainerRuntime&) = delete;
+  ContainerRuntime& operator=(const ContainerRuntime&) = delete;
+
+  ContainerStore& store() { return store_; }
+  const RuntimeOptions& options() const { return options_; }
+
+  // Returns the new container's id. Errors: `No such image: <name>`,
+  // Docker's name conflict, `No command specified`, an invalid name.
+  absl::StatusOr<std::string> Create(const CreateRequest& request);
+  absl::Status Start(const std::string& id);
+  // SIGTERM, then SIGKILL after `timeout`; waits until the container is
+  // recorded as stopped. A stopped container is left as it is (OK).
+  absl::Status Stop(const std::string& id, absl::Duration timeout);
+  // `Container <name> is not running` when it is not.
+  absl::Status Kill(const std::string& id, int signal);
+  absl::Status Restart(const std::string& id, absl::Duration timeout);
+  // A running container is refused unless `force` (then killed first).
+  absl::Status Delete(const std::string& id, bool force);
+  // The exit code once the container is stopped; Cancelled if `cancelled`.
+  absl::StatusOr<int> Wait(const std::string& id, const std::function<bool()>& cancelled);
+
+  // The running process of `id`, for attach and top; NotFound when stopped.
+  absl::StatusOr<std::shared_ptr<execdriver::Container>> Process(const std::string& id);
+
+  // Loads <containers_dir>/*: ids, names (graphdb), records. Containers that
+  // were running are marked stopped (exit code -127) and whatever their
+  // crashed berthd left (cgroups) is removed; their address and host ports
+  // are held (allocate_port Reserve=true: no rules, no proxy) until they start
+  // again, so that nobody else takes them meanwhile.
+  RestoreReport Restore();
+  // Stops every running container within `timeout` (SIGTERM, then SIGKILL).
+  void StopAll(absl::Duration timeout);
+
+ private:
+  struct Live;
+  struct StartUndo;
+  // A container that `id` links to, resolved at start.
+  struct LinkTarget {
+    std::string alias;  // "db"
+    std::string id;
+    std::string name;   // "/web"
+    std::string ip;
+    std::vector<std::string> ports;  // exposed, "80/tcp"
+    std::vector<std::string> env;
+  };
+
+  std::shared_ptr<absl::Mutex> OpLock(const std::string& id);
+  absl::Status StartLocked(const std::string& id);
+  absl::Status StopLocked(const std::string& id, absl::Duration timeout);
+  absl::Status MakeLayers(const std::string& id, const std::string& image);
+  absl::Status WireNetwork(const ContainerRecord& c, execdriver::Container& process, StartUndo& undo,
+                           ContainerRecord::Network* out);
+  absl::Status WriteRootfsFiles(const ContainerRecord& c, const std::string& rootfs, const std::string& ip,
+                                const std::vector<LinkTarget>& links);
+  absl::StatusOr<std::vector<LinkTarget>> ResolveLinks(const ContainerRecord& c);
+  void Undo(StartUndo& undo);
+  void HoldNetwork(const ContainerRecord& c, RestoreReport& report);
+  void OnExit(const std::string& id, std::shared_ptr<Live> live);
+  absl::Status RunJob(const std::string& name, std::vector<std::string> args, Env env, Env* out);
+  absl::StatusOr<std::string> UniqueName();
+
+  Engine& engine_;
+  const RuntimeOptions options_;
+  ContainerStore store_;
+  absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<absl::Mutex>> op_locks_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<Live>> live_ ABSL_GUARDED_BY(mu_);
+  // Ids whose address and ports Restore holds until their next start.
+  std::map<std::string, bool> held_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace berth
+
+#endif  // BERTH_HANDLERS_CONTAINERS_RUNTIME_H_

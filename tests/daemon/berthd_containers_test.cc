@@ -1,0 +1,406 @@
+// Real containers from a busybox image, run by a real berthd in a network
+// namespace the test creates: output and exit status, isolation and
+// confinement, cgroup limits (OOM, pids), published ports reached from another
+// namespace and from berthd's host, links under --icc=false, stop's SIGKILL
+// after t, logs after exit and after a restart, a delete that leaves nothing,
+// and hostile images that try to make berthd write outside their rootfs.
+// Needs root; every container's cgroup lives under a parent of the test's own.
+#include <doctest/doctest.h>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "execdriver/container.h"
+#include "nlohmann/json.hpp"
+#include "tests/daemon/berthd_harness.h"
+#include "tests/support/busybox_rootfs.h"
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+
+namespace berth {
+namespace {
+
+using nlohmann::json;
+using testing::Berthd;
+using testing::Count;
+using testing::Netns;
+using testing::ReadFileOrEmpty;
+using testing::RunCommand;
+using testing::RunResult;
+using testing::Skip;
+using testing::TempDir;
+using testing::WaitFor;
+
+// berthd in its own namespace with the busybox image imported as `bb`, and
+// the containers' cgroups under a parent of this host's own.
+class Host {
+ public:
+  explicit Host(const std::string& suffix, std::vector<std::string> flags = {}) : ns_(suffix) {
+    cgroups_.parent = absl::StrCat("berth-t-", ::getpid(), "-", suffix);
+    if (!ns_.ok()) return;
+    flags.push_back("--cgroup-parent");
+    flags.push_back(cgroups_.parent);
+    flags_ = flags;
+    d_ = std::make_unique<Berthd>(ns_, dir_, flags_, std::vector<std::string>{});
+  }
+  ~Host() {
+    if (d_ != nullptr && d_->proc->running()) d_->Stop();
+    (void)execdriver::Container::RemoveCgroupParent(cgroups_);
+  }
+  // Starts berthd (again) and imports the image once; "" or what failed.
+  std::string Ready() {
+    if (d_ == nullptr) d_ = std::make_unique<Berthd>(ns_, dir_, flags_, std::vector<std::string>{});
+    if (!d_->WaitReady()) return "berthd did not start: " + d_->proc->Stderr();
+    if (imported_) return "";
+    std::string tar = dir_ / "busybox.tar";
+    if (absl::Status s = testing::WriteBusyboxTar(tar); !s.ok()) return s.ToString();
+    RunResult imported = d_->Job({"import", "-", "bb"}, tar);
+    imported_ = imported.status == 0;
+    return imported_ ? "" : "import: " + imported.err;
+  }
+  int Stop() {
+    int st = d_->Stop();
+    d_.reset();
+    return st;
+  }
+  RunResult Job(std::vector<std::string> args, std::string stdin_file = "") {
+    return d_->Job(std::move(args), std::move(stdin_file), absl::Seconds(60));
+  }
+  // create with `env`, then start; returns the id ("" on failure, reported).
+  std::string Start(std::vector<std::string> env) {
+    std::vector<std::string> args = {"create"};
+    args.insert(args.end(), env.begin(), env.end());
+    RunResult created = Job(args);
+    REQUIRE_MESSAGE(created.status == 0, created.err);
+    std::string id = created.out.substr(0, created.out.find('\n'));
+    RunResult started = Job({"start", id});
+    CHECK_MESSAGE(started.status == 0, started.err);
+    return id;
+  }
+  // create + start + wait: the exit code.
+  int Run(std::vector<std::string> env, std::string* id_out = nullptr) {
+    std::string id = Start(std::move(env));
+    if (id_out != nullptr) *id_out = id;
+    RunResult waited = Job({"wait", id});
+    REQUIRE_MESSAGE(waited.status == 0, waited.err);
+    return std::stoi(waited.out);
+  }
+  json Inspect(const std::string& id) {
+    RunResult r = Job({"container_inspect", id});
+    REQUIRE_MESSAGE(r.status == 0, r.err);
+    return json::parse(r.out);
+  }
+  const Netns& ns() const { return ns_; }
+  const TempDir& dir() const { return dir_; }
+  const execdriver::CgroupOptions& cgroups() const { return cgroups_; }
+  Berthd& berthd() { return *d_; }
+
+ private:
+  Netns ns_;
+  TempDir dir_;
+  execdriver::CgroupOptions cgroups_;
+  std::vector<std::string> flags_;
+  std::unique_ptr<Berthd> d_;
+  bool imported_ = false;
+};
+
+std::string Cmd(const std::string& script) { return "Cmd=" + json({"sh", "-c", script}).dump(); }
+
+// busybox wget under `timeout` (Debian's busybox 1.35 crashes on wget -T).
+// Inside a container, keep the shell as PID 1 ("...; exit $?"): PID 1 ignores
+// the signals timeout sends.
+std::vector<std::string> Wget(const std::string& url) {
+  std::string bb = testing::BusyboxBinary();
+  return {bb, "timeout", "3", bb, "wget", "-q", "-O", "-", url};
+}
+
+// A client namespace joined to berthd's by a veth pair: 192.168.200.2 here,
+// 192.168.200.1 on berthd's side.
+class Client {
+ public:
+  explicit Client(const Netns& host) : ns_("client") {
+    auto in_host = [&](std::vector<std::string> a) { return RunCommand(host.Exec(a)).status; };
+    std::string veth = absl::StrCat("vc", ::getpid() % 100000);
+    ok_ = ns_.ok() &&
+          in_host({"/usr/sbin/ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns_.name()}) == 0 &&
+          in_host({"/usr/sbin/ip", "addr", "add", "192.168.200.1/24", "dev", veth}) == 0 &&
+          in_host({"/usr/sbin/ip", "link", "set", veth, "up"}) == 0 &&
+          RunCommand(ns_.Exec({"/usr/sbin/ip", "addr", "add", "192.168.200.2/24", "dev", "eth0"})).status == 0 &&
+          RunCommand(ns_.Exec({"/usr/sbin/ip", "link", "set", "eth0", "up"})).status == 0;
+  }
+  bool ok() const { return ok_; }
+  RunResult Fetch(const std::string& url) {
+    return RunCommand(ns_.Exec(Wget(url)));
+  }
+
+ private:
+  Netns ns_;
+  bool ok_ = false;
+};
+
+// Fetches `url` from berthd's own namespace (its host) with the host's busybox.
+RunResult FetchFromHost(const Netns& ns, const std::string& url) { return RunCommand(ns.Exec(Wget(url))); }
+
+bool CgroupExists(const execdriver::CgroupOptions& o, const std::string& id) {
+  return std::filesystem::exists(absl::StrCat(o.mount_root, "/memory/", o.parent, "/", id)) ||
+         std::filesystem::exists(absl::StrCat(o.mount_root, "/pids/", o.parent, "/", id));
+}
+
+TEST_CASE("a container runs its command: output, exit status, PID 1, its own hostname, processes and network") {
+  Host h("run");
+  if (Skip(h.ns())) return;
+  REQUIRE(h.Ready() == "");
+  std::string id;
+  int code = h.Run({"Image=bb", "Hostname=box", "Name=first",
+                    Cmd("echo out; echo err >&2; echo pid=$$; hostname; "
+                        "for p in /proc/[0-9]*; do echo proc=${p#/proc/}; done; ls /sys/class/net; exit 3")},
+                   &id);
+  CHECK(code == 3);
+  RunResult logs = h.Job({"logs", "first"});
+  CHECK(logs.status == 0);
+  CHECK(logs.out == "out\npid=1\nbox\nproc=1\neth0\nlo\n");
+  CHECK(logs.err == "err\n");
+  json c = h.Inspect(id);
+  CHECK(c["State"]["Running"] == false);
+  CHECK(c["State"]["ExitCode"] == 3);
+  CHECK(c["Name"] == "/first");
+  CHECK(c["Config"]["Hostname"] == "box");
+  // Its log is Docker's json-file, one object per line.
+  std::string log = ReadFileOrEmpty(h.dir() / absl::StrCat("root/containers/", id, "/", id, "-json.log"));
+  REQUIRE(Count(log, "\n") == 7);
+  json first = json::parse(log.substr(0, log.find('\n')));
+  CHECK(first["log"] == "out\n");
+  CHECK(first["stream"] == "stdout");
+  CHECK(first["time"].get<std::string>().back() == 'Z');
+  // The list: stopped containers only with all=true.
+  CHECK(h.Job({"containers"}).out == "[]\n");
+  json all = json::parse(h.Job({"containers", "all=true"}).out);
+  REQUIRE(all.size() == 1);
+  CHECK(all[0]["Status"].get<std::string>().rfind("Exited (3) ", 0) == 0);
+}
+
+// (This kernel has no /proc/kcore; /proc/timer_list stands for the masked paths.)
+TEST_CASE("a container cannot mount, mknod a disk, load modules or write sysrq-trigger; /proc paths are masked") {
+  Host h("confine");
+  if (Skip(h.ns())) return;
+  REQUIRE(h.Ready() == "");
+  int code = h.Run({"Image=bb", "Name=confined",
+                    Cmd("mount -t tmpfs t /mnt 2>/dev/null; echo mount=$?; "
+                        "mknod /tmp/sda b 8 0 2>/dev/null; echo mknod=$?; "
+                        "echo h > /proc/sysrq-trigger 2>/dev/null; echo sysrq=$?; "
+                        "grep CapBnd /proc/self/status; wc -c < /proc/timer_list")});
+  CHECK(code == 0);
+  RunResult logs = h.Job({"logs", "confined"});
+  CHECK(logs.out == "mount=255\nmknod=1\nsysrq=1\nCapBnd:\t00000000a80425fb\n0\n");
+}
+
+TEST_CASE("cgroup limits: an OOM kill is 137 and recorded; a fork bomb stops at the pids limit") {
+  Host h("limits");
+  if (Skip(h.ns())) return;
+  REQUIRE(h.Ready() == "");
+  std::string id;
+  CHECK(h.Run({"Image=bb", "Memory=32m", Cmd("dd if=/dev/zero of=/dev/null bs=64M count=1")}, &id) == 137);
+  CHECK(h.Inspect(id)["State"]["OOMKilled"] == true);
+
+  // The subshell forks until the pids limit refuses (ash then gives up on it);
+  // the container's init survives and holds what was made.
+  std::string bomb = h.Start(
+      {"Image=bb", "PidsLimit=32", Cmd("(for i in $(seq 100); do sleep 60 & done); echo survived; exec sleep 60")});
+  REQUIRE(WaitFor([&] { return Count(h.Job({"logs", bomb}).out, "survived") == 1; }, absl::Seconds(20)));
+  CHECK(Count(h.Job({"logs", bomb}).err, "can't fork") >= 1);
+  json top = json::parse(h.Job({"top", bomb}).out);
+  CHECK(top["Processes"].size() <= 32);
+  CHECK(top["Processes"].size() >= 25);
+  // The host still forks.
+  CHECK(RunCommand({"/bin/true"}).status == 0);
+  CHECK(h.Job({"kill", bomb}).status == 0);
+  CHECK(h.Job({"wait", bomb}).out == "137\n");
+  CHECK_FALSE(CgroupExists(h.cgroups(), bomb));
+}
+
+TEST_CASE("busybox httpd published on a host port: reached through DNAT from another namespace and via 127.0.0.1") {
+  Host h("web");
+  if (Skip(h.ns())) return;
+  REQUIRE(h.Ready() == "");
+  Client client(h.ns());
+  REQUIRE(client.ok());
+  std::string web = h.Start({"Image=bb", "Name=web", R"(PortBindings={"80/tcp":[{"HostIp":"","HostPort":"8080"}]})",
+                             Cmd("mkdir -p /www && echo hello-web > /www/index.html && exec httpd -f -p 80 -h /www")});
+  json ports = json::parse(h.Job({"containers"}).out)[0]["Ports"];
+  CHECK(ports.dump() == R"([{"IP":"0.0.0.0","PrivatePort":80,"PublicPort":8080,"Type":"tcp"}])");
+  REQUIRE(WaitFor([&] { return FetchFromHost(h.ns(), "http://127.0.0.1:8080/").out == "hello-web\n"; },
+                  absl::Seconds(10)));
+  CHECK(client.Fetch("http://192.168.200.1:8080/").out == "hello-web\n");
+  std::string ip = h.Inspect(web)["NetworkSettings"]["IPAddress"];
+  CHECK(Count(h.ns().Save(), absl::StrCat("--to-destination ", ip, ":80")) == 1);
+
+  // Deleting it (forced, while running) leaves no rule, cgroup, layer, mount
+  // or record behind.
+  CHECK(h.Job({"container_delete", "web"}).err ==
+        "Conflict, You cannot remove a running container. Stop the container before attempting removal or use -f\n");
+  CHECK(h.Job({"container_delete", "force=true", "web"}).status == 0);
+  CHECK(Count(h.ns().Save(), ip) == 0);
+  CHECK_FALSE(CgroupExists(h.cgroups(), web));
+  CHECK_FALSE(std::filesystem::exists(h.dir() / ("root/containers/" + web)));
+  CHECK(Count(ReadFileOrEmpty("/proc/self/mountinfo"), web) == 0);
+  bool layer_left = false;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(h.dir() / "root")) {
+    layer_left |= e.path().filename().string().find(web) != std::string::npos;
+    if (e.is_directory() && e.path().filename() == "graph") break;
+  }
+  CHECK_FALSE(layer_left);
+  CHECK(h.Job({"container_inspect", "web"}).err == "No such container: web\n");
+  CHECK(FetchFromHost(h.ns(), "http://127.0.0.1:8080/").status != 0);
+}
+
+TEST_CASE("links under --icc=false: the linked container reaches its parent by name, an unlinked one does not") {
+  Host h("links", {"--icc=false"});
+  if (Skip(h.ns())) return;
+  REQUIRE(h.Ready() == "");
+  h.Start({"Image=bb", "Name=web", "ExposedPorts=[\"80/tcp\"]",
+           Cmd("mkdir -p /www && echo linked-ok > /www/index.html && exec httpd -f -p 80 -h /www")});
+  std::string fetch = "for i in 1 2 3 4 5 6 7 8 9 10; do timeout 2 wget -q -O- http://$0/ && exit 0; sleep 0.2; done; exit 1";
+  std::string app;
+  CHECK(h.Run({"Image=bb", "Name=app", R"(Links=["/web:db"])",
+               "Cmd=" + json({"sh", "-c", "env | grep ^DB_PORT_80_TCP= ; grep -w db /etc/hosts | cut -f2; " + fetch, "db"})
+                            .dump()},
+              &app) == 0);
+  std::string web_ip = h.Inspect("web")["NetworkSettings"]["IPAddress"];
+  CHECK(h.Job({"logs", "app"}).out == absl::StrCat("DB_PORT_80_TCP=tcp://", web_ip, ":80\ndb\nlinked-ok\n"));
+  std::string loner;
+  CHECK(h.Run({"Image=bb", "Name=loner", "Cmd=" + json({"sh", "-c", "timeout 2 wget -q -O- http://$0/; exit $?", web_ip}).dump()},
+              &loner) != 0);
+  // The link's rules went with app.
+  std::string rules = h.ns().Save();
+  CAPTURE(rules);
+  CHECK(Count(rules, "-A BERTH") == 0);
+}
+
+TEST_CASE("stop: SIGTERM, then SIGKILL after t; kill; restart; errors name the container") {
+  Host h("stop");
+  if (Skip(h.ns())) return;
+  REQUIRE(h.Ready() == "");
+  std::string id = h.Start({"Image=bb", "Name=stubborn", Cmd("trap '' TERM; sleep 60")});
+  absl::Time start = absl::Now();
+  RunResult stop = h.Job({"stop", "t=1", "stubborn"});
+  absl::Duration took = absl::Now() - start;
+  CHECK(stop.status == 0);
+  CHECK(took >= absl::Seconds(1));
+  CHECK(took < absl::Seconds(8));
+  CHECK(h.Job({"wait", "stubborn"}).out == "137\n");
+  // A stopped container: stop again is fine, kill is not.
+  CHECK(h.Job({"stop", "stubborn"}).status == 0);
+  RunResult kill = h.Job({"kill", "stubborn"});
+  CHECK(kill.status == 1);
+  CHECK(kill.err == "Container /stubborn is not running\n");
+
+  std::string polite = h.Start({"Image=bb", "Name=polite", Cmd("trap 'exit 7' TERM; while true; do sleep 0.1; done")});
+  CHECK(h.Job({"kill", "signal=TERM", "polite"}).status == 0);
+  CHECK(h.Job({"wait", "polite"}).out == "7\n");
+  CHECK(h.Job({"restart", "t=0", "polite"}).status == 0);
+  CHECK(h.Inspect("polite")["State"]["Running"] == true);
+  CHECK(h.Job({"kill", "signal=NOPE", "polite"}).err == "signal: invalid signal 'NOPE'\n");
+  CHECK(h.Job({"stop", "t=0", polite.substr(0, 10)}).status == 0);
+
+  RunResult missing = h.Job({"start", "nosuch"});
+  CHECK(missing.status == 1);
+  CHECK(missing.err == "No such container: nosuch\n");
+  RunResult image = h.Job({"create", "Image=nosuch", Cmd("true")});
+  CHECK(image.status == 1);
+  CHECK(image.err == "No such image: nosuch\n");
+  RunResult conflict = h.Job({"create", "Image=bb", "Name=polite", Cmd("true")});
+  CHECK(conflict.status == 1);
+  CHECK(conflict.err == absl::StrCat("Conflict, The name /polite is already assigned to ", polite.substr(0, 12),
+                                     ". You have to delete (or rename) that container to be able to assign /polite "
+                                     "to a container again.\n"));
+  RunResult nocmd = h.Job({"create", "Image=bb"});
+  CHECK(nocmd.err == "No command specified\n");
+  RunResult notfound = h.Job({"create", "Image=bb", R"(Cmd=["nosuchprogram"])", "Name=broken"});
+  REQUIRE(notfound.status == 0);
+  RunResult bad_start = h.Job({"start", "broken"});
+  CHECK(bad_start.status == 1);
+  CHECK(Count(bad_start.err, R"(exec: "nosuchprogram": executable file not found in $PATH)") == 1);
+  CHECK(h.Inspect("broken")["State"]["Running"] == false);
+}
+
+TEST_CASE("logs after the container exits and after berthd restarts; shutdown stops running containers") {
+  Host h("logs");
+  if (Skip(h.ns())) return;
+  REQUIRE(h.Ready() == "");
+  CHECK(h.Run({"Image=bb", "Name=talker", Cmd("echo one; echo two; echo three >&2")}) == 0);
+  std::string sleeper = h.Start({"Image=bb", "Name=sleeper", Cmd("sleep 1000")});
+  int pid = h.Inspect(sleeper)["State"]["Pid"];
+  REQUIRE(pid > 0);
+  CHECK(h.Stop() == 0);
+  CHECK(::kill(pid, 0) != 0);  // stopped by the shutdown hook, and reaped
+  CHECK_FALSE(CgroupExists(h.cgroups(), sleeper));
+
+  REQUIRE(h.Ready() == "");
+  RunResult logs = h.Job({"logs", "talker"});
+  CHECK(logs.out == "one\ntwo\n");
+  CHECK(logs.err == "three\n");
+  CHECK(h.Job({"logs", "tail=1", "talker"}).out == "");
+  CHECK(h.Job({"logs", "tail=2", "talker"}).out == "two\n");
+  std::string stamped = h.Job({"logs", "timestamps=true", "talker"}).out;
+  std::vector<std::string> words = absl::StrSplit(stamped.substr(0, stamped.find('\n')), ' ');
+  REQUIRE(words.size() == 2);
+  CHECK(words[0].back() == 'Z');
+  CHECK(words[1] == "one");
+  CHECK(h.Inspect("sleeper")["State"]["Running"] == false);
+  // follow ends when the container stops.
+  h.Start({"Image=bb", "Name=follow", Cmd("echo a; sleep 0.5; echo b")});
+  RunResult follow = h.Job({"logs", "follow=true", "follow"});
+  CHECK(follow.out == "a\nb\n");
+}
+
+TEST_CASE("attach: the job's stdin reaches a container created with OpenStdin, its output comes back") {
+  Host h("attach");
+  if (Skip(h.ns())) return;
+  REQUIRE(h.Ready() == "");
+  h.Start({"Image=bb", "Name=cat", "OpenStdin=true", Cmd("tr a-z A-Z")});
+  std::string input = h.dir() / "input";
+  testing::WriteFileOrDie(input, "shout this\n");
+  RunResult attached = h.Job({"attach", "cat"}, input);
+  CHECK(attached.status == 0);
+  CHECK(attached.out == "SHOUT THIS\n");
+  CHECK(h.Job({"wait", "cat"}).out == "0\n");
+}
+
+// An image whose /etc/hosts is a symlink to a host path, and one whose /etc is
+// a symlink to /: berthd writes the container's files inside its rootfs only.
+TEST_CASE("a hostile image cannot make berthd write outside its rootfs") {
+  Host h("hostile");
+  if (Skip(h.ns())) return;
+  REQUIRE(h.Ready() == "");
+  std::string victim = h.dir() / "victim";
+  testing::WriteFileOrDie(victim, "untouched\n");
+  std::string host_hostname = ReadFileOrEmpty("/etc/hostname");
+  for (std::string kind : {"hosts-link", "etc-link"}) {
+    CAPTURE(kind);
+    std::string root = h.dir() / ("image-" + kind);
+    REQUIRE(testing::BuildBusyboxRootfs(root).ok());
+    if (kind == "hosts-link") {
+      std::filesystem::create_symlink(victim, root + "/etc/hosts");
+    } else {
+      std::filesystem::remove_all(root + "/etc");
+      std::filesystem::create_symlink("/", root + "/etc");
+    }
+    std::string tar = root + ".tar";
+    REQUIRE(RunCommand({"/bin/tar", "-C", root, "-cf", tar, "."}).status == 0);
+    REQUIRE(h.Job({"import", "-", kind}, tar).status == 0);
+    std::string id;
+    CHECK(h.Run({"Image=" + kind, "Name=" + kind, "Hostname=evil", Cmd("cat /etc/hostname")}, &id) == 0);
+    CHECK(h.Job({"logs", id}).out == "evil\n");
+  }
+  CHECK(ReadFileOrEmpty(victim) == "untouched\n");
+  CHECK(ReadFileOrEmpty("/etc/hostname") == host_hostname);
+}
+
+}  // namespace
+}  // namespace berth
