@@ -59,6 +59,19 @@ absl::StatusOr<json> JsonOf(const Env& env, absl::string_view key) {
   return j;
 }
 
+// A JSON array of strings; a plain word is a one-element list (Env::GetList),
+// but text that starts like an array must be one.
+absl::StatusOr<std::vector<std::string>> StringList(const Env& env, absl::string_view key) {
+  std::string text = env.Get(key);
+  size_t first = text.find_first_not_of(" \t\n");
+  if (first != std::string::npos && text[first] == '[') {
+    json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    bool strings = j.is_array() && std::all_of(j.begin(), j.end(), [](const json& e) { return e.is_string(); });
+    if (!strings) return Bad(key, "want a JSON array of strings, got", text);
+  }
+  return env.GetList(key);
+}
+
 absl::Status ParsePortBindings(const Env& env, PortMap* out) {
   if (env.Get("PortBindings").empty()) return absl::OkStatus();
   absl::StatusOr<json> j = JsonOf(env, "PortBindings");
@@ -136,8 +149,12 @@ absl::StatusOr<CreateRequest> ParseCreateRequest(const Env& env) {
   ContainerConfig& c = r.config;
   c.image = env.Get("Image");
   if (c.image.empty()) return absl::InvalidArgumentError("Image: required (an image name or id)");
-  c.cmd = env.GetList("Cmd");
-  c.env = env.GetList("Env");
+  absl::StatusOr<std::vector<std::string>> cmd = StringList(env, "Cmd");
+  if (!cmd.ok()) return cmd.status();
+  c.cmd = *cmd;
+  absl::StatusOr<std::vector<std::string>> vars = StringList(env, "Env");
+  if (!vars.ok()) return vars.status();
+  c.env = *vars;
   for (const std::string& kv : c.env) {
     if (kv.find('=') == std::string::npos || kv[0] == '=') return Bad("Env", "want KEY=VALUE, got", kv);
   }
@@ -169,7 +186,9 @@ absl::StatusOr<CreateRequest> ParseCreateRequest(const Env& env) {
     }
   }
   std::sort(c.exposed_ports.begin(), c.exposed_ports.end());
-  r.host_config.links = env.GetList("Links");
+  absl::StatusOr<std::vector<std::string>> links = StringList(env, "Links");
+  if (!links.ok()) return links.status();
+  r.host_config.links = *links;
   if (absl::Status s = ParseRestartPolicy(env, &r.host_config.restart_policy); !s.ok()) return s;
   return r;
 }

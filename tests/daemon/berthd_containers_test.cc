@@ -321,6 +321,10 @@ TEST_CASE("stop: SIGTERM, then SIGKILL after t; kill; restart; errors name the c
                                      "to a container again.\n"));
   RunResult nocmd = h.Job({"create", "Image=bb"});
   CHECK(nocmd.err == "No command specified\n");
+  RunResult broken_json = h.Job({"create", "Image=bb", R"(Cmd=["sh",)"});
+  CHECK(broken_json.status == 1);
+  CHECK(broken_json.err == "Cmd: want a JSON array of strings, got '[\"sh\",'\n");
+  CHECK(h.Job({"create", "Image=bb", "Cmd=true", "Memory=12q"}).err == "Memory: invalid size '12q'\n");
   RunResult notfound = h.Job({"create", "Image=bb", R"(Cmd=["nosuchprogram"])", "Name=broken"});
   REQUIRE(notfound.status == 0);
   RunResult bad_start = h.Job({"start", "broken"});
