@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "absl/strings/numbers.h"
@@ -100,11 +101,17 @@ int Create(ContainerRuntime* rt, Job& job) {
   return job.Error(job.Stdout().Write(*id + "\n"));
 }
 
-int Start(ContainerRuntime* rt, Job& job) {
+// Resolves the one ID argument and runs `op` on the container; its error is
+// the job's.
+int OnContainer(ContainerRuntime* rt, Job& job, const std::function<absl::Status(const std::string& id)>& op) {
   absl::StatusOr<std::string> id = OneId(rt, job);
   if (!id.ok()) return Fail(job, id.status());
-  absl::Status s = rt->Start(*id);
+  absl::Status s = op(*id);
   return s.ok() ? kStatusOk : Fail(job, s);
+}
+
+int Start(ContainerRuntime* rt, Job& job) {
+  return OnContainer(rt, job, [rt](const std::string& id) { return rt->Start(id); });
 }
 
 int Wait(ContainerRuntime* rt, Job& job) {
@@ -119,37 +126,26 @@ int Wait(ContainerRuntime* rt, Job& job) {
 }
 
 int Stop(ContainerRuntime* rt, Job& job) {
-  absl::StatusOr<std::string> id = OneId(rt, job);
-  if (!id.ok()) return Fail(job, id.status());
   absl::StatusOr<absl::Duration> t = StopTimeout(job.env());
   if (!t.ok()) return Fail(job, t.status());
-  absl::Status s = rt->Stop(*id, *t);
-  return s.ok() ? kStatusOk : Fail(job, s);
+  return OnContainer(rt, job, [rt, t](const std::string& id) { return rt->Stop(id, *t); });
 }
 
 int Restart(ContainerRuntime* rt, Job& job) {
-  absl::StatusOr<std::string> id = OneId(rt, job);
-  if (!id.ok()) return Fail(job, id.status());
   absl::StatusOr<absl::Duration> t = StopTimeout(job.env());
   if (!t.ok()) return Fail(job, t.status());
-  absl::Status s = rt->Restart(*id, *t);
-  return s.ok() ? kStatusOk : Fail(job, s);
+  return OnContainer(rt, job, [rt, t](const std::string& id) { return rt->Restart(id, *t); });
 }
 
 int Kill(ContainerRuntime* rt, Job& job) {
-  absl::StatusOr<std::string> id = OneId(rt, job);
-  if (!id.ok()) return Fail(job, id.status());
   absl::StatusOr<int> sig = ParseSignal(job.env().Get("signal"));
   if (!sig.ok()) return Fail(job, sig.status());
-  absl::Status s = rt->Kill(*id, *sig);
-  return s.ok() ? kStatusOk : Fail(job, s);
+  return OnContainer(rt, job, [rt, sig](const std::string& id) { return rt->Kill(id, *sig); });
 }
 
 int Delete(ContainerRuntime* rt, Job& job) {
-  absl::StatusOr<std::string> id = OneId(rt, job);
-  if (!id.ok()) return Fail(job, id.status());
-  absl::Status s = rt->Delete(*id, job.env().GetBool("force"));
-  return s.ok() ? kStatusOk : Fail(job, s);
+  bool force = job.env().GetBool("force");
+  return OnContainer(rt, job, [rt, force](const std::string& id) { return rt->Delete(id, force); });
 }
 
 int List(ContainerRuntime* rt, Job& job) {

@@ -57,10 +57,9 @@ CommandResult IpIn(const ScopedNetns& ns, const std::vector<std::string>& args) 
 }
 
 std::unique_ptr<EchoServer> ServeEcho(const ScopedNetns& ns, uint16_t port) {
-  int fd = -1;
-  RunInNetns(ns.name(), [&] { fd = net::testing::TcpListen(Ipv4Address(), port); });
-  REQUIRE(fd >= 0);
-  return std::make_unique<EchoServer>(fd);
+  std::unique_ptr<EchoServer> server = net::testing::ServeEchoIn(ns.name(), port);
+  REQUIRE(server != nullptr);
+  return server;
 }
 
 TEST_CASE("allocate_interface NetNs wires two containers to the bridge; traffic flows; release unwires") {

@@ -89,10 +89,9 @@ struct Container {
 };
 
 std::unique_ptr<EchoServer> ServeEcho(const Container& c, uint16_t port) {
-  int fd = -1;
-  RunInNetns(c.netns().name(), [&] { fd = TcpListen(Ipv4Address(), port); });
-  REQUIRE(fd >= 0);
-  return std::make_unique<EchoServer>(fd);
+  std::unique_ptr<EchoServer> server = net::testing::ServeEchoIn(c.netns().name(), port);
+  REQUIRE(server != nullptr);
+  return server;
 }
 
 TEST_CASE("allocate_port: an outside client (DNAT) and the host (proxy) reach the container") {

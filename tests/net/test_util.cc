@@ -524,4 +524,11 @@ FakeContainer::FakeContainer(const std::string& bridge,
   ok_ = true;
 }
 
+std::unique_ptr<EchoServer> ServeEchoIn(const std::string& netns, uint16_t port) {
+  int fd = -1;
+  RunInNetns(netns, [&] { fd = TcpListen(Ipv4Address(), port); });
+  if (fd < 0) return nullptr;
+  return std::make_unique<EchoServer>(fd);
+}
+
 }  // namespace berth::net::testing

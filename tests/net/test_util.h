@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -139,6 +140,10 @@ class EchoServer {
   std::vector<std::pair<Ipv4Address, uint16_t>> peers_;
   std::thread thread_;
 };
+
+// An EchoServer on TCP `port` of every address in the named namespace; null
+// when the port cannot be bound there.
+std::unique_ptr<EchoServer> ServeEchoIn(const std::string& netns, uint16_t port);
 
 // A container stand-in: a named namespace joined to `bridge` (in the
 // current namespace) by a veth pair, with `address` on its eth0 and a default
