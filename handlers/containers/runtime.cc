@@ -606,12 +606,13 @@ RestoreReport ContainerRuntime::Restore() {
   if (!names.ok()) report.warnings.push_back(absl::StrCat("container names: ", names.message()));
   for (ContainerRecord& c : records) {
     bool was_running = c.state.running;
+    // A berthd that died while the container ran, or half-way through its
+    // start, left its cgroup (and whatever still runs in it): it goes. The
+    // exec driver cannot reattach to a container of a previous run.
+    if (absl::Status s = execdriver::Container::RemoveStaleCgroup(options_.cgroups, c.id); !s.ok()) {
+      report.warnings.push_back(absl::StrCat("container ", c.id, ": ", s.message()));
+    }
     if (was_running) {
-      // berth's exec driver cannot reattach to a container of a previous run:
-      // whatever is left of it goes, and it is recorded as stopped.
-      if (absl::Status s = execdriver::Container::RemoveStaleCgroup(options_.cgroups, c.id); !s.ok()) {
-        report.warnings.push_back(absl::StrCat("container ", c.id, ": ", s.message()));
-      }
       c.state.running = false;
       c.state.pid = 0;
       c.state.exit_code = -127;

@@ -406,5 +406,40 @@ TEST_CASE("a hostile image cannot make berthd write outside its rootfs") {
   CHECK(ReadFileOrEmpty("/etc/hostname") == host_hostname);
 }
 
+// berthd SIGKILLed with a container running: the next berthd removes what is
+// left of it (its process, cgroup, mount, rules), records it stopped with -127,
+// holds its port, and starts it again on request.
+TEST_CASE("a SIGKILLed berthd leaves nothing running; the restarted one cleans up and can start the container again") {
+  Host h("crash");
+  if (Skip(h.ns())) return;
+  REQUIRE(h.Ready() == "");
+  std::string web = h.Start({"Image=bb", "Name=web", R"(PortBindings={"80/tcp":[{"HostIp":"","HostPort":"8080"}]})",
+                             Cmd("mkdir -p /www && echo again > /www/index.html && exec httpd -f -p 80 -h /www")});
+  int pid = h.Inspect(web)["State"]["Pid"];
+  REQUIRE(pid > 0);
+  h.berthd().proc->Signal(SIGKILL);
+  REQUIRE(h.berthd().proc->Wait(absl::Seconds(10)).has_value());
+  REQUIRE(h.Stop() != 0);
+
+  REQUIRE(h.Ready() == "");
+  json c = h.Inspect("web");
+  CHECK(c["State"]["Running"] == false);
+  CHECK(c["State"]["ExitCode"] == -127);
+  CHECK(WaitFor([&] { return ::kill(pid, 0) != 0; }, absl::Seconds(10)));
+  CHECK_FALSE(CgroupExists(h.cgroups(), web));
+  CHECK(Count(ReadFileOrEmpty("/proc/self/mountinfo"), web) == 0);
+  CHECK(Count(h.ns().Save(), "DNAT") == 0);
+  // Its port is held for it, and given back when it starts.
+  RunResult other = h.Job({"create", "Image=bb", "Name=other",
+                           R"(PortBindings={"80/tcp":[{"HostIp":"","HostPort":"8080"}]})", Cmd("true")});
+  REQUIRE(other.status == 0);
+  RunResult taken = h.Job({"start", "other"});
+  CHECK(taken.status == 1);
+  CHECK(Count(taken.err, "Bind for 0.0.0.0:8080 failed: port is already allocated") == 1);
+  CHECK(h.Job({"start", "web"}).status == 0);
+  CHECK(WaitFor([&] { return FetchFromHost(h.ns(), "http://127.0.0.1:8080/").out == "again\n"; }, absl::Seconds(10)));
+  CHECK(Count(h.ns().Save(), "DNAT") == 1);
+}
+
 }  // namespace
 }  // namespace berth
