@@ -66,29 +66,40 @@ absl::Status AttachContainer(ContainerRuntime& rt, const std::string& id, Job& j
   absl::StatusOr<std::shared_ptr<execdriver::Container>> p = rt.Process(id);
   if (!p.ok()) return p.status();
   std::shared_ptr<execdriver::Container> process = *p;
+  absl::StatusOr<ContainerRecord> c = rt.store().Get(id);
+  if (!c.ok()) return c.status();
   int token = process->SubscribeOutput([&job](execdriver::Stream stream, absl::string_view data, bool eof) {
     if (eof || data.empty()) return;
     (void)(stream == execdriver::Stream::kStderr ? job.Stderr() : job.Stdout()).Write(data);
   });
-  absl::StatusOr<ContainerRecord> c = rt.store().Get(id);
-  absl::Status result;
-  if (c.ok() && c->config.open_stdin) {
-    // The container's end stops the pump: stdin reads then see end of stream.
-    std::thread ender([&job, process] {
-      process->Wait();
-      job.Stdin().Close();
+  // The job's stdin is pumped on a thread of its own (reads block); this one
+  // waits for the container's end, the job's cancellation or its deadline,
+  // whichever comes first, and then ends the pump by closing the job's stdin.
+  std::thread pump;
+  if (c->config.open_stdin) {
+    pump = std::thread([&job, process] {
+      std::string chunk;
+      while (true) {
+        absl::StatusOr<bool> more = job.Stdin().ReadChunk(&chunk);
+        if (!more.ok() || !*more) break;
+        if (!process->WriteStdin(chunk).ok()) break;
+      }
+      process->CloseStdin();
     });
-    std::string chunk;
-    while (true) {
-      absl::StatusOr<bool> more = job.Stdin().ReadChunk(&chunk);
-      if (!more.ok() || !*more) break;
-      if (absl::Status s = process->WriteStdin(chunk); !s.ok()) break;
-    }
-    process->CloseStdin();
-    ender.join();
-  } else {
-    process->Wait();
   }
+  absl::Status result;
+  while (!process->WaitFor(absl::Milliseconds(100))) {
+    if (job.cancelled()) {
+      result = absl::CancelledError("attach: cancelled");
+      break;
+    }
+    if (absl::Now() >= job.deadline()) {
+      result = absl::DeadlineExceededError("attach: deadline exceeded");
+      break;
+    }
+  }
+  job.Stdin().Close();
+  if (pump.joinable()) pump.join();
   process->UnsubscribeOutput(token);
   return result;
 }

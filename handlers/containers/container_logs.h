@@ -28,7 +28,8 @@ absl::Status StreamLogs(ContainerRuntime& rt, const std::string& id, const LogsR
 // Passes the running container's output to the job as it comes, and, when the
 // container was created with OpenStdin, the job's stdin to the container
 // (closing the container's stdin at the job's end of input). Returns when the
-// container has stopped. `Container /web is not running` otherwise.
+// container has stopped, or when the job is cancelled or its deadline passes
+// (the container goes on). `Container /web is not running` otherwise.
 absl::Status AttachContainer(ContainerRuntime& rt, const std::string& id, Job& job);
 
 }  // namespace berth

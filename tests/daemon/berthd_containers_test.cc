@@ -374,6 +374,15 @@ TEST_CASE("attach: the job's stdin reaches a container created with OpenStdin, i
   CHECK(attached.status == 0);
   CHECK(attached.out == "SHOUT THIS\n");
   CHECK(h.Job({"wait", "cat"}).out == "0\n");
+  // An attach whose deadline passes ends (124); the container goes on.
+  h.Start({"Image=bb", "Name=ticker", Cmd("while true; do echo tick; sleep 0.2; done")});
+  absl::Time start = absl::Now();
+  RunResult timed = RunCommand({testing::ToolPath("BERTH"), "-H", h.berthd().sock, "--timeout", "1s", "job", "attach",
+                                "ticker"});
+  CHECK(timed.status == 124);
+  CHECK(absl::Now() - start < absl::Seconds(5));
+  CHECK(Count(timed.out, "tick\n") >= 2);
+  CHECK(h.Inspect("ticker")["State"]["Running"] == true);
 }
 
 // An image whose /etc/hosts is a symlink to a host path, and one whose /etc is
