@@ -119,8 +119,10 @@ int Wait(ContainerRuntime* rt, Job& job) {
   if (!id.ok()) return Fail(job, id.status());
   absl::StatusOr<int> code = rt->Wait(*id, [&job] { return job.cancelled() || absl::Now() >= job.deadline(); });
   if (!code.ok()) {
-    if (code.status().code() == absl::StatusCode::kCancelled) return job.Error(code.status());
-    return Fail(job, code.status());
+    if (code.status().code() != absl::StatusCode::kCancelled) return Fail(job, code.status());
+    // Stopped waiting: 124 past the deadline, 130 when cancelled.
+    if (!job.cancelled()) return job.Error(absl::DeadlineExceededError("wait: deadline exceeded"));
+    return job.Error(code.status());
   }
   return job.Error(job.Stdout().Write(absl::StrCat(*code, "\n")));
 }

@@ -383,6 +383,9 @@ TEST_CASE("attach: the job's stdin reaches a container created with OpenStdin, i
   CHECK(absl::Now() - start < absl::Seconds(5));
   CHECK(Count(timed.out, "tick\n") >= 2);
   CHECK(h.Inspect("ticker")["State"]["Running"] == true);
+  RunResult waited = RunCommand({testing::ToolPath("BERTH"), "-H", h.berthd().sock, "--timeout", "300ms", "job",
+                                 "wait", "ticker"});
+  CHECK(waited.status == 124);
 }
 
 // An image whose /etc/hosts is a symlink to a host path, and one whose /etc is
