@@ -4,7 +4,7 @@
 // Every change rewrites the file atomically (temp file, fsync, rename, fsync
 // of the directory), so a crash leaves the old or the new file. Thread-safe.
 //
-// Error strings are part of berth's contract (SPEC §6.3):
+// Error strings are part of berth's contract (docs/storage.md, TagStore):
 //   "Repository name can't be empty", "'scratch' is a reserved name",
 //   "Tag name can't be empty",
 //   "Illegal tag name (<tag>): only [A-Za-z0-9_.-] are allowed, minimum 1, maximum 128 in length",

@@ -65,7 +65,7 @@ TEST_CASE("config: mutually exclusive flags, ICC without iptables, ip-masq, MTU,
   CHECK(ConfigFromEnv(bad).status().message() == "invalid integer for Mtu: 'big'");
 }
 
-TEST_CASE("pid file: written, locked, removed; a held lock refuses with SPEC's message") {
+TEST_CASE("pid file: written, locked, removed; a held lock refuses with the documented message") {
   TempDir dir;
   std::string path = dir / "run/berthd.pid";
   auto p = Pidfile::Create(path);

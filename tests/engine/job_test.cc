@@ -1,4 +1,4 @@
-// SPEC §1.2: jobs, Run's order, statuses and error text.
+// docs/engine.md, "Jobs and statuses": jobs, Run's order, statuses and error text.
 #include "engine/job.h"
 
 #include <doctest/doctest.h>
