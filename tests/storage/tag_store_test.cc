@@ -76,6 +76,16 @@ TEST_CASE("every documented error string") {
         "Repository name can't be empty");
   CHECK(store->Set("scratch", "x", kA, false).message() ==
         "'scratch' is a reserved name");
+  for (std::string bad : {"Bad Name", "UPPER", "demo@x", "demo:tag", "a//b", "/a", "a/", "localhost:5000/"}) {
+    CAPTURE(bad);
+    CHECK(store->Set(bad, "x", kA, false).message() ==
+          "Invalid repository name (" + bad + "), only [a-z0-9-_.] are allowed");
+  }
+  for (std::string good : {"a", "busybox", "my-org/app_1.2", "localhost/app", "registry.example.com:5000/team/app",
+                           "localhost:5000/app"}) {
+    CAPTURE(good);
+    CHECK(ValidateRepositoryName(good).ok());
+  }
   CHECK(ValidateTagName("").message() == "Tag name can't be empty");
   for (std::string bad : {std::string("-x"), std::string(".x"),
                           std::string("a b"), std::string("a:b"),
