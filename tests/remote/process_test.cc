@@ -253,7 +253,7 @@ TEST_CASE("berthd refuses a non-loopback tcp endpoint without CURVE keys") {
   TempDir dir;
   RunResult r = RunCommand({ToolPath("BERTHD"), "-H", "tcp://0.0.0.0:0", "-p", dir / "pid", "-g", dir / "root"});
   CHECK(r.status == 1);
-  CHECK(r.err.find("berthd: refusing to serve tcp://0.0.0.0:0 without CURVE keys") != std::string::npos);
+  CHECK(r.err.find("berthd: -H: refusing to serve tcp://0.0.0.0:0 without CURVE keys") != std::string::npos);
 }
 
 TEST_CASE("berthd exits 0 on SIGTERM") {
