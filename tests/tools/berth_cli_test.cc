@@ -3,7 +3,7 @@
 // its own flag, usage errors exit 2 naming the word, 127 means only "no such
 // job", paths are the client's, --timeout bounds jobs and scripts, the friendly
 // verbs, image names; berthd's checks before it starts (dry run, root, lock,
-// config file); berth-worker's connected message.
+// config file); berth-worker's connected message; bash completion.
 #include <doctest/doctest.h>
 #include <signal.h>
 
@@ -385,6 +385,22 @@ TEST_CASE("berth-worker says connected only once berthd accepted it") {
                 worker.Stderr());
   worker.Signal(SIGTERM);
   (void)worker.Wait(absl::Seconds(10));
+}
+
+TEST_CASE("bash completion: subcommands, and after `job` the server's job names") {
+  Daemon d;
+  auto complete = [&](const std::string& line) {
+    return RunCommand({"/bin/bash", "-c",
+                       absl::StrCat("source ", ToolPath("BERTH_COMPLETION"), "; COMP_WORDS=(", line,
+                                    "); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _berth; echo \"${COMPREPLY[*]}\"")},
+                      {absl::StrCat("PATH=", std::filesystem::path(ToolPath("BERTH")).parent_path().string(),
+                                    ":/usr/bin:/bin")})
+        .out;
+  };
+  CHECK(complete("berth jo") == "job\n");
+  CHECK(complete(absl::StrCat("berth -H ", d.sock(), " job ec")) == "echo\n");
+  CHECK(complete(absl::StrCat("berth job -H ", d.sock(), " container_ins")) == "container_inspect\n");
+  CHECK(complete(absl::StrCat("berth -H ", d.sock(), " job echo ec")).find("echo") == std::string::npos);
 }
 
 }  // namespace
