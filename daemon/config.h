@@ -1,4 +1,4 @@
-// Config: berthd's settings, as its flags give them (SPEC §5.1), and their
+// Config: berthd's settings, as its flags give them (docs/daemon.md), and their
 // round trip through a job env so that NewDaemon's steps can take them as input.
 #ifndef BERTH_DAEMON_CONFIG_H_
 #define BERTH_DAEMON_CONFIG_H_
@@ -48,9 +48,19 @@ struct Config {
   bool dry_run = false;
 };
 
-// NewDaemon's first step (SPEC §5.2.1): MTU 0 becomes `default_mtu`; -b with
-// --bip, and --iptables=false with --icc=false, are refused with SPEC's
-// messages; --iptables=false turns ip-masq off; DisableNetwork = (-b none).
+// NewDaemon's first step, and all `berthd --dry-run` checks (one code path).
+// Each flag's value first, the error naming the flag: `--ip: invalid IPv4
+// address '1.2.3'`; `--bip`/`--fixed-cidr: invalid CIDR '…'`; `--mtu: must be 0
+// (the default route's) or between 68 and 65535, got 10`; `--dns: invalid IPv4
+// address '…'`; `--exec-driver: unknown exec driver 'lxc' (berth has: native)`;
+// `--storage-driver: unknown graph driver 'zfs' (berth has: aufs, …)`;
+// `--storage-opt: unknown option '…'` (no driver takes options); `-H: '…' is not
+// ipc:///PATH or tcp://HOST:PORT`, an ipc path must be absolute, and `-H:
+// refusing to serve tcp://… without CURVE keys: …` for a non-loopback tcp
+// endpoint without --curve-key. Then: MTU 0 becomes
+// `default_mtu`; -b with --bip, and --iptables=false with --icc=false, are
+// refused with Docker's messages (docs/daemon.md); --iptables=false turns
+// ip-masq off; DisableNetwork = (-b none).
 absl::StatusOr<Config> CheckConfig(Config c, int default_mtu);
 
 // The MTU of the default route's interface, or 1500.

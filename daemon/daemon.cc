@@ -339,7 +339,7 @@ int Daemon::StepRestore(Job&) {
 }
 
 int Daemon::StepShutdownHooks(Job&) {
-  // Registered in reverse of SPEC's shutdown order (the engine runs the last
+  // Registered in reverse of the shutdown order docs/daemon.md gives (the engine runs the last
   // registered first): close graphdb, unmount, release ports, stop containers.
   engine_.OnShutdown([this] { CloseGraphDb(); }, "close graphdb");
   engine_.OnShutdown([this] { CleanupDriver(); }, "unmount the graph driver");

@@ -1,11 +1,11 @@
 // Daemon: berthd's state, assembled by NewDaemon.
 //
 // NewDaemon is data: an ordered list of job invocations (Plan), one job per step
-// of SPEC §5.2, each with the env it runs with. Daemon::New registers the step
+// of docs/daemon.md (NewDaemon), each with the env it runs with. Daemon::New registers the step
 // jobs on the engine, runs the plan in order, and unregisters them; each step
 // registers OnShutdown hooks for what it acquires, so a start-up failure releases
 // everything taken so far (Engine::Shutdown runs them). The last step registers
-// the full teardown in SPEC's order — stop containers, release ports, unmount
+// the full teardown in the documented order — stop containers, release ports, unmount
 // the driver, close graphdb — ahead of the pid file, which goes last. Every
 // teardown runs once, whichever hook reaches it first.
 #ifndef BERTH_DAEMON_DAEMON_H_

@@ -3,7 +3,7 @@
 //
 // Created by Engine::NewJob (which picks the handler at creation), configured by
 // the caller (env, stdin source, stdout/stderr sinks), then Run once. Run's order
-// is the contract of SPEC §1.2: shutdown check, already-run check, not-found,
+// is the contract (docs/engine.md, "Jobs and statuses"): shutdown check, already-run check, not-found,
 // handler (exceptions become status 1), stream close, error text = last stderr line.
 #ifndef BERTH_ENGINE_JOB_H_
 #define BERTH_ENGINE_JOB_H_

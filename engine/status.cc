@@ -23,8 +23,6 @@ int JobStatusFromStatus(const absl::Status& status) {
   switch (status.code()) {
     case absl::StatusCode::kOk:
       return kStatusOk;
-    case absl::StatusCode::kNotFound:
-      return kStatusNotFound;
     case absl::StatusCode::kDeadlineExceeded:
       return kStatusDeadlineExceeded;
     case absl::StatusCode::kUnavailable:

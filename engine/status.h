@@ -23,7 +23,10 @@ inline constexpr int kStatusCancelled = 130;
 // The absl::Status a job with `status` and error text `message` returns from Run.
 absl::Status StatusFromJobStatus(int status, absl::string_view message);
 
-// The job status that best represents `status` (OK → 0, NotFound → 127, ...).
+// The job status that best represents `status`: OK → 0, DeadlineExceeded → 124,
+// Unavailable → 126, Cancelled → 130, anything else → 1. NotFound is 1 too: a
+// missing file, image or container is an ordinary failure with its message;
+// 127 means only "no handler for this job name", which Job::Run sets itself.
 int JobStatusFromStatus(const absl::Status& status);
 
 }  // namespace berth

@@ -38,10 +38,13 @@ int EnvJob(Job& job) {
 }
 
 int Sleep(Job& job) {
-  if (job.args().size() != 1) return job.Errorf("usage: sleep DURATION (e.g. 1.5s, 200ms)");
+  if (job.args().size() != 1) return job.Errorf("usage: sleep DURATION (e.g. 10, 1.5s, 200ms)");
+  // A bare number is seconds, as sleep(1) reads it.
+  std::string text = job.args()[0];
+  if (!text.empty() && text.find_first_not_of("0123456789.") == std::string::npos) text.push_back('s');
   absl::Duration d;
-  if (!absl::ParseDuration(job.args()[0], &d) || d < absl::ZeroDuration() || d == absl::InfiniteDuration()) {
-    return job.Errorf("sleep: invalid duration '%s' (use e.g. 1.5s, 200ms)", job.args()[0]);
+  if (!absl::ParseDuration(text, &d) || d < absl::ZeroDuration() || d == absl::InfiniteDuration()) {
+    return job.Errorf("sleep: invalid duration '%s' (use e.g. 10, 1.5s, 200ms)", job.args()[0]);
   }
   if (job.WaitCancelled(d)) return job.Error(absl::CancelledError("sleep: cancelled"));
   return kStatusOk;

@@ -1,4 +1,4 @@
-// Constructors of the rules SPEC §7 lists.
+// Constructors of the rules docs/networking.md lists.
 
 #include "net/berth_rules.h"
 

@@ -1,6 +1,6 @@
-// Every iptables rule berth writes (SPEC §7), in one place.
+// Every iptables rule berth writes (docs/networking.md), in one place.
 //
-// Each function returns the rule the SPEC names, with the iptables command
+// Each function returns the rule docs/networking.md names, with the iptables command
 // line it stands for in its comment; the bridge set-up, the port mapper and
 // the link rules use nothing else, and the tests compare each of these with
 // the same command line run through the iptables-legacy program.

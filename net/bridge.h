@@ -1,4 +1,4 @@
-// The bridge half of init_networkdriver (SPEC §7.1): find or create the
+// The bridge half of init_networkdriver (docs/networking.md, "The bridge"): find or create the
 // bridge and settle its address.
 //
 // Without -b berth manages its default bridge: when it is missing, the first

@@ -1,4 +1,4 @@
-// The iptables half of init_networkdriver (SPEC §7.1): berth's chains and
+// The iptables half of init_networkdriver (docs/networking.md, "The bridge"): berth's chains and
 // fixed rules, reconciled at every start, and their removal.
 //
 // SetUpFirewall leaves the tables in one defined state whatever a previous

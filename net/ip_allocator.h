@@ -1,4 +1,4 @@
-// Container IP allocation on the bridge network (SPEC §7.2).
+// Container IP allocation on the bridge network (docs/networking.md).
 //
 // The range handed out is network+2 … broadcast−1 of the bridge network, or of
 // the fixed CIDR when one is configured (it must lie inside the bridge

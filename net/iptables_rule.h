@@ -1,6 +1,6 @@
 // An iptables rule as berth writes it, and its kernel encoding.
 //
-// Rule covers exactly the matches and targets SPEC §7 needs: -s/-d and -i/-o
+// Rule covers exactly the matches and targets docs/networking.md needs: -s/-d and -i/-o
 // with negation, -p tcp|udp with --sport/--dport, -m addrtype --dst-type
 // LOCAL, -m conntrack --ctstate RELATED,ESTABLISHED, and the targets ACCEPT,
 // DROP, RETURN, a jump to a user chain, DNAT --to-destination IP:PORT and

@@ -1,4 +1,4 @@
-// Container links (SPEC §7.2 `link`): per exposed port of the child, a pair
+// Container links (docs/networking.md, `link`): per exposed port of the child, a pair
 // of filter rules in BERTH that lets the parent reach the child on that port
 // even with icc off:
 //   -i <br> -o <br> -p P -s parent -d child --dport N -j ACCEPT

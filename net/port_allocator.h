@@ -1,4 +1,4 @@
-// Host port allocation per host IP and protocol (SPEC §7.2).
+// Host port allocation per host IP and protocol (docs/networking.md).
 //
 // A port taken on 0.0.0.0 conflicts with the same port on every specific
 // address and the other way round, because a wildcard listener and a specific

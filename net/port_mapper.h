@@ -1,4 +1,4 @@
-// Port mappings (SPEC §7.2 allocate_port / release_interface): a host port
+// Port mappings (docs/networking.md, allocate_port / release_interface): a host port
 // (per protocol and host address) forwarded to a container's port.
 //
 // Map does, in this order, and undoes what it already did when a later step

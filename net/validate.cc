@@ -27,7 +27,7 @@ int64_t ParseSmallDecimal(absl::string_view text) {
   return v;
 }
 
-// For the SPEC texts, which show the value as given: only control bytes are
+// For the documented texts, which show the value as given: only control bytes are
 // escaped, quotes and spaces stay visible as they are.
 std::string EscapeControl(absl::string_view text) {
   std::string out;

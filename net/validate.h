@@ -3,7 +3,7 @@
 //
 // The job handlers receive all of these as strings from an env; each parser
 // here turns one string into a typed value or an error that names the bad
-// value (with the exact SPEC texts where the reference defined one), so a bad
+// value (with the exact documented texts where the reference defined one), so a bad
 // value is refused before any rule is written.
 
 #ifndef BERTH_NET_VALIDATE_H_

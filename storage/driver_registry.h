@@ -1,4 +1,4 @@
-// Choosing the graph driver at daemon start (SPEC §5 step 5):
+// Choosing the graph driver at daemon start (docs/daemon.md, NewDaemon step 5):
 //   1. $BERTH_DRIVER, then 2. the driver named with -s: that driver or
 //      nothing — when it cannot be used the error is returned, there is no
 //      fallback;
@@ -70,7 +70,7 @@ struct SelectedDriver {
 
 // The payload key under which a failed selection lists every driver it
 // tried and why, one "name: reason" per line (the message itself stays the
-// exact SPEC string).
+// exact documented string).
 inline constexpr absl::string_view kProbeReportPayload =
     "berth.storage/driver-probes";
 

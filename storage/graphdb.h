@@ -1,7 +1,7 @@
 // graphdb: a tiny graph database on SQLite that names entities by paths,
 // the way berthd names containers ("/web") and links ("/web/db").
 //
-// Schema (SPEC §6.4; the file is usually <root>/linkgraph.db):
+// Schema (docs/storage.md, graphdb; the file is usually <root>/linkgraph.db):
 //   entity(id text PRIMARY KEY)
 //   edge(entity_id text NOT NULL, parent_id text NULL, name text NOT NULL,
 //        FOREIGN KEYs to entity)

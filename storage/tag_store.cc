@@ -59,6 +59,22 @@ absl::Status ValidateRepositoryName(absl::string_view repo) {
   if (repo == "scratch") {
     return absl::InvalidArgumentError("'scratch' is a reserved name");
   }
+  // An optional registry host first ("localhost", or with a '.' or ':' in it),
+  // then path components of [a-z0-9_.-], as Docker 1.x's validation.
+  absl::string_view path = repo;
+  size_t slash = repo.find('/');
+  if (slash != absl::string_view::npos) {
+    absl::string_view host = repo.substr(0, slash);
+    if (host == "localhost" || host.find_first_of(".:") != absl::string_view::npos) path = repo.substr(slash + 1);
+  }
+  bool ok = !path.empty() && path.front() != '/' && path.back() != '/' && path.find("//") == absl::string_view::npos;
+  for (char c : path) {
+    ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-' || c == '/');
+  }
+  if (!ok) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Invalid repository name (", repo, "), only [a-z0-9-_.] are allowed"));
+  }
   return absl::OkStatus();
 }
 

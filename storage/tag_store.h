@@ -4,8 +4,9 @@
 // Every change rewrites the file atomically (temp file, fsync, rename, fsync
 // of the directory), so a crash leaves the old or the new file. Thread-safe.
 //
-// Error strings are part of berth's contract (SPEC §6.3):
+// Error strings are part of berth's contract (docs/storage.md, TagStore):
 //   "Repository name can't be empty", "'scratch' is a reserved name",
+//   "Invalid repository name (<repo>), only [a-z0-9-_.] are allowed",
 //   "Tag name can't be empty",
 //   "Illegal tag name (<tag>): only [A-Za-z0-9_.-] are allowed, minimum 1, maximum 128 in length",
 //   "Conflict: Tag <tag> is already set to image <id>, if you want to replace it, please use -f option",
@@ -34,7 +35,11 @@ inline constexpr absl::string_view kDefaultTag = "latest";
 using TagMap = std::map<std::string, std::string, std::less<>>;
 using Repositories = std::map<std::string, TagMap, std::less<>>;
 
-// "" -> "Repository name can't be empty"; "scratch" -> reserved.
+// "" -> "Repository name can't be empty"; "scratch" -> reserved; otherwise an
+// optional registry host ("localhost", or a name with '.' or ':', then '/') and
+// '/'-separated components of [a-z0-9_.-], else
+// "Invalid repository name (<repo>), only [a-z0-9-_.] are allowed" (so
+// `Bad Name`, `UPPER`, `demo@x` and `demo:tag` are refused).
 absl::Status ValidateRepositoryName(absl::string_view repo);
 // "" -> "Tag name can't be empty"; otherwise ^[\w][\w.-]{0,127}$.
 absl::Status ValidateTagName(absl::string_view tag);

@@ -1,7 +1,7 @@
 // TruncIndex: a set of ids that can be looked up by any unique prefix, the
 // way `berth` accepts `4f2a` for a 64-hex image or container id.
 //
-// Error strings are part of berth's contract (SPEC §6.2):
+// Error strings are part of berth's contract (docs/storage.md, TruncIndex):
 //   Add:    "illegal character: ' '", "prefix can't be empty",
 //           "id already exists: '<id>'"
 //   Get:    "no such id: <prefix>" for an unknown prefix,

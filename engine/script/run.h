@@ -1,4 +1,4 @@
-// RunScript: the job-script executor behind `berth run` (SPEC §4).
+// RunScript: the job-script executor behind `berth run` (docs/scripts.md).
 //
 // Statements run in order. A list `p1 && p2 || p3` runs its pipelines left to
 // right as a shell does; its status is that of the last pipeline that ran. A

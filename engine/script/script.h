@@ -1,4 +1,4 @@
-// Script: the parsed form of a job script (SPEC §4), as ParseScript builds it and
+// Script: the parsed form of a job script (docs/scripts.md), as ParseScript builds it and
 // CheckScript, PlanScript and RunScript read it.
 //
 //   script     := { statement } separated by ';' or newlines; '#' starts a comment

@@ -1,4 +1,4 @@
-// The `network` handler group (SPEC §7): the jobs that drive berth's bridge
+// The `network` handler group (docs/networking.md): the jobs that drive berth's bridge
 // networking. Each handler turns its env into a typed request for the
 // NetworkDriver (network_driver.h) and the result back into an env written to
 // stdout; every value is validated before anything reaches a rule.

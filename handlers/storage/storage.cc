@@ -28,15 +28,31 @@ std::string MachineArch() {
   return m;
 }
 
+// The repository and tag of args[at] ("repo", "repo:tag") and an optional
+// args[at+1] TAG; the tag defaults to "latest". Both validated.
+absl::StatusOr<std::pair<std::string, std::string>> RepoAndTag(const std::vector<std::string>& args, size_t at) {
+  auto [repo, tag] = storage::ParseRepositoryTag(args[at]);
+  if (at + 1 < args.size()) {
+    if (!tag.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("both a tag in '", args[at], "' and a TAG argument '", args[at + 1], "': give one"));
+    }
+    tag = args[at + 1];
+  }
+  if (tag.empty()) tag = "latest";
+  if (absl::Status v = storage::ValidateRepositoryName(repo); !v.ok()) return v;
+  if (absl::Status v = storage::ValidateTagName(tag); !v.ok()) return v;
+  return std::make_pair(repo, tag);
+}
+
 int Import(const Stores& s, Job& job) {
   const auto& a = job.args();
   if (a.size() < 2 || a.size() > 3) return job.Errorf("usage: import SRC REPO [TAG] (SRC: '-' for stdin or a tar file)");
   const std::string& src = a[0];
-  const std::string& repo = a[1];
-  const std::string tag = a.size() == 3 ? a[2] : "latest";
-  // Refuse a bad name before reading a single byte of the layer.
-  if (absl::Status v = storage::ValidateRepositoryName(repo); !v.ok()) return job.Error(v);
-  if (absl::Status v = storage::ValidateTagName(tag); !v.ok()) return job.Error(v);
+  absl::StatusOr<std::pair<std::string, std::string>> name = RepoAndTag(a, 1);
+  if (!name.ok()) return job.Error(name.status());
+  const auto& [repo, tag] = *name;
+  // The name was refused above, if bad, before reading a byte of the layer.
   storage::ByteSource layer;
   if (src == "-") {
     layer = [&job](char* buf, size_t n) -> absl::StatusOr<size_t> { return job.Stdin().Read(buf, n); };
@@ -88,11 +104,19 @@ int Images(const Stores& s, Job& job) {
 }
 
 int Tag(const Stores& s, Job& job) {
-  const auto& a = job.args();
-  if (a.size() < 2 || a.size() > 3) return job.Errorf("usage: tag IMAGE REPO [TAG]");
+  std::vector<std::string> a = job.args();
+  // `tag -f IMAGE REPO[:TAG]`, as the Conflict error suggests, or env force=true.
+  bool force = job.env().GetBool("force");
+  if (!a.empty() && a[0] == "-f") {
+    force = true;
+    a.erase(a.begin());
+  }
+  if (a.size() < 2 || a.size() > 3) return job.Errorf("usage: tag [-f] IMAGE REPO[:TAG] (or IMAGE REPO TAG)");
+  absl::StatusOr<std::pair<std::string, std::string>> name = RepoAndTag(a, 1);
+  if (!name.ok()) return job.Error(name.status());
   absl::StatusOr<std::string> id = ResolveImage(s.graph, s.tags, a[0]);
   if (!id.ok()) return job.Error(id.status());
-  return job.Error(s.tags->Set(a[1], a.size() == 3 ? a[2] : "latest", *id, job.env().GetBool("force")));
+  return job.Error(s.tags->Set(name->first, name->second, *id, force));
 }
 
 int Inspect(const Stores& s, Job& job) {

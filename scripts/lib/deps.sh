@@ -7,7 +7,7 @@ BERTH_PACKAGES=(
   libiptc-dev libip4tc-dev iptables libnl-route-3-dev nlohmann-json3-dev
   libcli11-dev libspdlog-dev doctest-dev libsystemd-dev
   iproute2 procps util-linux tar
-  busybox-static runc
+  busybox-static runc help2man
 )
 
 berth_install_missing_packages() {

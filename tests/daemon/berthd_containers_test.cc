@@ -74,8 +74,9 @@ class Host {
   }
   // create with `env`, then start; returns the id ("" on failure, reported).
   std::string Start(std::vector<std::string> env) {
-    std::vector<std::string> args = {"create"};
-    args.insert(args.end(), env.begin(), env.end());
+    std::vector<std::string> args;
+    for (std::string& e : env) args.insert(args.end(), {"-e", std::move(e)});
+    args.push_back("create");
     RunResult created = Job(args);
     REQUIRE_MESSAGE(created.status == 0, created.err);
     std::string id = created.out.substr(0, created.out.find('\n'));
@@ -180,7 +181,7 @@ TEST_CASE("a container runs its command: output, exit status, PID 1, its own hos
   CHECK(first["time"].get<std::string>().back() == 'Z');
   // The list: stopped containers only with all=true.
   CHECK(h.Job({"containers"}).out == "[]\n");
-  json all = json::parse(h.Job({"containers", "all=true"}).out);
+  json all = json::parse(h.Job({"-e", "all=true", "containers"}).out);
   REQUIRE(all.size() == 1);
   CHECK(all[0]["Status"].get<std::string>().rfind("Exited (3) ", 0) == 0);
 }
@@ -244,7 +245,7 @@ TEST_CASE("busybox httpd published on a host port: reached through DNAT from ano
   // or record behind.
   CHECK(h.Job({"container_delete", "web"}).err ==
         "Conflict, You cannot remove a running container. Stop the container before attempting removal or use -f\n");
-  CHECK(h.Job({"container_delete", "force=true", "web"}).status == 0);
+  CHECK(h.Job({"-e", "force=true", "container_delete", "web"}).status == 0);
   CHECK(Count(h.ns().Save(), ip) == 0);
   CHECK_FALSE(CgroupExists(h.cgroups(), web));
   CHECK_FALSE(std::filesystem::exists(h.dir() / ("root/containers/" + web)));
@@ -288,7 +289,7 @@ TEST_CASE("stop: SIGTERM, then SIGKILL after t; kill; restart; errors name the c
   REQUIRE(h.Ready() == "");
   std::string id = h.Start({"Image=bb", "Name=stubborn", Cmd("trap '' TERM; sleep 60")});
   absl::Time start = absl::Now();
-  RunResult stop = h.Job({"stop", "t=1", "stubborn"});
+  RunResult stop = h.Job({"-e", "t=1", "stop", "stubborn"});
   absl::Duration took = absl::Now() - start;
   CHECK(stop.status == 0);
   CHECK(took >= absl::Seconds(1));
@@ -301,31 +302,32 @@ TEST_CASE("stop: SIGTERM, then SIGKILL after t; kill; restart; errors name the c
   CHECK(kill.err == "Container /stubborn is not running\n");
 
   std::string polite = h.Start({"Image=bb", "Name=polite", Cmd("trap 'exit 7' TERM; while true; do sleep 0.1; done")});
-  CHECK(h.Job({"kill", "signal=TERM", "polite"}).status == 0);
+  CHECK(h.Job({"-e", "signal=TERM", "kill", "polite"}).status == 0);
   CHECK(h.Job({"wait", "polite"}).out == "7\n");
-  CHECK(h.Job({"restart", "t=0", "polite"}).status == 0);
+  CHECK(h.Job({"-e", "t=0", "restart", "polite"}).status == 0);
   CHECK(h.Inspect("polite")["State"]["Running"] == true);
-  CHECK(h.Job({"kill", "signal=NOPE", "polite"}).err == "signal: invalid signal 'NOPE'\n");
-  CHECK(h.Job({"stop", "t=0", polite.substr(0, 10)}).status == 0);
+  CHECK(h.Job({"-e", "signal=NOPE", "kill", "polite"}).err == "signal: invalid signal 'NOPE'\n");
+  CHECK(h.Job({"-e", "t=0", "stop", polite.substr(0, 10)}).status == 0);
 
   RunResult missing = h.Job({"start", "nosuch"});
   CHECK(missing.status == 1);
   CHECK(missing.err == "No such container: nosuch\n");
-  RunResult image = h.Job({"create", "Image=nosuch", Cmd("true")});
+  RunResult image = h.Job({"-e", "Image=nosuch", "-e", Cmd("true"), "create"});
   CHECK(image.status == 1);
   CHECK(image.err == "No such image: nosuch\n");
-  RunResult conflict = h.Job({"create", "Image=bb", "Name=polite", Cmd("true")});
+  RunResult conflict = h.Job({"-e", "Image=bb", "-e", "Name=polite", "-e", Cmd("true"), "create"});
   CHECK(conflict.status == 1);
   CHECK(conflict.err == absl::StrCat("Conflict, The name /polite is already assigned to ", polite.substr(0, 12),
                                      ". You have to delete (or rename) that container to be able to assign /polite "
                                      "to a container again.\n"));
-  RunResult nocmd = h.Job({"create", "Image=bb"});
+  RunResult nocmd = h.Job({"-e", "Image=bb", "create"});
   CHECK(nocmd.err == "No command specified\n");
-  RunResult broken_json = h.Job({"create", "Image=bb", R"(Cmd=["sh",)"});
+  RunResult broken_json = h.Job({"-e", "Image=bb", "-e", R"(Cmd=["sh",)", "create"});
   CHECK(broken_json.status == 1);
   CHECK(broken_json.err == "Cmd: want a JSON array of strings, got '[\"sh\",'\n");
-  CHECK(h.Job({"create", "Image=bb", "Cmd=true", "Memory=12q"}).err == "Memory: invalid size '12q'\n");
-  RunResult notfound = h.Job({"create", "Image=bb", R"(Cmd=["nosuchprogram"])", "Name=broken"});
+  CHECK(h.Job({"-e", "Image=bb", "-e", "Cmd=true", "-e", "Memory=12q", "create"}).err ==
+        "Memory: invalid size '12q'\n");
+  RunResult notfound = h.Job({"-e", "Image=bb", "-e", R"(Cmd=["nosuchprogram"])", "-e", "Name=broken", "create"});
   REQUIRE(notfound.status == 0);
   RunResult bad_start = h.Job({"start", "broken"});
   CHECK(bad_start.status == 1);
@@ -349,9 +351,9 @@ TEST_CASE("logs after the container exits and after berthd restarts; shutdown st
   RunResult logs = h.Job({"logs", "talker"});
   CHECK(logs.out == "one\ntwo\n");
   CHECK(logs.err == "three\n");
-  CHECK(h.Job({"logs", "tail=1", "talker"}).out == "");
-  CHECK(h.Job({"logs", "tail=2", "talker"}).out == "two\n");
-  std::string stamped = h.Job({"logs", "timestamps=true", "talker"}).out;
+  CHECK(h.Job({"-e", "tail=1", "logs", "talker"}).out == "");
+  CHECK(h.Job({"-e", "tail=2", "logs", "talker"}).out == "two\n");
+  std::string stamped = h.Job({"-e", "timestamps=true", "logs", "talker"}).out;
   std::vector<std::string> words = absl::StrSplit(stamped.substr(0, stamped.find('\n')), ' ');
   REQUIRE(words.size() == 2);
   CHECK(words[0].back() == 'Z');
@@ -359,7 +361,7 @@ TEST_CASE("logs after the container exits and after berthd restarts; shutdown st
   CHECK(h.Inspect("sleeper")["State"]["Running"] == false);
   // follow ends when the container stops.
   h.Start({"Image=bb", "Name=follow", Cmd("echo a; sleep 0.5; echo b")});
-  RunResult follow = h.Job({"logs", "follow=true", "follow"});
+  RunResult follow = h.Job({"-e", "follow=true", "logs", "follow"});
   CHECK(follow.out == "a\nb\n");
 }
 
@@ -442,8 +444,9 @@ TEST_CASE("a SIGKILLed berthd leaves nothing running; the restarted one cleans u
   CHECK(Count(ReadFileOrEmpty("/proc/self/mountinfo"), web) == 0);
   CHECK(Count(h.ns().Save(), "DNAT") == 0);
   // Its port is held for it, and given back when it starts.
-  RunResult other = h.Job({"create", "Image=bb", "Name=other",
-                           R"(PortBindings={"80/tcp":[{"HostIp":"","HostPort":"8080"}]})", Cmd("true")});
+  RunResult other = h.Job({"-e", "Image=bb", "-e", "Name=other", "-e",
+                           R"(PortBindings={"80/tcp":[{"HostIp":"","HostPort":"8080"}]})", "-e", Cmd("true"),
+                           "create"});
   REQUIRE(other.status == 0);
   RunResult taken = h.Job({"start", "other"});
   CHECK(taken.status == 1);

@@ -59,16 +59,17 @@ TEST_CASE("restore holds addresses and ports without rules; SIGKILL and restart 
     // Held, not mapped: no proxy listens on the port either.
     CHECK(Count(RunCommand(ns.Exec({"/usr/bin/ss", "-ltnH"})).out, ":8080") == 0);
     // The restored address and port are taken: nobody else gets them.
-    RunResult other = d.Job({"allocate_interface", std::string(64, 'b'), "RequestedIP=172.17.0.5"});
+    RunResult other = d.Job({"-e", "RequestedIP=172.17.0.5", "allocate_interface", std::string(64, 'b')});
     CHECK(other.status == 1);
     CHECK(other.err == "ip already allocated\n");
     REQUIRE(d.Job({"allocate_interface", std::string(64, 'b')}).status == 0);
-    RunResult port = d.Job({"allocate_port", std::string(64, 'b'), "HostIP=0.0.0.0", "HostPort=8080",
-                            "ContainerPort=80", "Proto=tcp"});
+    RunResult port = d.Job({"-e", "HostIP=0.0.0.0", "-e", "HostPort=8080", "-e", "ContainerPort=80", "-e", "Proto=tcp",
+                            "allocate_port", std::string(64, 'b')});
     CHECK(port.status == 1);
     CHECK(port.err == "Bind for 0.0.0.0:8080 failed: port is already allocated\n");
-    REQUIRE(d.Job({"allocate_port", std::string(64, 'b'), "HostIP=0.0.0.0", "HostPort=9090", "ContainerPort=80",
-                   "Proto=tcp"}).status == 0);
+    REQUIRE(d.Job({"-e", "HostIP=0.0.0.0", "-e", "HostPort=9090", "-e", "ContainerPort=80", "-e", "Proto=tcp",
+                   "allocate_port", std::string(64, 'b')})
+                .status == 0);
     d.proc->Signal(SIGKILL);
     REQUIRE(d.proc->Wait(absl::Seconds(10)).has_value());
   }
@@ -109,8 +110,8 @@ TEST_CASE("the network jobs served by berth-worker in the same namespace") {
   RunResult nic = d.Job({"allocate_interface", std::string(64, 'c')});
   CHECK(nic.status == 0);
   CHECK(nic.out.find("\"IP\":\"172.17.0.2\"") != std::string::npos);
-  RunResult port = d.Job({"allocate_port", std::string(64, 'c'), "HostIP=0.0.0.0", "HostPort=0", "ContainerPort=80",
-                          "Proto=tcp"});
+  RunResult port = d.Job({"-e", "HostIP=0.0.0.0", "-e", "HostPort=0", "-e", "ContainerPort=80", "-e", "Proto=tcp",
+                          "allocate_port", std::string(64, 'c')});
   CHECK(port.status == 0);
   CHECK(port.out.find("\"HostPort\":\"49153\"") != std::string::npos);
   CHECK(d.Job({"workers"}).out.find("networker") != std::string::npos);

@@ -36,7 +36,7 @@ RunResult Berth(const TempDir& dir, std::vector<std::string> args) {
   return RunCommand(argv);
 }
 
-TEST_CASE("SIGTERM: hooks in SPEC's order, the pid file last, exit 0") {
+TEST_CASE("SIGTERM: hooks in the documented order, the pid file last, exit 0") {
   TempDir dir;
   Process d(ProcessOptions{BerthdArgs(dir), {"BERTH_DRIVER=vfs"}, "", dir.path()});
   REQUIRE_MESSAGE(WaitFor([&] { return Ready(d) || !d.running(); }, absl::Seconds(15)), d.Stderr());

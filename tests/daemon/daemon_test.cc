@@ -70,7 +70,7 @@ TEST_CASE("the plan lists one job per step, and init_networkdriver only with net
   CHECK(text.find("   daemon_pidfile Pidfile=/var/run/berth.pid\n") != std::string::npos);
 }
 
-TEST_CASE("NewDaemon on an empty scratch root, then a clean shutdown in SPEC's order") {
+TEST_CASE("NewDaemon on an empty scratch root, then a clean shutdown in the documented order") {
   TempDir dir;
   Engine eng;
   std::vector<std::string> order;

@@ -9,6 +9,7 @@
 
 #include <filesystem>
 
+#include "absl/strings/match.h"
 #include "daemon/config.h"
 #include "handlers/containers/record.h"
 #include "daemon/pidfile.h"
@@ -22,6 +23,36 @@ namespace {
 using testing::TempDir;
 using testing::WriteFileOrDie;
 using testing::ReadFileOrEmpty;
+
+TEST_CASE("config: each flag's value is checked, the error naming the flag") {
+  auto error = [](auto change) {
+    Config c;
+    change(c);
+    return std::string(CheckConfig(c, 1500).status().message());
+  };
+  CHECK(error([](Config& c) { c.default_ip = "1.2.3"; }) == "--ip: invalid IPv4 address '1.2.3'");
+  CHECK(error([](Config& c) { c.bridge_ip = "999.1.1.1/16"; }) ==
+        "--bip: invalid CIDR '999.1.1.1/16' (want ADDRESS/PREFIX, e.g. 172.17.42.1/16)");
+  CHECK(error([](Config& c) { c.fixed_cidr = "10.0.0.0"; }) ==
+        "--fixed-cidr: invalid CIDR '10.0.0.0' (want ADDRESS/PREFIX, e.g. 172.17.42.1/16)");
+  CHECK(error([](Config& c) { c.mtu = 10; }) == "--mtu: must be 0 (the default route's) or between 68 and 65535, got 10");
+  CHECK(error([](Config& c) { c.dns = {"8.8.8.8", "notanip"}; }) == "--dns: invalid IPv4 address 'notanip'");
+  CHECK(error([](Config& c) { c.exec_driver = "lxc"; }) == "--exec-driver: unknown exec driver 'lxc' (berth has: native)");
+  CHECK(error([](Config& c) { c.graph_driver = "zfs"; }) ==
+        "--storage-driver: unknown graph driver 'zfs' (berth has: aufs, btrfs, devicemapper, overlay, vfs)");
+  CHECK(error([](Config& c) { c.graph_options = {"foo=bar"}; }) ==
+        "--storage-opt: unknown option 'foo=bar' (berth's graph drivers take no options)");
+  CHECK(error([](Config& c) { c.hosts = {"/run/x.sock"}; }) == "-H: '/run/x.sock' is not ipc:///PATH or tcp://HOST:PORT");
+  CHECK(error([](Config& c) { c.hosts = {"ipc://run/x.sock"}; }) ==
+        "-H: 'ipc://run/x.sock': an ipc endpoint needs an absolute path (ipc:///run/x.sock)");
+  CHECK(absl::StartsWith(error([](Config& c) { c.hosts = {"tcp://0.0.0.0:23750"}; }),
+                         "-H: refusing to serve tcp://0.0.0.0:23750 without CURVE keys"));
+  CHECK(error([](Config& c) { c.hosts = {"tcp://127.0.0.1:23750", "ipc:///run/b.sock"}; }).empty());
+  CHECK(error([](Config& c) {
+          c.hosts = {"tcp://0.0.0.0:23750"};
+          c.curve_key_file = "/etc/berth/server.key";
+        }).empty());
+}
 
 TEST_CASE("config: mutually exclusive flags, ICC without iptables, ip-masq, MTU, DisableNetwork") {
   Config c;
@@ -65,7 +96,7 @@ TEST_CASE("config: mutually exclusive flags, ICC without iptables, ip-masq, MTU,
   CHECK(ConfigFromEnv(bad).status().message() == "invalid integer for Mtu: 'big'");
 }
 
-TEST_CASE("pid file: written, locked, removed; a held lock refuses with SPEC's message") {
+TEST_CASE("pid file: written, locked, removed; a held lock refuses with the documented message") {
   TempDir dir;
   std::string path = dir / "run/berthd.pid";
   auto p = Pidfile::Create(path);

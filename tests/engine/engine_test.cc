@@ -1,4 +1,4 @@
-// SPEC §1.4: the engine — registration, built-ins, shutdown, ParseJob.
+// docs/engine.md, "The engine": — registration, built-ins, shutdown, ParseJob.
 #include "engine/engine.h"
 
 #include <doctest/doctest.h>

@@ -1,4 +1,4 @@
-// SPEC §1.1: Env.
+// docs/engine.md, "Env".
 #include "engine/env.h"
 
 #include <doctest/doctest.h>

@@ -1,4 +1,4 @@
-// SPEC §1.2: jobs, Run's order, statuses and error text.
+// docs/engine.md, "Jobs and statuses": jobs, Run's order, statuses and error text.
 #include "engine/job.h"
 
 #include <doctest/doctest.h>
@@ -37,6 +37,16 @@ TEST_CASE("not found: stderr says so, status 127, and the error carries the text
   CHECK(*err == "nope: command not found\n");
   CHECK(s.code() == absl::StatusCode::kNotFound);
   CHECK(s.message() == "nope: command not found");
+}
+
+TEST_CASE("a missing object is status 1 with its message, never 127") {
+  Engine eng;
+  REQUIRE(eng.Register("lookup", [](Job& job) { return job.Error(absl::NotFoundError("No such image: x")); }).ok());
+  auto job = eng.NewJob("lookup");
+  auto err = job->Stderr().AddBuffer();
+  (void)job->Run();
+  CHECK(job->status() == kStatusErr);
+  CHECK(*err == "No such image: x\n");
 }
 
 TEST_CASE("a job runs once: a second Run says it has already completed") {

@@ -1,4 +1,4 @@
-// SPEC §1.3: Output sinks, Input sources, pipes and tables.
+// docs/engine.md, "Streams": Output sinks, Input sources, pipes and tables.
 #include "engine/streams.h"
 
 #include <fcntl.h>

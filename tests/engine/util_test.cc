@@ -49,9 +49,12 @@ TEST_CASE("util jobs") {
   CHECK(RunJob(eng, "fail 300").status.message() == "fail: status must be 0-255, got '300'");
 
   CHECK(RunJob(eng, "sleep 1ms").code == 0);
-  CHECK(RunJob(eng, "sleep").status.message() == "usage: sleep DURATION (e.g. 1.5s, 200ms)");
-  CHECK(RunJob(eng, "sleep soon").status.message() == "sleep: invalid duration 'soon' (use e.g. 1.5s, 200ms)");
-  CHECK(RunJob(eng, "sleep -1s").status.message() == "sleep: invalid duration '-1s' (use e.g. 1.5s, 200ms)");
+  // A bare number is seconds, as for sleep(1).
+  CHECK(RunJob(eng, "sleep 0.001").code == 0);
+  CHECK(RunJob(eng, "sleep 0").code == 0);
+  CHECK(RunJob(eng, "sleep").status.message() == "usage: sleep DURATION (e.g. 10, 1.5s, 200ms)");
+  CHECK(RunJob(eng, "sleep soon").status.message() == "sleep: invalid duration 'soon' (use e.g. 10, 1.5s, 200ms)");
+  CHECK(RunJob(eng, "sleep -1s").status.message() == "sleep: invalid duration '-1s' (use e.g. 10, 1.5s, 200ms)");
 }
 
 TEST_CASE("sleep returns early with 130 when cancelled") {

@@ -1,6 +1,6 @@
 // allocate_interface, release_interface, allocate_port, link and
 // shutdown_networkdriver through a real Engine, in a fresh network namespace
-// per test case: the env they write, the SPEC error texts, and the rules they
+// per test case: the env they write, the documented error texts, and the rules they
 // leave as `iptables-legacy -S` prints them (or the absence of any change).
 
 #include <doctest/doctest.h>
@@ -46,7 +46,7 @@ size_t PerContainerRules() {
          Rules("nat", "POSTROUTING").size() - 1;
 }
 
-TEST_CASE("allocate_interface hands out addresses in order with the SPEC env") {
+TEST_CASE("allocate_interface hands out addresses in order with the documented env") {
   if (!EnterFreshNetns()) return;
   NetworkFixture f;
   REQUIRE(f.Run("init_networkdriver").ok());

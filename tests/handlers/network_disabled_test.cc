@@ -96,8 +96,18 @@ TEST_CASE("berthd -b none: the network jobs refuse with status 1; no bridge, no 
 
   for (const auto& [name, args] : kJobs) {
     CAPTURE(name);
-    std::vector<std::string> argv = {berth, "-H", sock, "job", name};
-    argv.insert(argv.end(), args.begin(), args.end());
+    // The same jobs through berth: its env entries go in -e flags before NAME.
+    std::vector<std::string> argv = {berth, "-H", sock, "job"};
+    std::vector<std::string> rest;
+    for (const std::string& a : args) {
+      if (a.find('=') != std::string::npos) {
+        argv.insert(argv.end(), {"-e", a});
+      } else {
+        rest.push_back(a);
+      }
+    }
+    argv.push_back(name);
+    argv.insert(argv.end(), rest.begin(), rest.end());
     RunResult r = RunCommand(argv);
     CHECK(r.status == 1);
     CHECK(r.err == Refusal(name) + "\n");

@@ -1,4 +1,4 @@
-// IP and host port allocation (SPEC §7.2).
+// IP and host port allocation (docs/networking.md).
 
 #include <doctest/doctest.h>
 
@@ -114,7 +114,7 @@ TEST_CASE("dynamic host ports start at 49153 and go round-robin") {
   CHECK(*p.Request(Ip("10.0.0.1"), Proto::kTcp, 0) == 49153);  // 49153 free again
 }
 
-TEST_CASE("explicit host ports conflict with SPEC's message") {
+TEST_CASE("explicit host ports conflict with the documented message") {
   PortAllocator p;
   Ipv4Address any;
   CHECK(*p.Request(any, Proto::kTcp, 8080) == 8080);

@@ -1,5 +1,5 @@
-// berth's chains and fixed rules (SPEC §7.1), their reconciliation after a
-// crash, their removal, and the link rules (SPEC §7.2), each compared with
+// berth's chains and fixed rules (docs/networking.md, "The bridge"), their reconciliation after a
+// crash, their removal, and the link rules (docs/networking.md), each compared with
 // what the iptables-legacy program writes.
 
 #include <doctest/doctest.h>
@@ -82,7 +82,7 @@ void RequireSameTables(const ScopedNetns& oracle) {
   }
 }
 
-TEST_CASE("SetUpFirewall writes exactly the SPEC's chains and rules") {
+TEST_CASE("SetUpFirewall writes exactly the documented chains and rules") {
   if (!EnterFreshNetns()) return;
   for (bool icc : {true, false}) {
     CAPTURE(icc);
@@ -272,7 +272,7 @@ TEST_CASE("bad bridge or chain names write nothing") {
   CHECK(IptablesSave("filter") == filter);
 }
 
-TEST_CASE("link requests are validated with SPEC's messages") {
+TEST_CASE("link requests are validated with the documented messages") {
   CHECK(ParseLinkAction("-X").status().message() == "Invalid action '-X' specified");
   CHECK(ParseLinkAction("").status().message() == "Invalid action '' specified");
   CHECK(*ParseLinkAction("-I") == LinkAction::kInsert);

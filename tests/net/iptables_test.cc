@@ -1,6 +1,6 @@
 // libiptc rules against the iptables-legacy program as the oracle.
 //
-// For every rule berth writes, the test runs the SPEC's command line through
+// For every rule berth writes, the test runs the documented command line through
 // `iptables-legacy` in a scratch namespace and the same rule through berth's
 // libiptc code in the test's own namespace, then requires:
 //  - `iptables-legacy -S` and `iptables-legacy-save` print the same text;
@@ -39,7 +39,7 @@ Ipv4Network Net(const char* s) { return *Ipv4Network::Parse(s); }
 
 struct OracleCase {
   Table table;
-  // The rule as the SPEC writes it, after "-A" (so with its chain first).
+  // The rule as docs/networking.md writes it, after "-A" (so with its chain first).
   std::string command;
   Rule rule;
 };
@@ -98,7 +98,7 @@ std::vector<OracleCase> SpecCases() {
        "-j ACCEPT",
        LinkReplyRule(Proto::kUdp, br, Ip("172.17.0.4"), Ip("172.17.0.3"), 53)},
   };
-  // The remaining features the Rule type offers, beyond SPEC's list.
+  // The remaining features the Rule type offers, beyond the documented list.
   Rule extra;
   extra.chain = "BERTH";
   extra.source = AddressMatch{Net("10.0.0.0/8"), true};
@@ -127,7 +127,7 @@ void CreateBerthChains(const ScopedNetns* netns) {
   }
 }
 
-TEST_CASE("every SPEC rule reads back exactly as iptables-legacy writes it") {
+TEST_CASE("every documented rule reads back exactly as iptables-legacy writes it") {
   if (!EnterFreshNetns()) return;
   ScopedNetns oracle;
   REQUIRE(oracle.ok());

@@ -110,7 +110,7 @@ TEST_CASE("interface names are validated") {
                           "16 characters long, the limit is 15"));
 }
 
-TEST_CASE("ports, protocols and host ips use the SPEC texts") {
+TEST_CASE("ports, protocols and host ips use the documented texts") {
   CHECK(*ParseProto("tcp") == Proto::kTcp);
   CHECK(*ParseProto("udp") == Proto::kUdp);
   CHECK(ParseProto("sctp").status().message() == "unsupported address type sctp");

@@ -1,4 +1,4 @@
-// Netlink operations and the bridge set-up (SPEC §7.1), in private
+// Netlink operations and the bridge set-up (docs/networking.md, "The bridge"), in private
 // namespaces.
 
 #include <doctest/doctest.h>

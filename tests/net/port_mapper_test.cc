@@ -85,7 +85,7 @@ void OracleRun(const ScopedNetns& ns, const std::string& table,
   REQUIRE_MESSAGE(r.ok(), line << ": " << r.err);
 }
 
-TEST_CASE("Map writes SPEC's three rules; Unmap removes exactly them") {
+TEST_CASE("Map writes the three documented rules; Unmap removes exactly them") {
   if (!EnterFreshNetns()) return;
   Fixture f;
   std::string clean_nat = IptablesSave("nat");
@@ -196,7 +196,7 @@ TEST_CASE("a port held outside berth: explicit fails clean, dynamic moves on") {
   close(held2);
 }
 
-TEST_CASE("explicit ports: SPEC's conflict message; identical rules stay paired") {
+TEST_CASE("explicit ports: the documented conflict message; identical rules stay paired") {
   if (!EnterFreshNetns()) return;
   Fixture f;
   REQUIRE(f.mapper->Map(Req("c1", Proto::kTcp, "0.0.0.0", 8080, "172.17.0.2", 80)).ok());
@@ -268,7 +268,7 @@ TEST_CASE("reservations after a restart, and releasing a container's ports") {
   CHECK(IptablesS("nat", "POSTROUTING").size() == 2);  // -P and the masq
 }
 
-TEST_CASE("bad values are refused with SPEC's errors and write no rule") {
+TEST_CASE("bad values are refused with the documented errors and write no rule") {
   if (!EnterFreshNetns()) return;
   Fixture f;
   std::string nat = IptablesSave("nat");

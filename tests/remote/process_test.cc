@@ -98,7 +98,7 @@ TEST_CASE("berth runs jobs on berthd over ipc and tcp, exiting with the job's st
     CHECK(missing.status == 127);
     CHECK(missing.err == "no_such_job: command not found\n");
     CHECK(missing.took < absl::Seconds(2));
-    RunResult env = d.Berth({"job", "env", "A=1", "B=two words"}, "", absl::Seconds(30), host);
+    RunResult env = d.Berth({"job", "-e", "A=1", "--env", "B=two words", "env"}, "", absl::Seconds(30), host);
     CHECK(env.out.find("{\"A\":\"1\",\"B\":\"two words\",\"BERTH_TRACE_ID\":\"") == 0);
     RunResult deadline = d.Berth({"--timeout", "200ms", "job", "sleep", "10s"}, "", absl::Seconds(30), host);
     CHECK(deadline.status == 124);
@@ -115,7 +115,7 @@ TEST_CASE("berth runs jobs on berthd over ipc and tcp, exiting with the job's st
   CHECK(d.Berth({"job", "cat"}, input).out == "forwarded stdin\n");
   RunResult bad_timeout = d.Berth({"--timeout", "soon", "job", "echo"});
   CHECK(bad_timeout.status == 2);
-  CHECK(bad_timeout.err == "berth: invalid --timeout 'soon' (use e.g. 1s, 250ms)\n");
+  CHECK(bad_timeout.err == "berth: --timeout: invalid duration 'soon' (use e.g. 1s, 250ms)\n");
 }
 
 TEST_CASE("Ctrl-C cancels the job, the handler sees it, and berth exits 130") {
@@ -253,7 +253,7 @@ TEST_CASE("berthd refuses a non-loopback tcp endpoint without CURVE keys") {
   TempDir dir;
   RunResult r = RunCommand({ToolPath("BERTHD"), "-H", "tcp://0.0.0.0:0", "-p", dir / "pid", "-g", dir / "root"});
   CHECK(r.status == 1);
-  CHECK(r.err.find("berthd: refusing to serve tcp://0.0.0.0:0 without CURVE keys") != std::string::npos);
+  CHECK(r.err.find("berthd: -H: refusing to serve tcp://0.0.0.0:0 without CURVE keys") != std::string::npos);
 }
 
 TEST_CASE("berthd exits 0 on SIGTERM") {

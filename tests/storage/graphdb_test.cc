@@ -1,4 +1,4 @@
-// graphdb: SPEC §6.4 schema, operations, error strings, transactions and
+// graphdb: the schema of docs/storage.md, operations, error strings, transactions and
 // batches, against a real SQLite file.
 #include "storage/graphdb.h"
 
@@ -50,7 +50,7 @@ std::string Query(const std::string& path, const std::string& sql) {
   return out;
 }
 
-TEST_CASE("schema, root entity and WAL mode as SPEC §6.4") {
+TEST_CASE("schema, root entity and WAL mode as docs/storage.md gives them") {
   TempDir dir;
   std::string path = dir.Sub("linkgraph.db");
   { auto db = OpenDb(path); }

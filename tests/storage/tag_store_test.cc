@@ -1,4 +1,4 @@
-// TagStore: SPEC §6.3 file format, mode, every error string, ByID, and a
+// TagStore: the file format of docs/storage.md, mode, every error string, ByID, and a
 // writer killed with SIGKILL mid-write leaving a valid file.
 #include "storage/tag_store.h"
 
@@ -44,7 +44,7 @@ TEST_CASE("a new store writes nothing until the first change, then mode 0600") {
   CHECK((testing::Lstat(path).st_mode & 07777) == 0600);
 }
 
-TEST_CASE("round trip through the file in the SPEC format") {
+TEST_CASE("round trip through the file in the documented format") {
   TempDir dir;
   std::string path = dir.Sub("repositories-overlay");
   {
@@ -69,13 +69,23 @@ TEST_CASE("round trip through the file in the SPEC format") {
         "No such tag: localhost:5000/app:latest");
 }
 
-TEST_CASE("every SPEC error string") {
+TEST_CASE("every documented error string") {
   TempDir dir;
   auto store = OpenStore(dir.Sub("repositories-vfs"));
   CHECK(store->Set("", "x", kA, false).message() ==
         "Repository name can't be empty");
   CHECK(store->Set("scratch", "x", kA, false).message() ==
         "'scratch' is a reserved name");
+  for (std::string bad : {"Bad Name", "UPPER", "demo@x", "demo:tag", "a//b", "/a", "a/", "localhost:5000/"}) {
+    CAPTURE(bad);
+    CHECK(store->Set(bad, "x", kA, false).message() ==
+          "Invalid repository name (" + bad + "), only [a-z0-9-_.] are allowed");
+  }
+  for (std::string good : {"a", "busybox", "my-org/app_1.2", "localhost/app", "registry.example.com:5000/team/app",
+                           "localhost:5000/app"}) {
+    CAPTURE(good);
+    CHECK(ValidateRepositoryName(good).ok());
+  }
   CHECK(ValidateTagName("").message() == "Tag name can't be empty");
   for (std::string bad : {std::string("-x"), std::string(".x"),
                           std::string("a b"), std::string("a:b"),

@@ -1,4 +1,4 @@
-// TruncIndex: SPEC §6.2 semantics and error strings, ambiguity, deletion,
+// TruncIndex: the semantics of docs/storage.md and error strings, ambiguity, deletion,
 // concurrency and scale.
 #include "storage/truncindex.h"
 
@@ -16,7 +16,7 @@ namespace {
 
 const std::string kId = "99b36c2c326ccc11e726eee6ee78a0baf166ef96";
 
-TEST_CASE("Add rejects spaces, empty ids and duplicates with the SPEC strings") {
+TEST_CASE("Add rejects spaces, empty ids and duplicates with the documented strings") {
   TruncIndex index;
   absl::Status s = index.Add("I have a space");
   CHECK(s.message() == "illegal character: ' '");

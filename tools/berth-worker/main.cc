@@ -6,20 +6,29 @@
 // connects again (with backoff) when berthd restarts. SIGTERM/SIGINT drain:
 // in-flight jobs finish, no new ones are taken, then it exits 0. A second signal
 // stops at once.
+//
+// It says `connected` only once berthd has accepted it: a watcher asks berthd
+// (as a client, with the worker's endpoint and keys) for its workers until this
+// worker's name is among them; until then it says it is waiting, and warns
+// every 10 s that nothing has accepted it (as when nothing listens there).
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
+#include <thread>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "engine/engine.h"
 #include "engine/log.h"
+#include "engine/remote/client.h"
 #include "engine/remote/worker.h"
 #include "engine/runtime.h"
+#include "engine/streams.h"
 #include "handlers/groups.h"
 
 namespace berth {
@@ -34,6 +43,46 @@ void OnSignal(int) {
     g_worker->Drain();
   } else {
     g_worker->Stop();
+  }
+}
+
+// True once berthd at `opts.endpoint` lists a worker named `opts.name`.
+bool Accepted(const remote::WorkerOptions& opts) {
+  remote::ClientOptions c;
+  c.endpoint = opts.endpoint;
+  c.server_key = opts.server_key;
+  c.client_key_file = opts.client_key_file;
+  c.connect_timeout = absl::Seconds(1);
+  absl::StatusOr<std::unique_ptr<remote::Client>> client = remote::Client::Connect(c);
+  if (!client.ok()) return false;
+  Output out;
+  std::shared_ptr<Table> table = out.AddTable();
+  remote::JobRequest req;
+  req.name = "workers";
+  absl::StatusOr<remote::JobResult> r = (*client)->Run(req, nullptr, &out, nullptr);
+  (void)out.Close();
+  if (!r.ok() || r->status != 0) return false;
+  for (const Env& w : table->data()) {
+    if (w.Get("Name") == opts.name) return true;
+  }
+  return false;
+}
+
+// Reports `connected` once berthd accepted the worker; warns while it has not.
+void WatchConnection(const remote::WorkerOptions& opts, const std::atomic<bool>& done) {
+  absl::Time since = absl::Now();
+  absl::Time warned = since;
+  while (!done.load()) {
+    if (Accepted(opts)) {
+      spdlog::info("berth-worker {}: connected: berthd at {} accepted it", opts.name, opts.endpoint);
+      return;
+    }
+    if (absl::Now() - warned >= absl::Seconds(10)) {
+      warned = absl::Now();
+      spdlog::warn("berth-worker {}: not accepted by {} after {} (is berthd running there?); still trying", opts.name,
+                   opts.endpoint, absl::FormatDuration(absl::Trunc(absl::Now() - since, absl::Seconds(1))));
+    }
+    absl::SleepFor(absl::Milliseconds(200));
   }
 }
 
@@ -87,8 +136,13 @@ int Main(int argc, char** argv) {
   ::sigaction(SIGTERM, &sa, nullptr);
   ::sigaction(SIGINT, &sa, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
-  spdlog::info("berth-worker {}: serving {} at {}", opts.name, absl::StrJoin(opts.jobs, ", "), opts.endpoint);
+  spdlog::info("berth-worker {}: connecting to {} to serve {}", opts.name, opts.endpoint,
+               absl::StrJoin(opts.jobs, ", "));
+  std::atomic<bool> done{false};
+  std::thread watcher([&] { WatchConnection(opts, done); });
   absl::Status s = worker.Run();
+  done = true;
+  watcher.join();
   g_worker = nullptr;
   if (!s.ok()) {
     std::fprintf(stderr, "berth-worker: %s\n", std::string(s.message()).c_str());

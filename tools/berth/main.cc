@@ -1,42 +1,64 @@
 // berth: the command-line client.
 //
-//   berth [-H ENDPOINT] [--timeout DURATION] job NAME [ARG…] [KEY=VALUE…]
-//   berth commands | workers | keygen [-o BASE]
-//   berth run [--local] [-n] (FILE | -e SCRIPT)
+//   berth [GLOBAL…] job [-e KEY=VALUE…] NAME [ARG…]
+//   berth [GLOBAL…] commands | workers | keygen [-o BASE]
+//   berth [GLOBAL…] run [--local] [-n] (FILE | -e SCRIPT)
+//   berth completion bash
+//   berth [GLOBAL…] version | info | images | ps | inspect | logs | start | stop | rm | rmi
+//     (docker-style verbs over the jobs: tools/berth/verbs.h)
+//   GLOBAL: -H ENDPOINT, --timeout DURATION, --server-key KEY, --key FILE; they
+//   may also come after the subcommand (before a job's NAME).
 //
 // Runs jobs on berthd (or any berth server): stdin is forwarded when it is not a
 // terminal, stdout and stderr stream as they arrive, and berth exits with the
 // job's status. Ctrl-C cancels the job and exits 130.
+//
+// Every word after a job's NAME reaches the job exactly as typed (`-x`, `--`,
+// `a=b` included); env entries are given only with -e/--env before NAME.
+// `import FILE REPO`: the client reads FILE and streams it (the server never
+// sees the client's paths); `import - REPO` refuses a terminal on stdin.
+//
+// Exit status: the job's own; 2 for a usage error (the message names the
+// offending word, with "did you mean" for a mistyped subcommand); 127 only when
+// the server has no job of that name (with "did you mean" for a near one); 124
+// when --timeout passes (for jobs and scripts alike); 126 when the server cannot
+// be reached; 130 after Ctrl-C.
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
-#include <fcntl.h>
-
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
-#include <thread>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
+#include <thread>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "engine/engine.h"
 #include "engine/job_line.h"
+#include "engine/remote/client.h"
 #include "engine/remote/forwarding.h"
+#include "engine/remote/security.h"
+#include "engine/runtime.h"
 #include "engine/script/parser.h"
 #include "engine/script/plan.h"
 #include "engine/script/run.h"
-#include "handlers/groups.h"
-#include "handlers/version.h"
-#include "engine/remote/client.h"
-#include "engine/remote/security.h"
-#include "engine/runtime.h"
 #include "engine/status.h"
 #include "engine/streams.h"
+#include "handlers/groups.h"
+#include "handlers/version.h"
+#include "tools/berth/completion.h"
+#include "tools/berth/did_you_mean.h"
+#include "tools/berth/verbs.h"
 
 namespace berth {
 namespace {
@@ -73,15 +95,41 @@ absl::StatusOr<std::unique_ptr<remote::Client>> ConnectTo(const Common& c) {
   return remote::Client::Connect(opts);
 }
 
-// Runs one job remotely, streaming to this process's stdout/stderr.
-int RunJob(const Common& c, remote::JobRequest req, bool forward_stdin) {
-  if (!c.timeout.empty()) {
-    absl::Duration d;
-    if (!absl::ParseDuration(c.timeout, &d) || d <= absl::ZeroDuration()) {
-      return Fail(2, absl::StrCat("invalid --timeout '", c.timeout, "' (use e.g. 1s, 250ms)"));
-    }
-    req.timeout = d;
+// --timeout as a Duration: InfiniteDuration when not given.
+absl::StatusOr<absl::Duration> Timeout(const Common& c) {
+  if (c.timeout.empty()) return absl::InfiniteDuration();
+  absl::Duration d;
+  if (!absl::ParseDuration(c.timeout, &d) || d <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--timeout: invalid duration '", c.timeout, "' (use e.g. 1s, 250ms)"));
   }
+  return d;
+}
+
+// The names of the jobs the server (or `local`) serves.
+absl::StatusOr<std::vector<std::string>> ServerJobs(const Common& c) {
+  auto client = ConnectTo(c);
+  if (!client.ok()) return client.status();
+  Output out;
+  std::shared_ptr<std::string> text = out.AddBuffer();
+  remote::JobRequest req;
+  req.name = "commands";
+  absl::StatusOr<remote::JobResult> r = (*client)->Run(req, nullptr, &out, nullptr);
+  (void)out.Close();
+  if (!r.ok()) return r.status();
+  if (r->status != 0) return absl::UnknownError(r->error);
+  std::vector<std::string> names = absl::StrSplit(*text, '\n', absl::SkipEmpty());
+  return names;
+}
+
+// Runs one job remotely, streaming to this process's stdout/stderr. `in` is the
+// job's stdin (null: none).
+// With `captured`, stdout goes there instead; with `captured_err`, stderr too.
+int RunJob(const Common& c, remote::JobRequest req, std::unique_ptr<Source> in, std::string* captured = nullptr,
+           std::string* captured_err = nullptr) {
+  absl::StatusOr<absl::Duration> timeout = Timeout(c);
+  if (!timeout.ok()) return Fail(2, timeout.status().message());
+  if (*timeout != absl::InfiniteDuration()) req.timeout = *timeout;
   auto client = ConnectTo(c);
   if (!client.ok()) return Fail(kStatusUnavailable, client.status().message());
 
@@ -93,14 +141,30 @@ int RunJob(const Common& c, remote::JobRequest req, bool forward_stdin) {
   ::signal(SIGPIPE, SIG_IGN);
 
   Output out;
-  out.AddFd(STDOUT_FILENO);
+  std::shared_ptr<std::string> out_text;
+  if (captured != nullptr) {
+    out_text = out.AddBuffer();
+  } else {
+    out.AddFd(STDOUT_FILENO);
+  }
   Output err;
-  err.AddFd(STDERR_FILENO);
-  std::unique_ptr<Source> in;
-  if (forward_stdin && !::isatty(STDIN_FILENO)) in = MakeFdSource(STDIN_FILENO);
+  std::shared_ptr<std::string> err_text = err.AddBuffer();
+  if (captured_err == nullptr) err.AddFd(STDERR_FILENO);
   absl::StatusOr<remote::JobResult> r = (*client)->Run(req, in.get(), &out, &err, cancel_pipe[0]);
+  (void)out.Close();
+  (void)err.Close();
+  if (captured != nullptr) *captured = *out_text;
+  if (captured_err != nullptr) *captured_err = *err_text;
   if (!r.ok()) return Fail(1, r.status().message());
   if (interrupted) return kStatusCancelled;
+  if (r->status == kStatusNotFound && absl::StartsWith(*err_text, absl::StrCat(req.name, ": command not found"))) {
+    // The server has no such job: suggest a near name it does serve.
+    if (absl::StatusOr<std::vector<std::string>> jobs = ServerJobs(c); jobs.ok()) {
+      std::string hint = DidYouMean(req.name, *jobs);
+      if (!hint.empty()) std::fprintf(stderr, "berth: did you mean '%s'? (berth commands lists them)\n", hint.c_str());
+    }
+    return r->status;
+  }
   // The job's own stderr already carried its error text; only say something for
   // failures that did not come from the job (a lost server, a deadline).
   if (r->status != 0 && !err.used() && !r->error.empty()) Fail(r->status, r->error);
@@ -136,6 +200,23 @@ int Workers(const Common& c) {
   return 0;
 }
 
+// Every job name a script calls that `known` lacks, as `FILE:LINE:COL: no such
+// job 'NAME'`, or OK. Names built from a ${…} are only known at run time.
+absl::Status CheckJobNames(const Script& script, const std::vector<std::string>& known) {
+  for (const ScriptStatement& st : script.statements) {
+    for (const ScriptPipeline& p : st.pipelines) {
+      for (const ScriptJob& j : p.jobs) {
+        if (j.words.empty() || j.words[0].pieces.size() != 1 || j.words[0].pieces[0].is_ref) continue;
+        const std::string& name = j.words[0].pieces[0].literal;
+        if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+        return absl::NotFoundError(absl::StrCat(script.file, ":", j.pos.line, ":", j.pos.col, ": no such job '", name,
+                                                "'", DidYouMeanSuffix(name, known)));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 struct RunFlags {
   std::string file;
   std::string inline_script;
@@ -162,21 +243,32 @@ int RunScriptCommand(const Common& c, const RunFlags& f) {
   }
   absl::StatusOr<Script> script = ParseScript(text, name);
   if (!script.ok()) return Fail(2, script.status().message());
-  if (f.dry_run) {
-    absl::StatusOr<std::string> plan = PlanScript(*script);
-    if (!plan.ok()) return Fail(2, plan.status().message());
-    std::fputs(plan->c_str(), stdout);
-    return 0;
-  }
+  absl::StatusOr<absl::Duration> timeout = Timeout(c);
+  if (!timeout.ok()) return Fail(2, timeout.status().message());
 
   Engine engine;
+  std::vector<std::string> known;
   if (f.local) {
     std::vector<HandlerGroup> groups = StandaloneGroups();
     groups.push_back(VersionGroup());
     for (const HandlerGroup& g : groups) {
       if (absl::Status s = g.install(engine); !s.ok()) return Fail(1, s.message());
     }
+    known = engine.Commands();
   } else {
+    absl::StatusOr<std::vector<std::string>> jobs = ServerJobs(c);
+    if (!jobs.ok()) return Fail(kStatusUnavailable, jobs.status().message());
+    known = *std::move(jobs);
+  }
+  // Unknown job names are found before anything runs, with or without -n.
+  if (absl::Status s = CheckJobNames(*script, known); !s.ok()) return Fail(2, s.message());
+  if (f.dry_run) {
+    absl::StatusOr<std::string> plan = PlanScript(*script);
+    if (!plan.ok()) return Fail(2, plan.status().message());
+    std::fputs(plan->c_str(), stdout);
+    return 0;
+  }
+  if (!f.local) {
     remote::ClientOptions opts;
     opts.endpoint = c.endpoint;
     opts.server_key = c.server_key;
@@ -207,11 +299,16 @@ int RunScriptCommand(const Common& c, const RunFlags& f) {
   sigaddset(&mask, SIGINT);
   sigaddset(&mask, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+  // --timeout bounds the whole script: when it passes, the script is cancelled
+  // and berth exits 124, as a single job does.
   std::atomic<bool> finished{false};
+  std::atomic<bool> timed_out{false};
+  const absl::Time deadline = *timeout == absl::InfiniteDuration() ? absl::InfiniteFuture() : absl::Now() + *timeout;
   std::thread waiter([&] {
     while (!finished.load()) {
-      timespec tick{0, 100 * 1000 * 1000};
+      timespec tick{0, 20 * 1000 * 1000};
       if (::sigtimedwait(&mask, nullptr, &tick) > 0) cancel.Cancel();
+      if (absl::Now() >= deadline && !timed_out.exchange(true)) cancel.Cancel();
     }
   });
   absl::StatusOr<ScriptResult> result = RunScript(engine, *script, so);
@@ -220,6 +317,9 @@ int RunScriptCommand(const Common& c, const RunFlags& f) {
   (void)out.Close();
   (void)err.Close();
   if (!result.ok()) return Fail(2, result.status().message());
+  if (timed_out && result->status != 0) {
+    return Fail(kStatusDeadlineExceeded, absl::StrCat("--timeout ", c.timeout, " passed: script cancelled"));
+  }
   return result->status;
 }
 
@@ -232,26 +332,96 @@ int Keygen(const std::string& base) {
   return 0;
 }
 
+// `import SRC REPO [TAG]` with SRC a path: the client opens it (so relative
+// paths are the user's) and streams it as stdin with SRC '-'. With SRC '-',
+// stdin must not be a terminal. Other jobs get stdin when it is not a terminal.
+absl::StatusOr<std::unique_ptr<Source>> JobStdin(remote::JobRequest& req) {
+  if (req.name == "import" && !req.args.empty()) {
+    if (req.args[0] != "-") {
+      int fd = ::open(req.args[0].c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) {
+        return absl::NotFoundError(absl::StrCat("import: cannot read '", req.args[0], "': ", std::strerror(errno)));
+      }
+      req.args[0] = "-";
+      return MakeFdSource(fd);  // open until berth exits
+    }
+    if (::isatty(STDIN_FILENO)) {
+      return absl::InvalidArgumentError(
+          "import: stdin is a terminal; give a file (berth job import FILE REPO) or redirect one (< FILE)");
+    }
+  }
+  if (::isatty(STDIN_FILENO)) return nullptr;
+  return MakeFdSource(STDIN_FILENO);
+}
+
+int JobCommand(const Common& c, const std::vector<std::string>& env, const std::vector<std::string>& words) {
+  remote::JobRequest req;
+  if (words.empty() || words[0].empty()) return Fail(2, "job needs a NAME (berth job [-e KEY=VALUE]... NAME [ARG]...)");
+  req.name = words[0];
+  req.args.assign(words.begin() + 1, words.end());
+  for (const std::string& e : env) {
+    size_t eq = e.find('=');
+    if (eq == std::string::npos || eq == 0) return Fail(2, absl::StrCat("--env: expected KEY=VALUE, got '", e, "'"));
+    if (absl::Status s = req.env.Set(e.substr(0, eq), e.substr(eq + 1)); !s.ok()) {
+      return Fail(2, absl::StrCat("--env: ", s.message()));
+    }
+  }
+  absl::StatusOr<std::unique_ptr<Source>> in = JobStdin(req);
+  if (!in.ok()) return Fail(in.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1, in.status().message());
+  return RunJob(c, std::move(req), *std::move(in));
+}
+
+// A CLI11 parse error as berth reports it: status 2 and the offending word.
+int UsageError(CLI::App& app, const CLI::ParseError& e) {
+  std::vector<std::string> names;
+  for (const CLI::App* sub : app.get_subcommands({})) names.push_back(sub->get_name());
+  std::vector<std::string> left = app.remaining(true);
+  if (!left.empty()) {
+    const std::string& w = left[0];
+    if (absl::StartsWith(w, "-")) return Fail(2, absl::StrCat("unknown flag '", w, "' (see berth --help)"));
+    if (app.get_subcommands().empty()) {
+      return Fail(2, absl::StrCat("unknown command '", w, "'", DidYouMeanSuffix(w, names), " (see berth --help)"));
+    }
+    return Fail(2, absl::StrCat("unexpected argument '", w, "'"));
+  }
+  if (app.get_subcommands().empty()) {
+    return Fail(2, absl::StrCat("a command is required: ", absl::StrJoin(names, ", "), " (see berth --help)"));
+  }
+  return Fail(2, e.what());
+}
+
+// The flags every subcommand takes, before or after its name.
+void AddGlobalFlags(CLI::App& app, Common& c) {
+  app.add_option("-H,--host", c.endpoint, "endpoint of the engine: ipc:///path or tcp://host:port (env BERTH_HOST)")
+      ->capture_default_str();
+  app.add_option("--timeout", c.timeout,
+                 "deadline for the job or script, e.g. 1s or 250ms (status 124 when it passes)");
+  app.add_option("--server-key", c.server_key,
+                 "CURVE: the server's public key, or a file holding it (tcp; env BERTH_SERVER_KEY)");
+  app.add_option("--key", c.key_file, "CURVE: this client's key file from `berth keygen` (env BERTH_KEY)");
+}
+
 int Main(int argc, char** argv) {
   CLI::App app{"berth: run jobs on a berth engine (berthd) over ZeroMQ"};
   app.set_version_flag("--version", std::string("berth ") + BERTH_VERSION);
   app.require_subcommand(1);
+  // Global flags also work after the subcommand.
+  app.fallthrough();
   Common c;
   const char* host = std::getenv("BERTH_HOST");
   c.endpoint = host != nullptr && *host != '\0' ? host : kDefaultEndpoint;
   if (const char* k = std::getenv("BERTH_SERVER_KEY")) c.server_key = k;
   if (const char* k = std::getenv("BERTH_KEY")) c.key_file = k;
-  app.add_option("-H,--host", c.endpoint, "endpoint of the engine: ipc:///path or tcp://host:port (env BERTH_HOST)")
-      ->capture_default_str();
-  app.add_option("--timeout", c.timeout, "deadline for the job, e.g. 1s or 250ms (status 124 when it passes)");
-  app.add_option("--server-key", c.server_key,
-                 "CURVE: the server's public key, or a file holding it (tcp; env BERTH_SERVER_KEY)");
-  app.add_option("--key", c.key_file, "CURVE: this client's key file from `berth keygen` (env BERTH_KEY)");
-
-  auto* job = app.add_subcommand("job", "run one job: NAME [ARG...] [KEY=VALUE...]");
-  std::vector<std::string> words;
-  job->add_option("words", words, "the job name, its args, and KEY=VALUE env entries")->required();
-  job->prefix_command();  // everything after NAME belongs to the job
+  AddGlobalFlags(app, c);
+  auto* job = app.add_subcommand(
+      "job", "run one job: [-e KEY=VALUE]... NAME [ARG]... (every word after NAME reaches the job as typed)");
+  std::vector<std::string> env;
+  job->add_option("-e,--env", env, "set an env entry of the job (repeatable)")->allow_extra_args(false);
+  job->prefix_command();  // NAME and everything after it belong to the job
+  // Falling through to the parent would hand NAME to it and parse the job's own
+  // words as flags; the global flags are declared on `job` itself instead.
+  job->fallthrough(false);
+  AddGlobalFlags(*job, c);
   auto* commands = app.add_subcommand("commands", "list the jobs the engine serves");
   auto* workers = app.add_subcommand("workers", "list the connected workers, their jobs and counters");
   auto* keygen = app.add_subcommand("keygen", "write a new CURVE keypair (BASE.key, BASE.pub)");
@@ -262,41 +432,46 @@ int Main(int argc, char** argv) {
   RunFlags run_flags;
   run->add_option("file", run_flags.file, "the script file ('-' reads it from stdin)");
   run->add_option("-e", run_flags.inline_script, "the script itself");
-  run->add_flag("-n,--dry-run", run_flags.dry_run, "check the script and print its plan; run nothing");
+  run->add_flag("-n,--dry-run", run_flags.dry_run,
+                "check the script (its job names too) and print its plan; run nothing");
   run->add_flag("--local", run_flags.local, "run the jobs in this process (util and version jobs)");
+
+  Verbs verbs(app);
+  auto* completion = app.add_subcommand("completion", "print the bash completion script for berth");
+  std::string shell;
+  completion->add_option("shell", shell, "the shell (bash)")->required()->check(CLI::IsMember({"bash"}));
 
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return UsageError(app, e);
   }
 
-  if (*job) {
-    for (const std::string& extra : job->remaining()) words.push_back(extra);
-    remote::JobRequest req;
-    bool have_name = false;
-    for (const std::string& w : words) {
-      size_t eq = w.find('=');
-      if (eq != std::string::npos && have_name) {
-        if (absl::Status s = req.env.Set(w.substr(0, eq), w.substr(eq + 1)); !s.ok()) return Fail(2, s.message());
-      } else if (!have_name) {
-        req.name = w;
-        have_name = true;
-      } else {
-        req.args.push_back(w);
-      }
-    }
-    if (!have_name || req.name.empty()) return Fail(2, "job needs a NAME");
-    return RunJob(c, std::move(req), true);
+  if (*job) return JobCommand(c, env, job->remaining());
+  int verb_status = 0;
+  if (verbs.Run([&](remote::JobRequest req, std::string* out,
+                    std::string* err) { return RunJob(c, std::move(req), nullptr, out, err); },
+                [&](remote::JobRequest req) { return RunJob(c, std::move(req), nullptr); }, &verb_status)) {
+    return verb_status;
   }
   if (*commands) {
     remote::JobRequest req;
     req.name = "commands";
-    return RunJob(c, std::move(req), false);
+    return RunJob(c, std::move(req), nullptr);
   }
   if (*workers) return Workers(c);
   if (*run) return RunScriptCommand(c, run_flags);
   if (*keygen) return Keygen(base);
+  if (*completion) {
+    std::fputs(BashCompletion(app).c_str(), stdout);
+    return 0;
+  }
   return 2;
 }
 

@@ -4,24 +4,43 @@
 // in-process (the rest, named by --remote-handlers, are served by berth-worker
 // processes). The first SIGINT/SIGTERM shuts down gracefully and exits 0; a third
 // forces exit 128+signal.
+//
+// Before anything is touched, in this order and the same for --dry-run: the
+// system check (root first: `The berth daemon needs to be run as root`), then
+// CheckConfig (every flag's value, errors naming the flag). A real start then
+// locks the root (-g): `<root>/berthd.lock` is held with flock while berthd runs,
+// so a second berthd on the same root refuses even with another pid file.
+//
+// Settings may also come from /etc/berth/daemon.json (--config-file), Docker's
+// convention: keys are the long flag names; a key a flag also sets is an error
+// naming both; --dry-run prints the merged configuration.
 #include <signal.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <fcntl.h>
 #include <grp.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "nlohmann/json.hpp"
 #include "daemon/config.h"
 #include "daemon/daemon.h"
 #include "daemon/groups.h"
 #include "daemon/notify.h"
+#include "daemon/system.h"
 #include "engine/engine.h"
 #include "engine/log.h"
 #include "engine/remote/server.h"
@@ -33,40 +52,143 @@
 namespace berth {
 namespace {
 
+constexpr char kDefaultConfigFile[] = "/etc/berth/daemon.json";
+
 int Fail(int code, absl::string_view message) {
   std::fprintf(stderr, "berthd: %.*s\n", static_cast<int>(message.size()), message.data());
   return code;
 }
 
+// Holds `<root>/berthd.lock` (flock) for the life of the process; the root is
+// made (0700) if missing. A root that is not absolute is left to daemon_root's
+// error.
+absl::Status LockRoot(const std::string& root) {
+  if (root.empty() || root[0] != '/') return absl::OkStatus();
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(root).parent_path(), ec);
+  if (::mkdir(root.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::InternalError(absl::StrCat("cannot create the root ", root, ": ", std::strerror(errno)));
+  }
+  const std::string lock = root + "/berthd.lock";
+  int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return absl::InternalError(absl::StrCat("cannot open ", lock, ": ", std::strerror(errno)));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return absl::FailedPreconditionError(absl::StrCat("another berthd is using the root ", root, " (", lock,
+                                                      " is locked); give each berthd its own -g"));
+  }
+  return absl::OkStatus();  // fd stays open (and locked) until exit
+}
+
+// The long name of `opt` without dashes ("bip"), or "" for one without.
+std::string LongName(const CLI::Option& opt) {
+  return opt.get_lnames().empty() ? "" : opt.get_lnames().front();
+}
+
+// Reads the JSON object in `path` into the options of `app` that the command
+// line did not set: each key is a flag's long name ("bip", "iptables", "dns");
+// a string, number or boolean is one value, an array one value per element. A
+// key that a flag also set is an error naming both; so is an unknown key. A
+// missing file is no configuration unless `required` (--config-file given).
+absl::Status MergeConfigFile(CLI::App& app, const std::string& path, bool required) {
+  std::ifstream in(path);
+  if (!in) {
+    if (!required && errno == ENOENT) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat("--config-file: cannot read ", path, ": ", std::strerror(errno)));
+  }
+  nlohmann::json doc = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": not a JSON object of flag names and values"));
+  }
+  for (const auto& [key, value] : doc.items()) {
+    CLI::Option* opt = key == "config-file" || key == "dry-run" || key == "help" || key == "version"
+                           ? nullptr
+                           : app.get_option_no_throw("--" + key);
+    if (opt == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": unknown key \"", key, "\" (keys are berthd's long flag names, see berthd --help)"));
+    }
+    if (opt->count() > 0) {
+      return absl::InvalidArgumentError(absl::StrCat("the flag --", key, " and the key \"", key, "\" in ", path,
+                                                     " both set ", key, "; keep one"));
+    }
+    std::vector<nlohmann::json> items = value.is_array() ? value.get<std::vector<nlohmann::json>>()
+                                                         : std::vector<nlohmann::json>{value};
+    for (const nlohmann::json& v : items) {
+      if (v.is_string()) {
+        opt->add_result(v.get<std::string>());
+      } else if (v.is_boolean() || v.is_number()) {
+        opt->add_result(v.dump());
+      } else {
+        return absl::InvalidArgumentError(absl::StrCat(path, ": \"", key, "\" wants a string, number, boolean or an "
+                                                                        "array of them"));
+      }
+    }
+    try {
+      opt->run_callback();
+    } catch (const CLI::Error& e) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": \"", key, "\": ", e.what()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Every flag's value after the merge, one `--name=value` a line.
+std::string FormatConfiguration(const CLI::App& app) {
+  std::string out;
+  for (const CLI::Option* opt : app.get_options()) {
+    std::string name = LongName(*opt);
+    if (name.empty() || name == "help" || name == "version" || name == "dry-run" || name == "config-file") continue;
+    std::string value = opt->count() > 0 ? absl::StrJoin(opt->results(), ",") : opt->get_default_str();
+    absl::StrAppend(&out, "  --", name, "=", value, "\n");
+  }
+  return out;
+}
+
+// A boolean flag: `--name` or `--name=true|false`; its help says its default.
+void BoolFlag(CLI::App& app, const std::string& names, bool& value, const std::string& what) {
+  const char* def = value ? "true" : "false";
+  app.add_flag(names, value, absl::StrCat(what, " (default: ", def, ")"))->default_str(def);
+}
+
 void AddFlags(CLI::App& app, Config& c) {
-  app.add_option("-b,--bridge", c.bridge_iface, "attach containers to this existing bridge; 'none' disables networking");
-  app.add_option("--bip", c.bridge_ip, "address (CIDR) of the bridge berthd creates; excludes -b");
-  app.add_option("--fixed-cidr", c.fixed_cidr, "give containers addresses from this subnet (CIDR) of the bridge's");
+  app.add_option("-b,--bridge", c.bridge_iface,
+                 "attach containers to this existing bridge; 'none' disables networking (default: create berth0)")
+      ->capture_default_str();
+  app.add_option("--bip", c.bridge_ip, "address (CIDR) of the bridge berthd creates; excludes -b")
+      ->capture_default_str();
+  app.add_option("--fixed-cidr", c.fixed_cidr, "give containers addresses from this subnet (CIDR) of the bridge's")
+      ->capture_default_str();
   app.add_option("--mtu", c.mtu, "container MTU (0: the default route's interface, else 1500)")->capture_default_str();
-  app.add_flag("--iptables", c.enable_iptables, "add berth's iptables rules")->capture_default_str();
-  app.add_flag("--icc", c.inter_container_communication, "let containers talk to each other")->capture_default_str();
-  app.add_flag("--ip-forward", c.enable_ip_forward, "set net.ipv4.ip_forward")->capture_default_str();
-  app.add_flag("--ip-masq", c.enable_ip_masq, "masquerade traffic leaving the bridge")->capture_default_str();
+  BoolFlag(app, "--iptables", c.enable_iptables, "add berth's iptables rules");
+  BoolFlag(app, "--icc", c.inter_container_communication, "let containers talk to each other");
+  BoolFlag(app, "--ip-forward", c.enable_ip_forward, "set net.ipv4.ip_forward");
+  BoolFlag(app, "--ip-masq", c.enable_ip_masq, "masquerade traffic leaving the bridge");
   app.add_option("--ip", c.default_ip, "default host address for published ports")->capture_default_str();
   app.add_option("-p,--pidfile", c.pidfile, "pid file (locked while berthd runs)")->capture_default_str();
   app.add_option("-g,--graph", c.root, "root of berthd's state")->capture_default_str();
-  app.add_option("-s,--storage-driver", c.graph_driver, "graph driver (default: the first that works)");
-  app.add_option("--storage-opt", c.graph_options, "graph driver option KEY=VALUE (repeatable)");
+  app.add_option("-s,--storage-driver", c.graph_driver, "graph driver (default: the first that works)")
+      ->capture_default_str();
+  app.add_option("--storage-opt", c.graph_options, "graph driver option KEY=VALUE (repeatable)")->capture_default_str();
   app.add_option("-e,--exec-driver", c.exec_driver, "execution driver")->capture_default_str();
   app.add_option("--cgroup-parent", c.cgroup_parent, "cgroup under which containers' cgroups are made")
       ->capture_default_str();
-  app.add_option("--dns", c.dns, "DNS server for containers (repeatable)");
-  app.add_flag("--selinux-enabled", c.enable_selinux, "enable SELinux support");
+  app.add_option("--dns", c.dns, "DNS server for containers (repeatable; default: the host's, else 8.8.8.8, 8.8.4.4)")
+      ->capture_default_str();
+  BoolFlag(app, "--selinux-enabled", c.enable_selinux, "enable SELinux support");
   app.add_option("-H,--host", c.hosts, "endpoint to serve, ipc:///path or tcp://host:port (repeatable; default " +
                                            std::string(kDefaultEndpoint) + ")");
   app.add_option("-G,--group", c.socket_group, "group owning the ipc socket")->capture_default_str();
-  app.add_option("--curve-key", c.curve_key_file, "CURVE: the server's key file (from `berth keygen`), for tcp");
-  app.add_option("--authorized-keys", c.authorized_keys_file, "CURVE: file of client public keys admitted on tcp");
+  app.add_option("--curve-key", c.curve_key_file, "CURVE: the server's key file (from `berth keygen`), for tcp")
+      ->capture_default_str();
+  app.add_option("--authorized-keys", c.authorized_keys_file, "CURVE: file of client public keys admitted on tcp")
+      ->capture_default_str();
   app.add_option("--remote-handlers", c.remote_handlers,
                  "handler groups served by berth-worker processes instead of in-process (comma-separated)")
-      ->delimiter(',');
-  app.add_flag("--dry-run", c.dry_run, "validate the configuration, print the start-up plan, and exit");
-  app.add_flag("-D,--debug", c.debug, "log debug messages and job traces");
+      ->delimiter(',')
+      ->capture_default_str();
+  BoolFlag(app, "--dry-run", c.dry_run, "run every start-up check, print the start-up plan, and exit");
+  BoolFlag(app, "-D,--debug", c.debug, "log debug messages and job traces (as --log-level debug)");
 }
 
 int Main(int argc, char** argv) {
@@ -74,15 +196,33 @@ int Main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("berthd ") + BERTH_VERSION);
   Config config;
   AddFlags(app, config);
+  std::string log_level = "info";
+  app.add_option("-l,--log-level", log_level, "log level: debug, info, warn, error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  std::string config_file = kDefaultConfigFile;
+  app.add_option("--config-file", config_file,
+                 "JSON file of settings, keys named as the long flags (a missing default file is no settings)")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  if (absl::Status s = MergeConfigFile(app, config_file, app.count("--config-file") > 0); !s.ok()) {
+    return Fail(2, s.message());
+  }
   config.socket_group_explicit = app.count("--group") > 0;
   if (config.hosts.empty()) config.hosts.push_back(kDefaultEndpoint);
   config.disable_network = config.bridge_iface == kDisableNetworkBridge;
-  if (config.debug) spdlog::set_level(spdlog::level::debug);
+  if (config.debug) log_level = "debug";
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  // The same checks for a start and a dry run, root first.
+  std::vector<std::string> unused_warnings;  // NewDaemon's step 3 logs them
+  if (absl::Status s = CheckSystem(ReadHostFacts(), &unused_warnings); !s.ok()) return Fail(1, s.message());
+  absl::StatusOr<Config> checked = CheckConfig(config, config.mtu == 0 ? DefaultMtu() : config.mtu);
+  if (!checked.ok()) return Fail(1, checked.status().message());
 
   std::vector<HandlerGroup> known = StandaloneGroups();
   known.push_back(VersionGroup());
@@ -96,10 +236,9 @@ int Main(int argc, char** argv) {
   for (const HandlerGroup& g : *remote) network_remote |= g.name == "network";
 
   if (config.dry_run) {
-    // Validates what can be validated without touching the system, then prints
+    // Everything above ran as for a start; print the merged configuration and
     // the plan NewDaemon would run.
-    absl::StatusOr<Config> checked = CheckConfig(config, config.mtu == 0 ? DefaultMtu() : config.mtu);
-    if (!checked.ok()) return Fail(1, checked.status().message());
+    std::printf("configuration (flags, then %s):\n%s", config_file.c_str(), FormatConfiguration(app).c_str());
     std::printf("berthd %s would serve %s and run NewDaemon:\n", BERTH_VERSION,
                 absl::StrJoin(config.hosts, ", ").c_str());
     std::fputs(Daemon::FormatPlan(Daemon::Plan(*checked, dopts)).c_str(), stdout);
@@ -109,6 +248,8 @@ int Main(int argc, char** argv) {
     }
     return 0;
   }
+
+  if (absl::Status s = LockRoot(config.root); !s.ok()) return Fail(1, s.message());
 
   // Signals are taken synchronously (signalfd) by the main thread.
   sigset_t mask;

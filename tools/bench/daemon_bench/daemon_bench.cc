@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "handlers/containers/record.h"
 #include "engine/engine.h"
@@ -111,8 +112,11 @@ double Median(std::vector<double> v) {
 
 int Main(int argc, char** argv) {
   std::string self = std::filesystem::canonical("/proc/self/exe");
-  std::string berthd = argc > 1 ? argv[1] : std::filesystem::path(self).parent_path().parent_path().parent_path() /
-                                                "berthd";
+  std::string berthd = std::filesystem::path(self).parent_path().parent_path().parent_path() / "berthd";
+  CLI::App app{"daemon_bench: exec to first job answered of berthd -b none, on an empty root and with 1,000\n"
+               "container records to restore, beside a floor server; medians of several runs."};
+  app.add_option("berthd", berthd, "the berthd binary")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
   std::string base = absl::StrCat("/tmp/berth-daemon-bench-", ::getpid());
   std::vector<double> floor_ms, empty_ms, restore_ms;
   for (int run = 0; run < kRuns; ++run) {

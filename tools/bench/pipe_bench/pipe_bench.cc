@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+
+#include "CLI/CLI.hpp"
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -101,13 +103,14 @@ double ShellSeconds(size_t total) {
 
 int main(int argc, char** argv) {
   using namespace berth;
+  size_t total = size_t{1} << 30;
+  int rounds = 3;
+  CLI::App app{"pipe_bench: BYTES through the job script `cat | cat | cat` beside the shell's pipeline;\n"
+               "the last line is `pipe_bench ratio=<berth/shell>` (throughput; > 1 is faster)."};
+  app.add_option("bytes", total, "bytes through each pipeline")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("rounds", rounds, "rounds (the best is kept)")->capture_default_str()->check(CLI::PositiveNumber);
+  CLI11_PARSE(app, argc, argv);
   ConfigureProductionRuntime();
-  const size_t total = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : size_t{1} << 30;
-  const int rounds = argc > 2 ? std::atoi(argv[2]) : 3;
-  if (total == 0 || rounds <= 0) {
-    std::fprintf(stderr, "usage: pipe_bench [BYTES] [ROUNDS]\n");
-    return 2;
-  }
   Engine eng;
   if (!UtilGroup().install(eng).ok()) return 1;
   absl::StatusOr<Script> script = ParseScript("cat | cat | cat", "pipe_bench");
