@@ -101,10 +101,11 @@ class StdinPump {
 
 absl::Status CheckIpcPath(const std::string& endpoint) {
   std::string path = endpoint.substr(6);
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.size() >= sizeof addr.sun_path) return absl::InvalidArgumentError(absl::StrCat("ipc path too long: ", path));
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::InternalError(absl::StrCat("cannot make a unix socket: ", std::strerror(errno)));
   std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
   int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
   int err = errno;
