@@ -1,6 +1,7 @@
 #include "engine/remote/server.h"
 
 #include <grp.h>
+#include <malloc.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -96,7 +97,10 @@ class LocalCall {
 class Server::Impl {
  public:
   Impl(Engine& engine, ServerOptions options)
-      : engine_(engine), options_(std::move(options)), pool_(std::make_unique<ThreadPool>(options_.pool_threads)) {}
+      : engine_(engine), options_(std::move(options)), pool_(std::make_unique<ThreadPool>(options_.pool_threads)) {
+    starting_ = options_.starting;
+    remote_names_.insert(options_.remote_jobs.begin(), options_.remote_jobs.end());
+  }
 
   ~Impl() { Stop(); }
 
@@ -107,12 +111,14 @@ class Server::Impl {
   absl::Status WaitForJobs(const std::vector<std::string>& names, absl::Duration timeout);
   std::vector<WorkerInfo> Workers();
   int RunRemote(Job& job);
+  void SetReady() { starting_.store(false); }
 
  private:
   struct Session {
     std::shared_ptr<JobBridge> bridge;   // an in-process job on the pool, or
     std::shared_ptr<InlineJob> inlined;  // a finished inline job's unsent frames, or
     uint64_t dispatch = 0;               // a job relayed to a worker
+    uint64_t window = 0;                 // stream bytes reserved (ServerOptions::max_connection_bytes)
   };
   struct ClientState {
     Peer peer;
@@ -132,6 +138,9 @@ class Server::Impl {
     bool replayable = true;  // nothing from a worker has reached the requester yet
     bool answered = false;   // the requester has its END
     absl::Time deadline = absl::InfiniteFuture();
+    // Output the worker may still send: the starting window plus the
+    // requester's grants, less what it sent. Below zero, it broke the protocol.
+    int64_t out_window = static_cast<int64_t>(kInitialCredit);
   };
   struct WorkerState {
     Peer peer;
@@ -169,6 +178,15 @@ class Server::Impl {
   void FireTimer(const Timer& t);
 
   void StartBridge(ClientState& c, Frame f);
+  // Why a JOB from `c` cannot start now (126), or "".
+  std::string Refusal(const ClientState& c, const Frame& f) const;
+  // Ends the live request `id` of client `key` with status 1 and `why` (an
+  // invalid frame named it); false if there is no such request to end.
+  bool FailSession(const std::string& key, uint64_t id, absl::string_view why);
+  // Subtracts `bytes` of worker output from the forward's window; false (and
+  // the job ended for its requester) if the worker sent more than granted.
+  bool TakeOutputWindow(Forward& fw, const WorkerState& w, uint64_t bytes);
+  void CancelOnWorker(Forward& fw);
   void EndBridgeSession(const std::string& client, uint64_t id, const JobBridge* bridge);
   Forward& NewForward(Frame f);
   void Dispatch(Forward& f);
@@ -199,6 +217,7 @@ class Server::Impl {
   std::unique_ptr<ZapHandler> zap_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> starting_{false};
   bool stopped_ = false;
 
   // I/O thread state.
@@ -208,10 +227,14 @@ class Server::Impl {
   absl::flat_hash_map<std::string, WorkerState> workers_;
   absl::flat_hash_map<std::string, std::vector<std::string>> served_;  // name → worker keys
   absl::flat_hash_map<std::string, std::deque<uint64_t>> pending_;
+  // Names workers serve or will serve: without a worker, 126 rather than 127.
+  absl::flat_hash_set<std::string> remote_names_;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
   std::vector<std::pair<Peer, std::string>> lost_;  // peers whose sends failed
   uint64_t next_dispatch_ = 1;
   size_t rr_ = 0;
+  uint64_t frames_since_tick_ = 0;
+  bool busy_since_trim_ = false;
 
   absl::Mutex served_mu_;
   absl::CondVar served_cv_;
@@ -243,8 +266,28 @@ absl::Status PrepareIpc(const std::string& path, gid_t gid, bool with_group) {
     }
   } else if (!S_ISDIR(st.st_mode)) {
     return absl::InvalidArgumentError(absl::StrCat(dir, " is not a directory"));
-  } else if ((st.st_mode & 0022) != 0) {
-    spdlog::warn("{} is writable by others: a local user could replace berth's socket", dir);
+  } else {
+    // Whoever owns or can write the directory can rename our socket and bind
+    // their own in its place: refuse such a directory instead of warning.
+    const uid_t me = ::geteuid();
+    if (st.st_uid != me) {
+      return absl::PermissionDeniedError(absl::StrCat("refusing to serve ipc://", path, ": ", dir, " belongs to uid ",
+                                                      st.st_uid, ", who could replace the socket; use a directory owned by uid ",
+                                                      me, " (berthd's user)"));
+    }
+    if ((st.st_mode & 0022) != 0) {
+      return absl::PermissionDeniedError(absl::StrCat("refusing to serve ipc://", path, ": ", dir,
+                                                      " is writable by other users, who could replace the socket; "
+                                                      "use a directory only uid ", me, " can write"));
+    }
+    // Ours: give it the documented mode, as if we had created it.
+    const mode_t want = with_group ? 0710 : 0700;
+    if ((st.st_mode & 07777) != want && ::chmod(dir.c_str(), want) != 0) {
+      return absl::InternalError(absl::StrCat("cannot set the mode of ", dir, ": ", std::strerror(errno)));
+    }
+    if (with_group && st.st_gid != gid && ::chown(dir.c_str(), me, gid) != 0) {
+      return absl::InternalError(absl::StrCat("cannot give ", dir, " to its group: ", std::strerror(errno)));
+    }
   }
   // A socket file left by a process that is gone is removed; a live one is not
   // stolen from its owner.
@@ -315,7 +358,10 @@ absl::Status Server::Impl::Bind() {
     sock->set(zmq::sockopt::router_mandatory, 1);
     sock->set(zmq::sockopt::router_handover, 1);
     sock->set(zmq::sockopt::sndhwm, 10000);
-    sock->set(zmq::sockopt::rcvhwm, 10000);
+    // Per connection, ZeroMQ queues at most this many received frames before it
+    // stops reading the socket: with 256 KiB chunks, 1000 is 256 MiB at worst
+    // (10,000 let one connection park 2.5 GB here).
+    sock->set(zmq::sockopt::rcvhwm, 1000);
     sock->set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
     // ZMTP heartbeats close connections whose peer went silent (a half-open TCP
     // connection, a frozen host), which the disconnect monitor then reports.
@@ -352,8 +398,18 @@ absl::Status Server::Impl::Bind() {
     monitors_.push_back(std::move(pair));
   }
 
-  // The `workers` built-in: one JSON object per worker.
+  // The `workers` built-in: one JSON object per worker, after one for the
+  // threads that run in-process jobs. Nonblocking, so that it answers on the
+  // I/O thread even while every pool thread is busy.
   (void)engine_.Register("workers", [this](Job& job) {
+    Env pool;
+    (void)pool.Set("Name", "berthd (in-process)");
+    (void)pool.Set("Identity", "");
+    (void)pool.SetList("Jobs", {});
+    (void)pool.SetInt("Capacity", pool_->size());
+    (void)pool.SetInt("InFlight", static_cast<int64_t>(pool_->running()));
+    (void)pool.SetInt("Queued", static_cast<int64_t>(pool_->queued()));
+    if (absl::Status s = job.Stdout().WriteEnv(pool); !s.ok()) return job.Error(s);
     for (const WorkerInfo& w : Workers()) {
       Env row;
       (void)row.Set("Name", w.name);
@@ -367,7 +423,7 @@ absl::Status Server::Impl::Bind() {
       if (absl::Status s = job.Stdout().WriteEnv(row); !s.ok()) return job.Error(s);
     }
     return kStatusOk;
-  });
+  }, HandlerOptions{.nonblocking = true});
   return absl::OkStatus();
 }
 
@@ -392,7 +448,7 @@ absl::Status Server::Impl::WaitForJobs(const std::vector<std::string>& names, ab
 std::vector<WorkerInfo> Server::Impl::Workers() {
   std::vector<WorkerInfo> out;
   absl::Notification done;
-  outbox_.Post([&] {
+  auto collect = [&] {
     for (const auto& [key, w] : workers_) {
       WorkerInfo info;
       info.name = w.name;
@@ -406,8 +462,13 @@ std::vector<WorkerInfo> Server::Impl::Workers() {
       out.push_back(std::move(info));
     }
     done.Notify();
-  });
-  if (!done.WaitForNotificationWithTimeout(absl::Seconds(5))) return {};
+  };
+  if (std::this_thread::get_id() == thread_.get_id()) {
+    collect();  // the `workers` job, inline on the I/O thread
+  } else {
+    outbox_.Post(collect);
+    if (!done.WaitForNotificationWithTimeout(absl::Seconds(5))) return {};
+  }
   std::sort(out.begin(), out.end(), [](const WorkerInfo& a, const WorkerInfo& b) {
     return std::tie(a.name, a.identity) < std::tie(b.name, b.identity);
   });
@@ -509,7 +570,7 @@ void Server::Impl::Loop() {
         out.pop_front();
         if (o.task) {
           o.task();
-        } else {
+        } else if (!o.dropped()) {
           SendTo(o.peer, o.payload);
         }
       }
@@ -523,6 +584,15 @@ void Server::Impl::Loop() {
     if (now >= next_tick) {
       Tick(now);
       next_tick = now + options_.heartbeat_interval;
+      // A quiet tick after a busy one: give the memory freed since back to the
+      // system (glibc keeps freed heap otherwise; after a storm of connections
+      // berthd stayed at ten times its size). Costs a few ms, once per quiet spell.
+      if (frames_since_tick_ == 0 && busy_since_trim_) {
+        ::malloc_trim(0);
+        busy_since_trim_ = false;
+      }
+      busy_since_trim_ |= frames_since_tick_ > 0;
+      frames_since_tick_ = 0;
     }
     ProcessLostPeers();
   }
@@ -545,7 +615,7 @@ void Server::Impl::ReadRouter(int s) {
     Peer peer{s, identity.to_string()};
     if (parts.size() != 1) {
       // berth frames are exactly one part after the routing id.
-      SendTo(peer, EncodeError(0, absl::StrCat("expected one frame per message, got ", parts.size())));
+      SendTo(peer, EncodeError(0, ErrorCode::kBadFrame, absl::StrCat("expected one frame per message, got ", parts.size())));
       continue;
     }
     OnFrame(peer, parts[0].data(), parts[0].size());
@@ -614,11 +684,16 @@ void Server::Impl::ProcessLostPeers() {
 }
 
 void Server::Impl::OnFrame(const Peer& peer, const void* data, size_t size) {
+  ++frames_since_tick_;
   absl::StatusOr<Frame> f = DecodeFrame(data, size);
   std::string key = PeerKey(peer);
   if (!f.ok()) {
     spdlog::debug("refused a frame from peer {}: {}", Printable(peer.identity), f.status().message());
-    SendTo(peer, EncodeError(PeekFrameId(data, size), f.status().message()));
+    const uint64_t id = PeekFrameId(data, size);
+    // An invalid frame naming a live request of a client (a STDIN chunk over
+    // the limit, say) ends that request: going on would corrupt its stdin.
+    if (id != 0 && !workers_.contains(key) && FailSession(key, id, f.status().message())) return;
+    SendTo(peer, EncodeError(id, ErrorCode::kBadFrame, f.status().message()));
     return;
   }
   auto w = workers_.find(key);
@@ -651,15 +726,21 @@ void Server::Impl::OnClientFrame(const Peer& peer, Frame f) {
       return;
     case FrameType::kJob: {
       if (c.sessions.contains(f.id)) {
-        SendTo(peer, EncodeError(f.id, absl::StrCat("request id ", f.id, " is already in use")));
+        SendTo(peer, EncodeError(f.id, ErrorCode::kIdInUse, absl::StrCat("request id ", f.id, " is already in use")));
         return;
       }
+      if (std::string why = Refusal(c, f); !why.empty()) {
+        SendTo(peer, EncodeEnd(f.id, kStatusUnavailable, why));
+        drop_if_idle();
+        return;
+      }
+      const uint64_t window = kInitialCredit + (f.has_stdin ? kInitialCredit : 0);
       if (served_.contains(f.name)) {
         uint64_t id = f.id;
         Forward& fw = NewForward(std::move(f));
         fw.client = key;
         fw.client_id = id;
-        c.sessions[id] = Session{nullptr, nullptr, fw.dispatch};
+        c.sessions[id] = Session{nullptr, nullptr, fw.dispatch, window};
         Dispatch(fw);
       } else {
         StartBridge(c, std::move(f));
@@ -693,7 +774,7 @@ void Server::Impl::OnClientFrame(const Peer& peer, Frame f) {
         std::shared_ptr<JobBridge> b = s->second.bridge;
         if (f.type == FrameType::kStdin) {
           if (absl::Status st = b->OnStdin(std::move(f.data)); !st.ok()) {
-            if (b->ClaimEnd()) SendTo(peer, EncodeEnd(f.id, kStatusErr, absl::StrCat(b->name(), ": ", st.message())));
+            if (b->EndNow()) SendTo(peer, EncodeEnd(f.id, kStatusErr, absl::StrCat(b->name(), ": ", st.message())));
             b->Detach();
             c.sessions.erase(s);
             drop_if_idle();
@@ -701,7 +782,14 @@ void Server::Impl::OnClientFrame(const Peer& peer, Frame f) {
         } else if (f.type == FrameType::kStdinEnd) {
           b->OnStdinEnd();
         } else if (f.type == FrameType::kCancel) {
-          b->Cancel();
+          if (b->EndIfQueued()) {
+            // It was waiting for a pool thread: it ends now and never runs.
+            SendTo(peer, EncodeEnd(f.id, kStatusCancelled, absl::StrCat(b->name(), ": cancelled")));
+            c.sessions.erase(s);
+            drop_if_idle();
+          } else {
+            b->Cancel();
+          }
         } else {
           b->OnCredit(f.credit);
         }
@@ -715,12 +803,13 @@ void Server::Impl::OnClientFrame(const Peer& peer, Frame f) {
           AnswerRequester(fw, kStatusCancelled, absl::StrCat(fw.request.name, ": cancelled"));
           FinishForward(fw.dispatch);
         } else {
-          auto w = workers_.find(fw.worker);
-          if (w != workers_.end()) SendTo(w->second.peer, EncodeSimple(FrameType::kCancel, fw.dispatch));
+          CancelOnWorker(fw);
         }
         return;
       }
       if (f.type == FrameType::kCredit) {
+        fw.out_window = std::min<int64_t>(fw.out_window + static_cast<int64_t>(std::min<uint64_t>(f.credit, 1ull << 40)),
+                                          int64_t{1} << 40);
         if (!fw.worker.empty()) {
           auto w = workers_.find(fw.worker);
           if (w != workers_.end()) SendTo(w->second.peer, EncodeCredit(fw.dispatch, f.credit));
@@ -757,7 +846,8 @@ void Server::Impl::OnClientFrame(const Peer& peer, Frame f) {
       return;
     }
     default:
-      SendTo(peer, EncodeError(f.id, absl::StrCat("a client may not send ", FrameTypeName(f.type), " frames")));
+      SendTo(peer, EncodeError(f.id, ErrorCode::kNotAllowed,
+                               absl::StrCat("a client may not send ", FrameTypeName(f.type), " frames")));
       drop_if_idle();
       return;
   }
@@ -776,12 +866,12 @@ void Server::Impl::StartBridge(ClientState& c, Frame f) {
     if (inlined->finished()) {
       if (c.sessions.empty()) clients_.erase(key);
     } else {
-      c.sessions[id] = Session{nullptr, std::move(inlined), 0};
+      c.sessions[id] = Session{nullptr, std::move(inlined), 0, kInitialCredit};
     }
     return;
   }
   auto bridge = std::make_shared<JobBridge>(std::move(job), id, has_stdin, c.peer, outbox_);
-  c.sessions[id] = Session{bridge, nullptr, 0};
+  c.sessions[id] = Session{bridge, nullptr, 0, kInitialCredit + (has_stdin ? kInitialCredit : 0)};
   JobBridge* raw = bridge.get();
   bridge->set_on_done([this, key, id, raw] { outbox_.Post([this, key, id, raw] { EndBridgeSession(key, id, raw); }); });
   if (deadline_ms > 0) {
@@ -807,7 +897,7 @@ void Server::Impl::ClientLost(const std::string& key) {
   std::vector<uint64_t> dispatches;
   for (auto& [id, s] : c->second.sessions) {
     if (s.bridge) {
-      (void)s.bridge->ClaimEnd();
+      (void)s.bridge->EndNow();
       s.bridge->Detach();
     } else {
       dispatches.push_back(s.dispatch);
@@ -824,6 +914,71 @@ void Server::Impl::ClientLost(const std::string& key) {
     } else if (auto w = workers_.find(fw->second.worker); w != workers_.end()) {
       SendTo(w->second.peer, EncodeSimple(FrameType::kCancel, d));
     }
+  }
+}
+
+std::string Server::Impl::Refusal(const ClientState& c, const Frame& f) const {
+  const std::string& name = f.name;
+  if (c.sessions.size() >= static_cast<size_t>(std::max(options_.max_connection_jobs, 1))) {
+    return absl::StrCat(name, ": this connection has ", c.sessions.size(),
+                        " jobs in flight, its limit (berthd --max-connection-jobs); wait for one to end");
+  }
+  const uint64_t want = kInitialCredit + (f.has_stdin ? kInitialCredit : 0);
+  // Cheap bound first: every session holds at most two windows.
+  if ((c.sessions.size() * 2 + 2) * kInitialCredit > options_.max_connection_bytes) {
+    uint64_t held = 0;
+    for (const auto& [id, s] : c.sessions) held += s.window;
+    if (held + want > options_.max_connection_bytes) {
+      return absl::StrCat(name, ": this connection has ", held >> 20,
+                          " MiB of stream windows open, its limit (berthd --max-connection-mib); wait for a job to end");
+    }
+  }
+  if (served_.contains(name) || engine_.HasHandler(name)) return "";
+  if (remote_names_.contains(name)) return absl::StrCat(name, ": no worker serving ", name, " is connected");
+  if (starting_.load()) return absl::StrCat(name, ": berthd is starting");
+  return "";
+}
+
+bool Server::Impl::FailSession(const std::string& key, uint64_t id, absl::string_view why) {
+  auto c = clients_.find(key);
+  if (c == clients_.end()) return false;
+  auto s = c->second.sessions.find(id);
+  if (s == c->second.sessions.end() || s->second.inlined) return false;
+  if (std::shared_ptr<JobBridge> b = s->second.bridge) {
+    if (b->EndNow()) SendTo(c->second.peer, EncodeEnd(id, kStatusErr, absl::StrCat(b->name(), ": ", why)));
+    b->Detach();
+    c->second.sessions.erase(s);
+    if (c->second.sessions.empty()) clients_.erase(c);
+    return true;
+  }
+  auto fw = forwards_.find(s->second.dispatch);
+  if (fw == forwards_.end()) return false;
+  Forward& f = fw->second;
+  AnswerRequester(f, kStatusErr, absl::StrCat(f.request.name, ": ", why));  // erases the session
+  if (f.worker.empty()) {
+    FinishForward(f.dispatch);
+  } else {
+    CancelOnWorker(f);
+  }
+  return true;
+}
+
+bool Server::Impl::TakeOutputWindow(Forward& fw, const WorkerState& w, uint64_t bytes) {
+  fw.out_window -= static_cast<int64_t>(bytes);
+  if (fw.out_window >= 0) return true;
+  if (!fw.answered) {
+    spdlog::warn("worker {} sent output of job {} beyond its credit", w.name, fw.request.name);
+    AnswerRequester(fw, kStatusErr,
+                    absl::StrCat(fw.request.name, ": worker ", w.name, " sent output beyond the granted credit"));
+    CancelOnWorker(fw);
+  }
+  return false;
+}
+
+void Server::Impl::CancelOnWorker(Forward& fw) {
+  if (fw.worker.empty()) return;
+  if (auto w = workers_.find(fw.worker); w != workers_.end()) {
+    SendTo(w->second.peer, EncodeSimple(FrameType::kCancel, fw.dispatch));
   }
 }
 
@@ -987,12 +1142,14 @@ void Server::Impl::OnHello(const Peer& peer, Frame f) {
     }
     served->second.push_back(key);
     w.jobs.push_back(name);
+    remote_names_.insert(name);
   }
   spdlog::info("worker {} ({}) serves {} with capacity {}", w.name, Printable(peer.identity),
                absl::StrJoin(w.jobs, ", "), w.capacity);
   if (!refused.empty()) {
-    SendTo(peer, EncodeError(0, absl::StrCat("not routed to this worker (served in-process or reserved): ",
-                                             absl::StrJoin(refused, ", "))));
+    SendTo(peer, EncodeError(0, ErrorCode::kNamesRefused,
+                             absl::StrCat("not routed to this worker (served in-process or reserved): ",
+                                          absl::StrJoin(refused, ", "))));
   }
   std::vector<std::string> names = w.jobs;
   workers_[key] = std::move(w);
@@ -1030,6 +1187,9 @@ void Server::Impl::OnWorkerFrame(WorkerState& w, Frame f) {
       }
       Forward& fw = fw_it->second;
       if (f.type == FrameType::kEnd || f.type == FrameType::kError) {
+        if (f.type == FrameType::kEnd && f.has_tail && !TakeOutputWindow(fw, w, f.data.size())) {
+          f.has_tail = false;  // the requester has its END already
+        }
         int status = f.type == FrameType::kEnd ? f.status : kStatusErr;
         std::string message = f.type == FrameType::kEnd
                                   ? f.message
@@ -1042,13 +1202,15 @@ void Server::Impl::OnWorkerFrame(WorkerState& w, Frame f) {
         for (const std::string& name : names) DispatchPending(name);
         return;
       }
+      if (f.type != FrameType::kCredit && !TakeOutputWindow(fw, w, f.data.size())) return;
       fw.replayable = false;
       fw.stdin_copy.clear();
       ToRequester(fw, f.type, std::move(f.data), f.credit);
       return;
     }
     default:
-      SendTo(w.peer, EncodeError(f.id, absl::StrCat("a worker may not send ", FrameTypeName(f.type), " frames")));
+      SendTo(w.peer, EncodeError(f.id, ErrorCode::kNotAllowed,
+                                 absl::StrCat("a worker may not send ", FrameTypeName(f.type), " frames")));
       return;
   }
 }
@@ -1155,7 +1317,7 @@ void Server::Impl::FireTimer(const Timer& t) {
       auto s = c->second.sessions.find(t.id);
       if (s == c->second.sessions.end() || !s->second.bridge) return;
       std::shared_ptr<JobBridge> b = s->second.bridge;
-      if (b->ClaimEnd()) {
+      if (b->EndNow()) {
         SendTo(c->second.peer, EncodeEnd(t.id, kStatusDeadlineExceeded, absl::StrCat(b->name(), ": deadline exceeded")));
       }
       b->Detach();
@@ -1172,9 +1334,8 @@ void Server::Impl::FireTimer(const Timer& t) {
         auto p = pending_.find(f.request.name);
         if (p != pending_.end()) p->second.erase(std::remove(p->second.begin(), p->second.end(), t.id), p->second.end());
         FinishForward(t.id);
-      } else if (auto w = workers_.find(f.worker); w != workers_.end()) {
-        // The worker's END frees its slot later.
-        SendTo(w->second.peer, EncodeSimple(FrameType::kCancel, t.id));
+      } else {
+        CancelOnWorker(f);  // the worker's END frees its slot later
       }
       return;
     }
@@ -1187,8 +1348,10 @@ void Server::Impl::StartLocal(std::shared_ptr<LocalCall> call, Frame req) {
   if (!served_.contains(req.name)) {
     Frame end;
     end.type = FrameType::kEnd;
-    end.status = kStatusNotFound;
-    end.message = absl::StrCat(req.name, ": command not found");
+    end.status = remote_names_.contains(req.name) ? kStatusUnavailable : kStatusNotFound;
+    end.message = remote_names_.contains(req.name)
+                      ? absl::StrCat(req.name, ": no worker serving ", req.name, " is connected")
+                      : absl::StrCat(req.name, ": command not found");
     call->Push(std::move(end));
     return;
   }
@@ -1227,8 +1390,8 @@ int Server::Impl::RunRemote(Job& job) {
       if (fw->worker.empty()) {
         AnswerRequester(*fw, kStatusCancelled, absl::StrCat(fw->request.name, ": cancelled"));
         FinishForward(fw->dispatch);
-      } else if (auto w = workers_.find(fw->worker); w != workers_.end()) {
-        SendTo(w->second.peer, EncodeSimple(FrameType::kCancel, fw->dispatch));
+      } else {
+        CancelOnWorker(*fw);
       }
     });
   });
@@ -1295,7 +1458,9 @@ int Server::Impl::RunRemote(Job& job) {
     if (consumed >= kCreditGrantBytes) {
       outbox_.Post([this, call, consumed] {
         Forward* fw = LocalForward(call.get());
-        if (fw == nullptr || fw->worker.empty()) return;
+        if (fw == nullptr) return;
+        fw->out_window += static_cast<int64_t>(consumed);
+        if (fw->worker.empty()) return;
         if (auto w = workers_.find(fw->worker); w != workers_.end()) {
           SendTo(w->second.peer, EncodeCredit(fw->dispatch, consumed));
         }
@@ -1329,6 +1494,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Engine& engine, ServerOpti
 }
 
 void Server::Stop() { impl_->Stop(); }
+
+void Server::SetReady() { impl_->SetReady(); }
 
 std::vector<std::string> Server::endpoints() const { return impl_->endpoints(); }
 

@@ -34,8 +34,30 @@ struct ServerOptions {
   // authorized client keys. Without them only loopback tcp is allowed.
   std::string curve_key_file;
   std::string authorized_keys_file;
-  // Threads running in-process jobs for clients.
+  // In-process jobs for clients run on this many threads at once (berthd
+  // --job-threads); the others wait for a thread in arrival order. A waiting
+  // job still ends at once on CANCEL (130) or its deadline (124). `workers`
+  // lists this limit as the row "berthd (in-process)".
   int pool_threads = 32;
+  // Per client connection (berthd --max-connection-jobs, --max-connection-mib):
+  // jobs in flight, and the stream windows they hold — each job 1 MiB for its
+  // output (kInitialCredit) and 1 MiB more when it has stdin. A JOB beyond
+  // either limit ends at once with 126 and
+  // `<name>: this connection has N jobs in flight, its limit (...); wait for one to end` or
+  // `<name>: this connection has N MiB of stream windows open, its limit (...); wait for a job to end`.
+  // So one connection makes the server hold at most max_connection_bytes of
+  // stream data, whatever it sends.
+  int max_connection_jobs = 128;
+  uint64_t max_connection_bytes = uint64_t{128} << 20;
+  // Names that workers will serve (berthd's --remote-handlers groups). While no
+  // worker serving one is connected, a request for it ends with 126
+  // `<name>: no worker serving <name> is connected` (a name some worker served
+  // earlier in this server's life gets the same), never 127.
+  std::vector<std::string> remote_jobs;
+  // True while the process is still registering its jobs: until SetReady, a
+  // request for a name with no handler ends with 126 `<name>: berthd is starting`
+  // instead of 127, because the name may yet be registered.
+  bool starting = false;
   absl::Duration heartbeat_interval = absl::Seconds(1);
   int heartbeat_liveness = 3;  // missed heartbeats before a peer is lost
 };
@@ -74,6 +96,10 @@ class Server {
   absl::Status WaitForJobs(const std::vector<std::string>& names, absl::Duration timeout);
 
   std::vector<WorkerInfo> Workers();
+
+  // Start-up is over (see ServerOptions::starting): from now on a name with no
+  // handler is 127.
+  void SetReady();
 
   class Impl;
 

@@ -232,7 +232,7 @@ absl::StatusOr<Worker::Impl::Outcome> Worker::Impl::Session() {
         out.pop_front();
         if (o.task) {
           o.task();
-        } else {
+        } else if (!o.dropped()) {
           Send(sock, o.payload);
         }
       }
@@ -275,12 +275,20 @@ void Worker::Impl::OnFrame(zmq::socket_t& sock, Frame f) {
       return;
     case FrameType::kJob: {
       if (bridges_.contains(f.id)) {
-        Send(sock, EncodeError(f.id, absl::StrCat("job id ", f.id, " is already running here")));
+        Send(sock, EncodeError(f.id, ErrorCode::kIdInUse, absl::StrCat("job id ", f.id, " is already running here")));
         return;
       }
       if (draining_) {
         Send(sock, EncodeEnd(f.id, kStatusUnavailable,
                              absl::StrCat(f.name, ": worker ", options_.name, " is draining")));
+        return;
+      }
+      if (bridges_.size() >= static_cast<size_t>(options_.capacity)) {
+        // The server sends at most `capacity` jobs at once; one that sends more
+        // gets them back as unavailable rather than queued here.
+        Send(sock, EncodeEnd(f.id, kStatusUnavailable,
+                             absl::StrCat(f.name, ": worker ", options_.name, " is at capacity (", options_.capacity,
+                                          " jobs)")));
         return;
       }
       uint64_t id = f.id;
@@ -322,7 +330,7 @@ void Worker::Impl::OnFrame(zmq::socket_t& sock, Frame f) {
       std::shared_ptr<JobBridge> b = it->second;
       if (f.type == FrameType::kStdin) {
         if (absl::Status s = b->OnStdin(std::move(f.data)); !s.ok()) {
-          if (b->ClaimEnd()) Send(sock, EncodeEnd(f.id, kStatusErr, absl::StrCat(b->name(), ": ", s.message())));
+          if (b->EndNow()) Send(sock, EncodeEnd(f.id, kStatusErr, absl::StrCat(b->name(), ": ", s.message())));
           b->Detach();
           bridges_.erase(it);
         }
@@ -336,7 +344,8 @@ void Worker::Impl::OnFrame(zmq::socket_t& sock, Frame f) {
       return;
     }
     default:
-      Send(sock, EncodeError(f.id, absl::StrCat("a server may not send ", FrameTypeName(f.type), " frames to a worker")));
+      Send(sock, EncodeError(f.id, ErrorCode::kNotAllowed,
+                             absl::StrCat("a server may not send ", FrameTypeName(f.type), " frames to a worker")));
       return;
   }
 }

@@ -163,7 +163,9 @@ TEST_CASE("100 MB through a remote cat, with bounded memory on both sides") {
 TEST_CASE("a worker killed mid-job: the client gets 126 within 3 s and berthd keeps serving") {
   TempDir dir;
   Daemon d(dir, {"--remote-handlers", "util"});
-  CHECK(d.Berth({"job", "echo", "x"}).status == 127);  // nobody serves util yet
+  RunResult early = d.Berth({"job", "echo", "x"});
+  CHECK(early.status == 126);  // util is left to workers and none is connected yet: unavailable, not missing
+  CHECK(early.err == "berth: echo: no worker serving echo is connected\n");
   auto worker = StartWorker(d, "victim");
   REQUIRE(WaitFor([&] { return WorkerListed(d, "victim"); }, absl::Seconds(10)));
   CHECK(d.Berth({"job", "echo", "via", "worker"}).out == "via worker\n");
