@@ -7,11 +7,15 @@
 #include <doctest/doctest.h>
 
 #include <pwd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -244,8 +248,14 @@ TEST_CASE("2. a job queued for an in-process slot ends at once on cancel and on 
   // The running ones were untouched and still end when cancelled.
   c.Send(EncodeSimple(FrameType::kCancel, 1));
   c.Send(EncodeSimple(FrameType::kCancel, 2));
-  CHECK(c.End(1, absl::Seconds(5)).has_value());
-  CHECK(c.End(2, absl::Seconds(5)).has_value());
+  std::set<uint64_t> ended;
+  while (ended.size() < 2) {
+    std::optional<Frame> f = c.Next(FrameType::kEnd);
+    REQUIRE(f.has_value());
+    CHECK(f->status == 130);
+    ended.insert(f->id);
+  }
+  CHECK(ended == std::set<uint64_t>{1, 2});
 }
 
 // ---- 3. 127 means "no such job" only ----
@@ -403,6 +413,70 @@ TEST_CASE("5. one connection cannot make berthd hold unbounded stdin: jobs beyon
   std::string out;
   REQUIRE(other.End(1, absl::Seconds(5), &out).has_value());
   CHECK(out == "still\n");
+}
+
+// ---- 6. connection storms ----
+
+// `n` connections to the ipc socket that never say a word.
+std::vector<int> Storm(const std::string& path, int n) {
+  std::vector<int> fds;
+  for (int i = 0; i < n; ++i) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+    if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      if (fd >= 0) ::close(fd);
+      continue;
+    }
+    fds.push_back(fd);
+  }
+  return fds;
+}
+
+TEST_CASE("6. during a storm of silent connections others are served in milliseconds; memory goes back after") {
+  TempDir dir;
+  Berthd d(dir);
+  const std::string path = dir.path() + "/run/berth.sock";
+  Raw c(d.ipc);
+  uint64_t id = 1;
+  auto echo_ms = [&] {
+    absl::Time t0 = absl::Now();
+    c.Job(id, "echo", {"x"});
+    std::optional<Frame> end = c.End(id++, absl::Seconds(10));
+    REQUIRE(end.has_value());
+    return absl::ToDoubleMilliseconds(absl::Now() - t0);
+  };
+  echo_ms();
+  const size_t rss_start = RssBytes(d.proc->pid());
+  double worst = 0;
+  size_t rss_peak = rss_start;
+  for (int round = 0; round < 5; ++round) {
+    std::atomic<bool> storming{true};
+    std::vector<int> fds;
+    std::thread storm([&] {
+      fds = Storm(path, 5000);
+      storming = false;
+    });
+    while (storming.load()) {
+      worst = std::max(worst, echo_ms());
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    storm.join();
+    for (int i = 0; i < 20; ++i) worst = std::max(worst, echo_ms());
+    rss_peak = std::max(rss_peak, RssBytes(d.proc->pid()));
+    for (int fd : fds) ::close(fd);
+  }
+  // Quiet: berthd notices the closed connections and gives the memory back.
+  size_t rss_after = 0;
+  WaitFor([&] {
+    rss_after = RssBytes(d.proc->pid());
+    return rss_after < rss_start + (32 << 20);
+  }, absl::Seconds(10));
+  MESSAGE("echo during storms: worst ", worst, " ms; rss start ", rss_start >> 20, " MiB, peak ", rss_peak >> 20,
+          " MiB, after ", rss_after >> 20, " MiB");
+  CHECK(worst < 100);
+  CHECK(rss_after < rss_start + (32 << 20));
 }
 
 // ---- 7. socket spoofing ----

@@ -63,6 +63,10 @@ struct Daemon {
     }, absl::Seconds(10));
     REQUIRE_MESSAGE(up, proc->Stderr());
     REQUIRE_MESSAGE(!tcp.empty(), proc->Stderr());
+    // Until it is ready, a job it has not registered yet is 126 `berthd is starting`.
+    REQUIRE_MESSAGE(WaitFor([&] { return proc->Stderr().find("berthd ready") != std::string::npos || !proc->running(); },
+                            absl::Seconds(10)),
+                    proc->Stderr());
   }
   RunResult Berth(std::vector<std::string> args, std::string stdin_file = "",
                   absl::Duration timeout = absl::Seconds(30), std::string host = "") {
