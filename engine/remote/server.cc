@@ -23,10 +23,12 @@
 #include "absl/synchronization/notification.h"
 #include "engine/log.h"
 #include "engine/remote/job_bridge.h"
+#include "engine/remote/listener.h"
 #include "engine/remote/outbox.h"
 #include "engine/remote/security.h"
 #include "engine/remote/thread_pool.h"
 #include "engine/remote/wire.h"
+#include "engine/remote/zmq_socket.h"
 #include <zmq.hpp>
 
 namespace berth::remote {
@@ -107,7 +109,9 @@ class Server::Impl {
   absl::Status Bind();
   void StartThread() { thread_ = std::thread([this] { Loop(); }); }
   void Stop();
-  std::vector<std::string> endpoints() const { return bound_; }
+  std::vector<std::string> endpoints() const {
+    return listener_ ? listener_->endpoints() : std::vector<std::string>{};
+  }
   absl::Status WaitForJobs(const std::vector<std::string>& names, absl::Duration timeout);
   std::vector<WorkerInfo> Workers();
   int RunRemote(Job& job);
@@ -210,11 +214,7 @@ class Server::Impl {
   std::unique_ptr<ThreadPool> pool_;
   Outbox outbox_;
   zmq::context_t ctx_;
-  std::vector<std::unique_ptr<zmq::socket_t>> routers_;
-  std::vector<std::unique_ptr<zmq::socket_t>> monitors_;
-  std::vector<std::string> bound_;
-  std::vector<std::string> ipc_paths_;
-  std::unique_ptr<ZapHandler> zap_;
+  std::unique_ptr<Listener> listener_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> starting_{false};
@@ -243,160 +243,17 @@ class Server::Impl {
 
 // ---- binding ----
 
-namespace {
-
-absl::Status PrepareIpc(const std::string& path, gid_t gid, bool with_group) {
-  const size_t slash = path.rfind('/');
-  const std::string dir = slash == 0 || slash == std::string::npos ? std::string("/") : path.substr(0, slash);
-  struct stat st;
-  if (::stat(dir.c_str(), &st) != 0) {
-    // Create the directory (and parents) for the socket: 0700, or 0710 so that
-    // the socket's group can reach the socket by name but not list or change
-    // the directory.
-    std::string partial;
-    for (absl::string_view part : absl::StrSplit(dir, '/', absl::SkipEmpty())) {
-      absl::StrAppend(&partial, "/", part);
-      if (::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
-        return absl::InternalError(absl::StrCat("cannot create ", partial, ": ", std::strerror(errno)));
-      }
-    }
-    ::chmod(dir.c_str(), with_group ? 0710 : 0700);
-    if (with_group && ::chown(dir.c_str(), 0, gid) != 0) {
-      return absl::InternalError(absl::StrCat("cannot give ", dir, " to its group: ", std::strerror(errno)));
-    }
-  } else if (!S_ISDIR(st.st_mode)) {
-    return absl::InvalidArgumentError(absl::StrCat(dir, " is not a directory"));
-  } else {
-    // Whoever owns or can write the directory can rename our socket and bind
-    // their own in its place: refuse such a directory instead of warning.
-    const uid_t me = ::geteuid();
-    if (st.st_uid != me) {
-      return absl::PermissionDeniedError(absl::StrCat("refusing to serve ipc://", path, ": ", dir, " belongs to uid ",
-                                                      st.st_uid, ", who could replace the socket; use a directory owned by uid ",
-                                                      me, " (berthd's user)"));
-    }
-    if ((st.st_mode & 0022) != 0) {
-      return absl::PermissionDeniedError(absl::StrCat("refusing to serve ipc://", path, ": ", dir,
-                                                      " is writable by other users, who could replace the socket; "
-                                                      "use a directory only uid ", me, " can write"));
-    }
-    // Ours: give it the documented mode, as if we had created it.
-    const mode_t want = with_group ? 0710 : 0700;
-    if ((st.st_mode & 07777) != want && ::chmod(dir.c_str(), want) != 0) {
-      return absl::InternalError(absl::StrCat("cannot set the mode of ", dir, ": ", std::strerror(errno)));
-    }
-    if (with_group && st.st_gid != gid && ::chown(dir.c_str(), me, gid) != 0) {
-      return absl::InternalError(absl::StrCat("cannot give ", dir, " to its group: ", std::strerror(errno)));
-    }
-  }
-  // A socket file left by a process that is gone is removed; a live one is not
-  // stolen from its owner.
-  if (::lstat(path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode)) return absl::AlreadyExistsError(absl::StrCat(path, " exists and is not a socket"));
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-    int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    ::close(fd);
-    if (rc == 0) return absl::AlreadyExistsError(absl::StrCat("another process is already serving ipc://", path));
-    ::unlink(path.c_str());
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
-
 absl::Status Server::Impl::Bind() {
-  if (options_.endpoints.empty()) return absl::InvalidArgumentError("no endpoint to serve");
-  gid_t gid = 0;
-  const bool with_group = !options_.socket_group.empty();
-  if (with_group) {
-    struct group* g = ::getgrnam(options_.socket_group.c_str());
-    if (g == nullptr) return absl::NotFoundError(absl::StrCat("unknown group '", options_.socket_group, "'"));
-    gid = g->gr_gid;
-  }
-  KeyPair server_keys;
-  const bool curve = !options_.curve_key_file.empty() || !options_.authorized_keys_file.empty();
-  if (curve) {
-    if (options_.curve_key_file.empty() || options_.authorized_keys_file.empty()) {
-      return absl::InvalidArgumentError("CURVE needs both the server key file and the authorized keys file");
-    }
-    absl::StatusOr<KeyPair> keys = ReadKeyFile(options_.curve_key_file);
-    if (!keys.ok()) return keys.status();
-    if (keys->secret_key.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(options_.curve_key_file, ": no secret key"));
-    }
-    server_keys = *keys;
-    absl::StatusOr<std::unique_ptr<ZapHandler>> zap = ZapHandler::Start(ctx_, options_.authorized_keys_file);
-    if (!zap.ok()) return zap.status();
-    zap_ = *std::move(zap);
-  }
-  for (const std::string& ep : options_.endpoints) {
-    const bool ipc = absl::StartsWith(ep, "ipc://");
-    const bool tcp = absl::StartsWith(ep, "tcp://");
-    if (!ipc && !tcp) {
-      return absl::InvalidArgumentError(absl::StrCat("unsupported endpoint '", ep, "': use ipc:///path or tcp://host:port"));
-    }
-    if (tcp && !curve && !IsLoopbackTcp(ep)) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "refusing to serve ", ep, " without CURVE keys: anyone who can reach it could run jobs as root. "
-          "Give a server key and authorized keys, or listen on 127.0.0.1"));
-    }
-    std::string path = ipc ? ep.substr(6) : "";
-    if (ipc) {
-      if (path.empty() || path[0] != '/') {
-        return absl::InvalidArgumentError(absl::StrCat("ipc endpoint '", ep, "' needs an absolute path"));
-      }
-      if (path.size() >= sizeof(sockaddr_un::sun_path)) {
-        return absl::InvalidArgumentError(absl::StrCat("ipc path too long: ", path));
-      }
-      if (absl::Status s = PrepareIpc(path, gid, with_group); !s.ok()) return s;
-    }
-    auto sock = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::router);
-    sock->set(zmq::sockopt::linger, 0);
-    sock->set(zmq::sockopt::router_mandatory, 1);
-    sock->set(zmq::sockopt::router_handover, 1);
-    sock->set(zmq::sockopt::sndhwm, 10000);
-    // Per connection, ZeroMQ queues at most this many received frames before it
-    // stops reading the socket: with 256 KiB chunks, 1000 is 256 MiB at worst
-    // (10,000 let one connection park 2.5 GB here).
-    sock->set(zmq::sockopt::rcvhwm, 1000);
-    sock->set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
-    // ZMTP heartbeats close connections whose peer went silent (a half-open TCP
-    // connection, a frozen host), which the disconnect monitor then reports.
-    const int beat_ms = static_cast<int>(absl::ToInt64Milliseconds(options_.heartbeat_interval));
-    sock->set(zmq::sockopt::heartbeat_ivl, beat_ms);
-    sock->set(zmq::sockopt::heartbeat_timeout, beat_ms * options_.heartbeat_liveness);
-    sock->set(zmq::sockopt::heartbeat_ttl, beat_ms * options_.heartbeat_liveness);
-    if (tcp && curve) {
-      sock->set(zmq::sockopt::curve_server, 1);
-      sock->set(zmq::sockopt::curve_secretkey, server_keys.secret_key);
-      sock->set(zmq::sockopt::zap_domain, "berth");
-    }
-    try {
-      sock->bind(ep);
-    } catch (const zmq::error_t& e) {
-      return absl::UnavailableError(absl::StrCat("cannot serve ", ep, ": ", e.what()));
-    }
-    if (ipc) {
-      ::chmod(path.c_str(), 0660);
-      if (with_group && ::chown(path.c_str(), 0, gid) != 0) {
-        return absl::InternalError(absl::StrCat("cannot give ", path, " to its group: ", std::strerror(errno)));
-      }
-      ipc_paths_.push_back(path);
-    }
-    bound_.push_back(sock->get(zmq::sockopt::last_endpoint));
-    std::string mon = absl::StrCat("inproc://berth-monitor-", routers_.size());
-    if (zmq_socket_monitor(sock->handle(), mon.c_str(), ZMQ_EVENT_DISCONNECTED) != 0) {
-      return absl::InternalError(absl::StrCat("cannot monitor ", ep, ": ", zmq_strerror(zmq_errno())));
-    }
-    auto pair = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::pair);
-    pair->set(zmq::sockopt::linger, 0);
-    pair->connect(mon);
-    routers_.push_back(std::move(sock));
-    monitors_.push_back(std::move(pair));
-  }
+  ListenOptions lo;
+  lo.endpoints = options_.endpoints;
+  lo.socket_group = options_.socket_group;
+  lo.curve_key_file = options_.curve_key_file;
+  lo.authorized_keys_file = options_.authorized_keys_file;
+  lo.tuning.heartbeat_interval = options_.heartbeat_interval;
+  lo.tuning.heartbeat_liveness = options_.heartbeat_liveness;
+  absl::StatusOr<std::unique_ptr<Listener>> listener = Listener::Bind(ctx_, lo);
+  if (!listener.ok()) return listener.status();
+  listener_ = *std::move(listener);
 
   // The `workers` built-in: one JSON object per worker, after one for the
   // threads that run in-process jobs. Nonblocking, so that it answers on the
@@ -507,10 +364,7 @@ void Server::Impl::Stop() {
   forwards_.clear();
   clients_.clear();
   workers_.clear();
-  monitors_.clear();
-  routers_.clear();
-  zap_.reset();
-  for (const std::string& p : ipc_paths_) ::unlink(p.c_str());
+  if (listener_) listener_->Close();
 }
 
 // ---- the I/O loop ----
@@ -518,10 +372,10 @@ void Server::Impl::Stop() {
 void Server::Impl::Loop() {
   absl::Time next_tick = absl::Now() + options_.heartbeat_interval;
   std::vector<zmq::pollitem_t> items;
-  for (auto& r : routers_) items.push_back({r->handle(), 0, ZMQ_POLLIN, 0});
-  for (auto& m : monitors_) items.push_back({m->handle(), 0, ZMQ_POLLIN, 0});
+  for (size_t i = 0; i < listener_->size(); ++i) items.push_back({listener_->router(i).handle(), 0, ZMQ_POLLIN, 0});
+  for (size_t i = 0; i < listener_->size(); ++i) items.push_back({listener_->monitor(i).handle(), 0, ZMQ_POLLIN, 0});
   items.push_back({nullptr, outbox_.fd(), ZMQ_POLLIN, 0});
-  const size_t n_routers = routers_.size();
+  const size_t n_routers = listener_->size();
   std::deque<Outgoing> out;
   constexpr int kMaxPollSkips = 8;
   int poll_skips = 0;
@@ -537,7 +391,7 @@ void Server::Impl::Loop() {
     if (poll_skips < kMaxPollSkips) {
       try {
         for (size_t i = 0; i < n_routers; ++i) {
-          items[i].revents = (routers_[i]->get(zmq::sockopt::events) & ZMQ_POLLIN) ? ZMQ_POLLIN : 0;
+          items[i].revents = (listener_->router(i).get(zmq::sockopt::events) & ZMQ_POLLIN) ? ZMQ_POLLIN : 0;
           queued |= items[i].revents != 0;
         }
       } catch (const zmq::error_t&) {
@@ -550,9 +404,8 @@ void Server::Impl::Loop() {
     } else {
       poll_skips = 0;
       try {
-        zmq::poll(items.data(), items.size(), std::chrono::milliseconds(wait_ms));
+        PollOnce(items.data(), items.size(), std::chrono::milliseconds(wait_ms));
       } catch (const zmq::error_t& e) {
-        if (e.num() == EINTR) continue;
         spdlog::error("server poll failed: {}", e.what());
         return;
       }
@@ -560,7 +413,7 @@ void Server::Impl::Loop() {
     for (size_t i = 0; i < n_routers; ++i) {
       if (items[i].revents & ZMQ_POLLIN) ReadRouter(static_cast<int>(i));
     }
-    for (size_t i = 0; i < monitors_.size(); ++i) {
+    for (size_t i = 0; i < n_routers; ++i) {
       if (items[n_routers + i].revents & ZMQ_POLLIN) ReadMonitor(static_cast<int>(i));
     }
     if (items.back().revents & ZMQ_POLLIN) {
@@ -599,7 +452,7 @@ void Server::Impl::Loop() {
 }
 
 void Server::Impl::ReadRouter(int s) {
-  zmq::socket_t& sock = *routers_[static_cast<size_t>(s)];
+  zmq::socket_t& sock = listener_->router(static_cast<size_t>(s));
   // Bounded batch so that one busy socket cannot starve the others.
   for (int batch = 0; batch < 256; ++batch) {
     zmq::message_t identity;
@@ -624,23 +477,7 @@ void Server::Impl::ReadRouter(int s) {
 }
 
 void Server::Impl::ReadMonitor(int s) {
-  zmq::socket_t& mon = *monitors_[static_cast<size_t>(s)];
-  bool disconnected = false;
-  while (true) {
-    zmq::message_t event;
-    if (!mon.recv(event, zmq::recv_flags::dontwait)) break;
-    bool more = event.more();
-    if (event.size() >= 2) {
-      uint16_t code;
-      std::memcpy(&code, event.data(), 2);
-      if (code == ZMQ_EVENT_DISCONNECTED) disconnected = true;
-    }
-    while (more) {
-      zmq::message_t rest;
-      if (!mon.recv(rest, zmq::recv_flags::dontwait)) break;
-      more = rest.more();
-    }
-  }
+  const bool disconnected = listener_->TakeDisconnects(static_cast<size_t>(s));
   if (disconnected) {
     // Find out which peer went: a send to a vanished routing id fails. The pipe
     // may be torn down a moment after the event, so probe again shortly.
@@ -652,8 +489,8 @@ void Server::Impl::ReadMonitor(int s) {
 }
 
 bool Server::Impl::SendTo(const Peer& peer, const std::string& payload) {
-  if (static_cast<size_t>(peer.socket) >= routers_.size()) return false;
-  zmq::socket_t& sock = *routers_[static_cast<size_t>(peer.socket)];
+  if (static_cast<size_t>(peer.socket) >= listener_->size()) return false;
+  zmq::socket_t& sock = listener_->router(static_cast<size_t>(peer.socket));
   try {
     if (!sock.send(zmq::buffer(peer.identity), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
       lost_.emplace_back(peer, "it stopped reading");

@@ -18,6 +18,7 @@
 #include "engine/remote/security.h"
 #include "engine/remote/thread_pool.h"
 #include "engine/remote/wire.h"
+#include "engine/remote/zmq_socket.h"
 #include <zmq.hpp>
 
 namespace berth::remote {
@@ -25,15 +26,10 @@ namespace {
 
 constexpr uint64_t kDrainSignal = 1;
 
-// zmq::poll reports a signal's arrival (EINTR) as an exception; signals are
-// handled through the control eventfd, so the poll just returns.
+// Signals are handled through the control eventfd: a poll they interrupt just
+// returns (PollOnce).
 void PollIgnoringSignals(zmq::pollitem_t* items, size_t n, int64_t ms) {
-  try {
-    zmq::poll(items, n, std::chrono::milliseconds(ms));
-  } catch (const zmq::error_t& e) {
-    if (e.num() != EINTR) throw;
-    for (size_t i = 0; i < n; ++i) items[i].revents = 0;
-  }
+  PollOnce(items, n, std::chrono::milliseconds(ms));
 }
 constexpr uint64_t kStopSignal = 1 << 20;
 
@@ -110,28 +106,12 @@ bool Worker::Impl::SleepInterruptibly(absl::Duration d) {
 }
 
 absl::Status Worker::Impl::Configure(zmq::socket_t& sock) {
-  sock.set(zmq::sockopt::linger, 0);
-  sock.set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
-  sock.set(zmq::sockopt::sndhwm, 100000);
-  sock.set(zmq::sockopt::rcvhwm, 100000);
-  const int beat_ms = static_cast<int>(absl::ToInt64Milliseconds(options_.heartbeat_interval));
-  sock.set(zmq::sockopt::heartbeat_ivl, beat_ms);
-  sock.set(zmq::sockopt::heartbeat_timeout, beat_ms * options_.heartbeat_liveness);
-  sock.set(zmq::sockopt::heartbeat_ttl, beat_ms * options_.heartbeat_liveness);
+  ConfigureSocket(sock, SocketTuning{.heartbeat_interval = options_.heartbeat_interval,
+                                     .heartbeat_liveness = options_.heartbeat_liveness});
   static thread_local std::mt19937_64 rng(std::random_device{}());
   sock.set(zmq::sockopt::routing_id, absl::StrCat(options_.name, "-", absl::Hex(rng())));
-  if (!options_.server_key.empty()) {
-    absl::StatusOr<std::string> server_pub = ResolvePublicKey(options_.server_key);
-    if (!server_pub.ok()) return server_pub.status();
-    absl::StatusOr<KeyPair> mine = options_.client_key_file.empty() ? GenerateKeyPair()
-                                                                    : ReadKeyFile(options_.client_key_file);
-    if (!mine.ok()) return mine.status();
-    if (mine->secret_key.empty()) return absl::InvalidArgumentError("the worker's key file has no secret key");
-    sock.set(zmq::sockopt::curve_serverkey, *server_pub);
-    sock.set(zmq::sockopt::curve_publickey, mine->public_key);
-    sock.set(zmq::sockopt::curve_secretkey, mine->secret_key);
-  }
-  return absl::OkStatus();
+  if (options_.server_key.empty()) return absl::OkStatus();
+  return SetCurveClient(sock, options_.server_key, options_.client_key_file);
 }
 
 absl::Status Worker::Impl::Run() {
