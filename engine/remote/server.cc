@@ -22,6 +22,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "engine/log.h"
+#include "engine/remote/executor.h"
 #include "engine/remote/job_bridge.h"
 #include "engine/remote/listener.h"
 #include "engine/remote/outbox.h"
@@ -118,16 +119,18 @@ class Server::Impl {
   void SetReady() { starting_.store(false); }
 
  private:
+  // A request of a client: run by the client's executor here, or relayed to
+  // a worker.
   struct Session {
-    std::shared_ptr<JobBridge> bridge;   // an in-process job on the pool, or
-    std::shared_ptr<InlineJob> inlined;  // a finished inline job's unsent frames, or
-    uint64_t dispatch = 0;               // a job relayed to a worker
-    uint64_t window = 0;                 // stream bytes reserved (ServerOptions::max_connection_bytes)
+    uint64_t dispatch = 0;  // the Forward of a relayed job; 0: run by `exec`
+    uint64_t window = 0;    // stream bytes reserved (ServerOptions::max_connection_bytes)
+    uint64_t serial = 0;    // tells a reused id's timers from its own
   };
   struct ClientState {
     Peer peer;
     absl::Time last_seen;
     absl::flat_hash_map<uint64_t, Session> sessions;
+    std::shared_ptr<Executor> exec;  // the jobs run here for this client
   };
   struct Forward {
     uint64_t dispatch = 0;
@@ -158,13 +161,14 @@ class Server::Impl {
     uint64_t completed = 0;
     uint64_t failed = 0;
   };
-  enum class TimerKind { kBridgeDeadline, kForwardDeadline, kProbe };
+  enum class TimerKind { kExecDeadline, kForwardDeadline, kProbe };
   struct Timer {
     absl::Time when;
     TimerKind kind;
     std::string client;
     uint64_t id = 0;
     int socket = 0;
+    uint64_t serial = 0;
     bool operator>(const Timer& o) const { return when > o.when; }
   };
 
@@ -181,7 +185,11 @@ class Server::Impl {
   void Tick(absl::Time now);
   void FireTimer(const Timer& t);
 
-  void StartBridge(ClientState& c, Frame f);
+  ClientState& Client(const Peer& peer);
+  // A job left a client's executor: forget its session (the client, if idle,
+  // is dropped by DropIdleClients: the executor may still be on the stack).
+  void OnExecRemoved(const std::string& key, uint64_t id);
+  void DropIdleClients();
   // Why a JOB from `c` cannot start now (126), or "".
   std::string Refusal(const ClientState& c, const Frame& f) const;
   // Ends the live request `id` of client `key` with status 1 and `why` (an
@@ -191,7 +199,6 @@ class Server::Impl {
   // the job ended for its requester) if the worker sent more than granted.
   bool TakeOutputWindow(Forward& fw, const WorkerState& w, uint64_t bytes);
   void CancelOnWorker(Forward& fw);
-  void EndBridgeSession(const std::string& client, uint64_t id, const JobBridge* bridge);
   Forward& NewForward(Frame f);
   void Dispatch(Forward& f);
   void DispatchPending(const std::string& name);
@@ -231,6 +238,8 @@ class Server::Impl {
   absl::flat_hash_set<std::string> remote_names_;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
   std::vector<std::pair<Peer, std::string>> lost_;  // peers whose sends failed
+  std::vector<std::string> idle_clients_;             // clients that may have no job left
+  uint64_t next_serial_ = 1;
   uint64_t next_dispatch_ = 1;
   size_t rr_ = 0;
   uint64_t frames_since_tick_ = 0;
@@ -348,11 +357,7 @@ void Server::Impl::Stop() {
       f.local->Push(std::move(end));
     }
   }
-  for (auto& [key, c] : clients_) {
-    for (auto& [id, s] : c.sessions) {
-      if (s.bridge) s.bridge->Detach();
-    }
-  }
+  for (auto& [key, c] : clients_) c.exec->DetachAll();
   // Detached jobs were cancelled; wait for their threads before the outbox goes.
   pool_.reset();
   for (auto& [name, keys] : served_) engine_.Unregister(name);
@@ -508,6 +513,7 @@ bool Server::Impl::SendTo(const Peer& peer, const std::string& payload) {
 }
 
 void Server::Impl::ProcessLostPeers() {
+  DropIdleClients();
   while (!lost_.empty()) {
     auto [peer, reason] = lost_.back();
     lost_.pop_back();
@@ -548,11 +554,43 @@ void Server::Impl::OnFrame(const Peer& peer, const void* data, size_t size) {
 
 // ---- clients ----
 
-void Server::Impl::OnClientFrame(const Peer& peer, Frame f) {
+Server::Impl::ClientState& Server::Impl::Client(const Peer& peer) {
   std::string key = PeerKey(peer);
   auto [it, fresh] = clients_.try_emplace(key);
   ClientState& c = it->second;
-  if (fresh) c.peer = peer;
+  if (fresh) {
+    c.peer = peer;
+    c.exec = Executor::Make(Executor::Context{
+        .engine = &engine_,
+        .pool = pool_.get(),
+        .outbox = &outbox_,
+        .peer = peer,
+        .send = [this, peer](const std::string& frame) { SendTo(peer, frame); },
+        .on_removed = [this, key](uint64_t id) { OnExecRemoved(key, id); },
+    });
+  }
+  return c;
+}
+
+void Server::Impl::OnExecRemoved(const std::string& key, uint64_t id) {
+  auto c = clients_.find(key);
+  if (c == clients_.end()) return;
+  auto s = c->second.sessions.find(id);
+  if (s != c->second.sessions.end() && s->second.dispatch == 0) c->second.sessions.erase(s);
+  if (c->second.sessions.empty()) idle_clients_.push_back(key);
+}
+
+void Server::Impl::DropIdleClients() {
+  for (const std::string& key : idle_clients_) {
+    auto c = clients_.find(key);
+    if (c != clients_.end() && c->second.sessions.empty()) clients_.erase(c);
+  }
+  idle_clients_.clear();
+}
+
+void Server::Impl::OnClientFrame(const Peer& peer, Frame f) {
+  std::string key = PeerKey(peer);
+  ClientState& c = Client(peer);
   c.last_seen = absl::Now();
   auto drop_if_idle = [&] {
     if (c.sessions.empty()) clients_.erase(key);
@@ -577,10 +615,22 @@ void Server::Impl::OnClientFrame(const Peer& peer, Frame f) {
         Forward& fw = NewForward(std::move(f));
         fw.client = key;
         fw.client_id = id;
-        c.sessions[id] = Session{nullptr, nullptr, fw.dispatch, window};
+        c.sessions[id] = Session{fw.dispatch, window, next_serial_++};
         Dispatch(fw);
-      } else {
-        StartBridge(c, std::move(f));
+        return;
+      }
+      const uint64_t id = f.id;
+      const uint64_t deadline_ms = f.deadline_ms;
+      std::shared_ptr<Executor> exec = c.exec;
+      exec->Start(std::move(f));
+      if (!exec->Has(id)) {
+        drop_if_idle();  // an inline job, done and sent
+        return;
+      }
+      const uint64_t serial = next_serial_++;
+      c.sessions[id] = Session{0, window, serial};
+      if (deadline_ms > 0) {
+        timers_.push(Timer{absl::Now() + absl::Milliseconds(deadline_ms), TimerKind::kExecDeadline, key, id, 0, serial});
       }
       return;
     }
@@ -595,40 +645,16 @@ void Server::Impl::OnClientFrame(const Peer& peer, Frame f) {
         drop_if_idle();
         return;
       }
-      if (s->second.inlined) {
-        if (f.type == FrameType::kCredit) {
-          std::shared_ptr<InlineJob> j = s->second.inlined;
-          j->OnCredit(f.credit);
-          for (const std::string& frame : j->TakeSendable()) SendTo(peer, frame);
-          if (j->finished()) {
-            c.sessions.erase(s);
-            drop_if_idle();
-          }
-        }
-        return;
-      }
-      if (s->second.bridge) {
-        std::shared_ptr<JobBridge> b = s->second.bridge;
+      if (s->second.dispatch == 0) {
+        std::shared_ptr<Executor> exec = c.exec;
         if (f.type == FrameType::kStdin) {
-          if (absl::Status st = b->OnStdin(std::move(f.data)); !st.ok()) {
-            if (b->EndNow()) SendTo(peer, EncodeEnd(f.id, kStatusErr, absl::StrCat(b->name(), ": ", st.message())));
-            b->Detach();
-            c.sessions.erase(s);
-            drop_if_idle();
-          }
+          exec->OnStdin(f.id, std::move(f.data));
         } else if (f.type == FrameType::kStdinEnd) {
-          b->OnStdinEnd();
+          exec->OnStdinEnd(f.id);
         } else if (f.type == FrameType::kCancel) {
-          if (b->EndIfQueued()) {
-            // It was waiting for a pool thread: it ends now and never runs.
-            SendTo(peer, EncodeEnd(f.id, kStatusCancelled, absl::StrCat(b->name(), ": cancelled")));
-            c.sessions.erase(s);
-            drop_if_idle();
-          } else {
-            b->Cancel();
-          }
+          exec->OnCancel(f.id);
         } else {
-          b->OnCredit(f.credit);
+          exec->OnCredit(f.id, f.credit);
         }
         return;
       }
@@ -690,55 +716,15 @@ void Server::Impl::OnClientFrame(const Peer& peer, Frame f) {
   }
 }
 
-void Server::Impl::StartBridge(ClientState& c, Frame f) {
-  const uint64_t id = f.id;
-  const uint64_t deadline_ms = f.deadline_ms;
-  const bool has_stdin = f.has_stdin;
-  std::string key = PeerKey(c.peer);
-  std::unique_ptr<Job> job = JobFromRequest(engine_, f);
-  if (job->nonblocking() && !has_stdin) {
-    // Runs here and now; only output beyond the requester's credit waits.
-    auto inlined = std::make_shared<InlineJob>(std::move(job), id, f.end_tail);
-    for (const std::string& frame : inlined->TakeSendable()) SendTo(c.peer, frame);
-    if (inlined->finished()) {
-      if (c.sessions.empty()) clients_.erase(key);
-    } else {
-      c.sessions[id] = Session{nullptr, std::move(inlined), 0, kInitialCredit};
-    }
-    return;
-  }
-  auto bridge = std::make_shared<JobBridge>(std::move(job), id, has_stdin, c.peer, outbox_);
-  c.sessions[id] = Session{bridge, nullptr, 0, kInitialCredit + (has_stdin ? kInitialCredit : 0)};
-  JobBridge* raw = bridge.get();
-  bridge->set_on_done([this, key, id, raw] { outbox_.Post([this, key, id, raw] { EndBridgeSession(key, id, raw); }); });
-  if (deadline_ms > 0) {
-    timers_.push(Timer{absl::Now() + absl::Milliseconds(deadline_ms), TimerKind::kBridgeDeadline, key, id, 0});
-  }
-  pool_->Submit([bridge] { bridge->Run(); });
-}
-
-void Server::Impl::EndBridgeSession(const std::string& client, uint64_t id, const JobBridge* bridge) {
-  auto c = clients_.find(client);
-  if (c == clients_.end()) return;
-  auto s = c->second.sessions.find(id);
-  if (s == c->second.sessions.end() || s->second.bridge.get() != bridge) return;
-  c->second.sessions.erase(s);
-  if (c->second.sessions.empty()) clients_.erase(c);
-}
-
 void Server::Impl::ClientLost(const std::string& key) {
   auto c = clients_.find(key);
   if (c == clients_.end()) return;
   spdlog::info("client {} is gone; cancelling its {} job(s)", Printable(c->second.peer.identity),
                c->second.sessions.size());
   std::vector<uint64_t> dispatches;
+  c->second.exec->DetachAll();
   for (auto& [id, s] : c->second.sessions) {
-    if (s.bridge) {
-      (void)s.bridge->EndNow();
-      s.bridge->Detach();
-    } else {
-      dispatches.push_back(s.dispatch);
-    }
+    if (s.dispatch != 0) dispatches.push_back(s.dispatch);
   }
   clients_.erase(c);
   for (uint64_t d : dispatches) {
@@ -780,13 +766,10 @@ bool Server::Impl::FailSession(const std::string& key, uint64_t id, absl::string
   auto c = clients_.find(key);
   if (c == clients_.end()) return false;
   auto s = c->second.sessions.find(id);
-  if (s == c->second.sessions.end() || s->second.inlined) return false;
-  if (std::shared_ptr<JobBridge> b = s->second.bridge) {
-    if (b->EndNow()) SendTo(c->second.peer, EncodeEnd(id, kStatusErr, absl::StrCat(b->name(), ": ", why)));
-    b->Detach();
-    c->second.sessions.erase(s);
-    if (c->second.sessions.empty()) clients_.erase(c);
-    return true;
+  if (s == c->second.sessions.end()) return false;
+  if (s->second.dispatch == 0) {
+    std::shared_ptr<Executor> exec = c->second.exec;
+    return exec->End(id, kStatusErr, why);
   }
   auto fw = forwards_.find(s->second.dispatch);
   if (fw == forwards_.end()) return false;
@@ -1148,18 +1131,13 @@ void Server::Impl::FireTimer(const Timer& t) {
       }
       return;
     }
-    case TimerKind::kBridgeDeadline: {
+    case TimerKind::kExecDeadline: {
       auto c = clients_.find(t.client);
       if (c == clients_.end()) return;
       auto s = c->second.sessions.find(t.id);
-      if (s == c->second.sessions.end() || !s->second.bridge) return;
-      std::shared_ptr<JobBridge> b = s->second.bridge;
-      if (b->EndNow()) {
-        SendTo(c->second.peer, EncodeEnd(t.id, kStatusDeadlineExceeded, absl::StrCat(b->name(), ": deadline exceeded")));
-      }
-      b->Detach();
-      c->second.sessions.erase(s);
-      if (c->second.sessions.empty()) clients_.erase(c);
+      if (s == c->second.sessions.end() || s->second.serial != t.serial) return;
+      std::shared_ptr<Executor> exec = c->second.exec;
+      exec->End(t.id, kStatusDeadlineExceeded, "deadline exceeded");
       return;
     }
     case TimerKind::kForwardDeadline: {

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/log.h"
+#include "engine/remote/executor.h"
 #include "engine/remote/job_bridge.h"
 #include "engine/remote/outbox.h"
 #include "engine/remote/security.h"
@@ -64,12 +65,7 @@ class Worker::Impl {
   }
   void OnFrame(zmq::socket_t& sock, Frame f);
   void DetachAll() {
-    for (auto& [id, b] : bridges_) {
-      (void)b->ClaimEnd();
-      b->Detach();
-    }
-    bridges_.clear();
-    inlined_.clear();
+    if (exec_) exec_->DetachAll();
   }
   // Reads the control eventfd: returns false to stop; sets draining_.
   bool ReadControl();
@@ -81,8 +77,7 @@ class Worker::Impl {
   std::unique_ptr<ThreadPool> pool_;
   Outbox outbox_;
   zmq::context_t ctx_{1};
-  absl::flat_hash_map<uint64_t, std::shared_ptr<JobBridge>> bridges_;
-  absl::flat_hash_map<uint64_t, std::shared_ptr<InlineJob>> inlined_;  // waiting for credit
+  std::shared_ptr<Executor> exec_;  // the jobs of the current session
   bool draining_ = false;
   bool drain_announced_ = false;
   bool stop_ = false;
@@ -135,6 +130,22 @@ absl::Status Worker::Impl::Run() {
 absl::StatusOr<Worker::Impl::Outcome> Worker::Impl::Session() {
   zmq::socket_t sock(ctx_, zmq::socket_type::dealer);
   if (absl::Status s = Configure(sock); !s.ok()) return s;
+  exec_ = Executor::Make(Executor::Context{
+      .engine = &engine_,
+      .pool = pool_.get(),
+      .outbox = &outbox_,
+      .peer = Peer{0, ""},
+      .send = [this, &sock](const std::string& frame) { Send(sock, frame); },
+      .on_removed = nullptr,
+  });
+  // Whatever ends the session stops its jobs first (they send through `sock`).
+  struct EndJobs {
+    Impl* self;
+    ~EndJobs() {
+      self->DetachAll();
+      self->exec_.reset();
+    }
+  } end_jobs{this};
   std::string mon = absl::StrCat("inproc://berth-worker-monitor-", reinterpret_cast<uintptr_t>(this), "-",
                                  absl::ToUnixNanos(absl::Now()));
   zmq_socket_monitor(sock.handle(), mon.c_str(), ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED);
@@ -224,11 +235,11 @@ absl::StatusOr<Worker::Impl::Outcome> Worker::Impl::Session() {
       }
     }
     if (draining_ && !drain_announced_) {
-      spdlog::info("worker {}: draining {} job(s)", options_.name, bridges_.size());
+      spdlog::info("worker {}: draining {} job(s)", options_.name, exec_->size());
       Send(sock, EncodeSimple(FrameType::kDrain, 0));
       drain_announced_ = true;
     }
-    if (draining_ && bridges_.empty() && inlined_.empty()) {
+    if (draining_ && exec_->empty()) {
       Send(sock, EncodeSimple(FrameType::kBye, 0));
       sock.set(zmq::sockopt::linger, 1000);  // let BYE (and the last ENDs) leave
       return Outcome::kDrained;
@@ -254,7 +265,7 @@ void Worker::Impl::OnFrame(zmq::socket_t& sock, Frame f) {
       spdlog::warn("worker {}: the server says: {}", options_.name, f.message);
       return;
     case FrameType::kJob: {
-      if (bridges_.contains(f.id)) {
+      if (exec_->Has(f.id)) {
         Send(sock, EncodeError(f.id, ErrorCode::kIdInUse, absl::StrCat("job id ", f.id, " is already running here")));
         return;
       }
@@ -263,7 +274,7 @@ void Worker::Impl::OnFrame(zmq::socket_t& sock, Frame f) {
                              absl::StrCat(f.name, ": worker ", options_.name, " is draining")));
         return;
       }
-      if (bridges_.size() >= static_cast<size_t>(options_.capacity)) {
+      if (exec_->size() >= static_cast<size_t>(options_.capacity)) {
         // The server sends at most `capacity` jobs at once; one that sends more
         // gets them back as unavailable rather than queued here.
         Send(sock, EncodeEnd(f.id, kStatusUnavailable,
@@ -271,58 +282,21 @@ void Worker::Impl::OnFrame(zmq::socket_t& sock, Frame f) {
                                           " jobs)")));
         return;
       }
-      uint64_t id = f.id;
-      const bool has_stdin = f.has_stdin;
-      const bool end_tail = f.end_tail;
-      std::unique_ptr<Job> job = JobFromRequest(engine_, f);
-      if (job->nonblocking() && !has_stdin) {
-        auto inlined = std::make_shared<InlineJob>(std::move(job), id, end_tail);
-        for (const std::string& frame : inlined->TakeSendable()) Send(sock, frame);
-        if (!inlined->finished()) inlined_[id] = std::move(inlined);
-        return;
-      }
-      auto bridge = std::make_shared<JobBridge>(std::move(job), id, has_stdin, Peer{0, ""}, outbox_);
-      JobBridge* raw = bridge.get();
-      bridge->set_on_done([this, id, raw] {
-        outbox_.Post([this, id, raw] {
-          auto it = bridges_.find(id);
-          if (it != bridges_.end() && it->second.get() == raw) bridges_.erase(it);
-        });
-      });
-      bridges_[id] = bridge;
-      pool_->Submit([bridge] { bridge->Run(); });
+      exec_->Start(std::move(f));
       return;
     }
     case FrameType::kStdin:
-    case FrameType::kStdinEnd:
-    case FrameType::kCredit:
-    case FrameType::kCancel: {
-      if (auto in = inlined_.find(f.id); in != inlined_.end()) {
-        if (f.type == FrameType::kCredit) {
-          in->second->OnCredit(f.credit);
-          for (const std::string& frame : in->second->TakeSendable()) Send(sock, frame);
-          if (in->second->finished()) inlined_.erase(in);
-        }
-        return;
-      }
-      auto it = bridges_.find(f.id);
-      if (it == bridges_.end()) return;
-      std::shared_ptr<JobBridge> b = it->second;
-      if (f.type == FrameType::kStdin) {
-        if (absl::Status s = b->OnStdin(std::move(f.data)); !s.ok()) {
-          if (b->EndNow()) Send(sock, EncodeEnd(f.id, kStatusErr, absl::StrCat(b->name(), ": ", s.message())));
-          b->Detach();
-          bridges_.erase(it);
-        }
-      } else if (f.type == FrameType::kStdinEnd) {
-        b->OnStdinEnd();
-      } else if (f.type == FrameType::kCredit) {
-        b->OnCredit(f.credit);
-      } else {
-        b->Cancel();
-      }
+      exec_->OnStdin(f.id, std::move(f.data));
       return;
-    }
+    case FrameType::kStdinEnd:
+      exec_->OnStdinEnd(f.id);
+      return;
+    case FrameType::kCredit:
+      exec_->OnCredit(f.id, f.credit);
+      return;
+    case FrameType::kCancel:
+      exec_->OnCancel(f.id);
+      return;
     default:
       Send(sock, EncodeError(f.id, ErrorCode::kNotAllowed,
                              absl::StrCat("a server may not send ", FrameTypeName(f.type), " frames to a worker")));
