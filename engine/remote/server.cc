@@ -220,7 +220,9 @@ class Server::Impl {
   ServerOptions options_;
   std::unique_ptr<ThreadPool> pool_;
   Outbox outbox_;
-  zmq::context_t ctx_;
+  // Two ZeroMQ I/O threads: a storm of connections being accepted and
+  // handshaken on one leaves the other free for the connections already here.
+  zmq::context_t ctx_{2};
   std::unique_ptr<Listener> listener_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
