@@ -251,8 +251,14 @@ uint64_t Client::Impl::StartCall(const JobRequest& req, Source* stdin, Output* o
     // silent, one heartbeat period after the deadline.
     c.give_up = absl::Now() + req.timeout + options_.heartbeat_interval * options_.heartbeat_liveness;
   }
-  std::string trace = req.trace_id.empty() ? NewTraceId() : req.trace_id;
-  Send(EncodeJob(id, req.name, req.args, req.env, deadline_ms, trace, stdin != nullptr, /*end_tail=*/true));
+  Frame job;
+  job.type = FrameType::kJob;
+  job.name = req.name;
+  job.args = req.args;
+  job.env = req.env;
+  job.trace_id = req.trace_id.empty() ? NewTraceId() : req.trace_id;
+  job.has_stdin = stdin != nullptr;
+  Send(EncodeJob(job, id, deadline_ms, /*end_tail=*/true));
   if (stdin != nullptr) {
     c.stdin_done = false;
     c.pump = std::make_unique<StdinPump>(stdin);

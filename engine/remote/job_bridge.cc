@@ -197,14 +197,6 @@ void JobBridge::Detach() {
   job_->Cancel();
 }
 
-std::unique_ptr<Job> JobFromRequest(Engine& engine, Frame& request) {
-  std::unique_ptr<Job> job = engine.NewJob(request.name, std::move(request.args));
-  job->env() = std::move(request.env);
-  (void)job->env().Set(kTraceIdKey, request.trace_id.empty() ? NewTraceId() : request.trace_id);
-  if (request.deadline_ms > 0) job->set_deadline(absl::Now() + absl::Milliseconds(request.deadline_ms));
-  return job;
-}
-
 class InlineJob::RecordingSink : public Sink {
  public:
   RecordingSink(InlineJob* j, FrameType stream) : j_(j), stream_(stream) {}

@@ -19,12 +19,10 @@
 #include "absl/synchronization/mutex.h"
 #include "engine/engine.h"
 #include "engine/remote/outbox.h"
+#include "engine/remote/request.h"
 #include "engine/remote/wire.h"
 
 namespace berth::remote {
-
-// Env key under which a remote job finds the trace id of its request.
-inline constexpr char kTraceIdKey[] = "BERTH_TRACE_ID";
 
 class JobBridge {
  public:
@@ -134,10 +132,6 @@ class InlineJob {
   std::deque<Pending> frames_;
   uint64_t credit_ = kInitialCredit;
 };
-
-// Creates the engine job a JOB frame asks for: name, args, env, the trace id
-// (as BERTH_TRACE_ID; a fresh one when the request has none) and the deadline.
-std::unique_ptr<Job> JobFromRequest(Engine& engine, Frame& request);
 
 }  // namespace berth::remote
 

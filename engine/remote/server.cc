@@ -25,6 +25,8 @@
 #include "engine/remote/executor.h"
 #include "engine/remote/job_bridge.h"
 #include "engine/remote/listener.h"
+#include "engine/remote/local_call.h"
+#include "engine/remote/request.h"
 #include "engine/remote/outbox.h"
 #include "engine/remote/security.h"
 #include "engine/remote/thread_pool.h"
@@ -50,54 +52,9 @@ std::string Printable(absl::string_view identity) {
   return out;
 }
 
-// An in-process caller of a job served by a worker: the I/O thread pushes the
-// worker's frames here and the caller's thread (inside the job's handler) takes
-// them.
-class LocalCall {
- public:
-  void Push(Frame f) {
-    absl::MutexLock lock(&mu_);
-    if (f.type == FrameType::kEnd) ended_ = true;
-    if (f.type == FrameType::kCredit) {
-      stdin_credit_ += f.credit;
-    } else {
-      events_.push_back(std::move(f));
-    }
-    cv_.SignalAll();
-  }
-  Frame Pop() {
-    absl::MutexLock lock(&mu_);
-    while (events_.empty()) cv_.Wait(&mu_);
-    Frame f = std::move(events_.front());
-    events_.pop_front();
-    return f;
-  }
-  // Waits for `n` bytes of stdin credit; false once the call has ended.
-  bool TakeStdinCredit(uint64_t n) {
-    absl::MutexLock lock(&mu_);
-    while (stdin_credit_ < n && !ended_ && !stopped_) cv_.Wait(&mu_);
-    if (ended_ || stopped_) return false;
-    stdin_credit_ -= n;
-    return true;
-  }
-  void StopPump() {
-    absl::MutexLock lock(&mu_);
-    stopped_ = true;
-    cv_.SignalAll();
-  }
-
- private:
-  absl::Mutex mu_;
-  absl::CondVar cv_;
-  std::deque<Frame> events_ ABSL_GUARDED_BY(mu_);
-  uint64_t stdin_credit_ ABSL_GUARDED_BY(mu_) = kInitialCredit;
-  bool ended_ ABSL_GUARDED_BY(mu_) = false;
-  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
-};
-
 }  // namespace
 
-class Server::Impl {
+class Server::Impl : public LocalCallPort {
  public:
   Impl(Engine& engine, ServerOptions options)
       : engine_(engine), options_(std::move(options)), pool_(std::make_unique<ThreadPool>(options_.pool_threads)) {
@@ -115,7 +72,15 @@ class Server::Impl {
   }
   absl::Status WaitForJobs(const std::vector<std::string>& names, absl::Duration timeout);
   std::vector<WorkerInfo> Workers();
-  int RunRemote(Job& job);
+  // The handler of every name a worker serves (see local_call.h).
+  int RunRemote(Job& job) { return LocalCall::Run(job, *this); }
+  // LocalCallPort: in-process callers, on their own threads.
+  bool StartCall(const std::shared_ptr<LocalCall>& call, Frame request) override;
+  void CallStdin(const std::shared_ptr<LocalCall>& call, std::string chunk) override;
+  void CallStdinEnd(const std::shared_ptr<LocalCall>& call) override;
+  void CallCredit(const std::shared_ptr<LocalCall>& call, uint64_t bytes) override;
+  void CallCancel(const std::shared_ptr<LocalCall>& call) override;
+  void CallDone(const std::shared_ptr<LocalCall>& call) override;
   void SetReady() { starting_.store(false); }
 
  private:
@@ -199,6 +164,11 @@ class Server::Impl {
   // the job ended for its requester) if the worker sent more than granted.
   bool TakeOutputWindow(Forward& fw, const WorkerState& w, uint64_t bytes);
   void CancelOnWorker(Forward& fw);
+  // A requester's CANCEL, CREDIT, STDIN or STDIN_END for a relayed job, from a
+  // client or an in-process caller alike.
+  void RelayCancel(Forward& fw);
+  void RelayCredit(Forward& fw, uint64_t bytes);
+  void RelayStdin(Forward& fw, bool end, std::string data);
   Forward& NewForward(Frame f);
   void Dispatch(Forward& f);
   void DispatchPending(const std::string& name);
@@ -212,7 +182,7 @@ class Server::Impl {
   void UnserveName(const std::string& name, const std::string& worker_key);
   void PublishServed();
 
-  // Local calls (posted to the I/O thread by RunRemote).
+  // Local calls, on the I/O thread.
   void StartLocal(std::shared_ptr<LocalCall> call, Frame req);
   Forward* LocalForward(const LocalCall* call);
 
@@ -664,49 +634,11 @@ void Server::Impl::OnClientFrame(const Peer& peer, Frame f) {
       if (fw_it == forwards_.end()) return;
       Forward& fw = fw_it->second;
       if (f.type == FrameType::kCancel) {
-        if (fw.worker.empty()) {
-          AnswerRequester(fw, kStatusCancelled, absl::StrCat(fw.request.name, ": cancelled"));
-          FinishForward(fw.dispatch);
-        } else {
-          CancelOnWorker(fw);
-        }
-        return;
-      }
-      if (f.type == FrameType::kCredit) {
-        fw.out_window = std::min<int64_t>(fw.out_window + static_cast<int64_t>(std::min<uint64_t>(f.credit, 1ull << 40)),
-                                          int64_t{1} << 40);
-        if (!fw.worker.empty()) {
-          auto w = workers_.find(fw.worker);
-          if (w != workers_.end()) SendTo(w->second.peer, EncodeCredit(fw.dispatch, f.credit));
-        }
-        return;
-      }
-      // stdin
-      const bool end = f.type == FrameType::kStdinEnd;
-      if (!end) {
-        fw.stdin_bytes += f.data.size();
-        if (fw.worker.empty() && fw.stdin_bytes > kInitialCredit) {
-          AnswerRequester(fw, kStatusErr, absl::StrCat(fw.request.name, ": stdin exceeds the granted credit"));
-          FinishForward(fw.dispatch);
-          return;
-        }
+        RelayCancel(fw);
+      } else if (f.type == FrameType::kCredit) {
+        RelayCredit(fw, f.credit);
       } else {
-        fw.stdin_end = true;
-      }
-      if (fw.replayable || fw.worker.empty()) {
-        if (fw.stdin_bytes <= kInitialCredit) {
-          if (!end) fw.stdin_copy.push_back(f.data);
-        } else {
-          fw.replayable = false;
-          fw.stdin_copy.clear();
-        }
-      }
-      if (!fw.worker.empty()) {
-        auto w = workers_.find(fw.worker);
-        if (w != workers_.end()) {
-          SendTo(w->second.peer, end ? EncodeSimple(FrameType::kStdinEnd, fw.dispatch)
-                                     : EncodeData(FrameType::kStdin, fw.dispatch, f.data));
-        }
+        RelayStdin(fw, f.type == FrameType::kStdinEnd, std::move(f.data));
       }
       return;
     }
@@ -804,6 +736,50 @@ void Server::Impl::CancelOnWorker(Forward& fw) {
   }
 }
 
+void Server::Impl::RelayCancel(Forward& fw) {
+  if (fw.worker.empty()) {
+    AnswerRequester(fw, kStatusCancelled, absl::StrCat(fw.request.name, ": cancelled"));
+    FinishForward(fw.dispatch);
+  } else {
+    CancelOnWorker(fw);
+  }
+}
+
+void Server::Impl::RelayCredit(Forward& fw, uint64_t bytes) {
+  bytes = std::min<uint64_t>(bytes, uint64_t{1} << 40);
+  fw.out_window = std::min<int64_t>(fw.out_window + static_cast<int64_t>(bytes), int64_t{1} << 40);
+  if (fw.worker.empty()) return;
+  if (auto w = workers_.find(fw.worker); w != workers_.end()) SendTo(w->second.peer, EncodeCredit(fw.dispatch, bytes));
+}
+
+void Server::Impl::RelayStdin(Forward& fw, bool end, std::string data) {
+  if (!end) {
+    fw.stdin_bytes += data.size();
+    if (fw.worker.empty() && fw.stdin_bytes > kInitialCredit) {
+      AnswerRequester(fw, kStatusErr, absl::StrCat(fw.request.name, ": stdin exceeds the granted credit"));
+      FinishForward(fw.dispatch);
+      return;
+    }
+  } else {
+    fw.stdin_end = true;
+  }
+  // Kept while the job may be dispatched again (queued, or idempotent and
+  // nothing returned yet), up to the one window a requester may send unasked.
+  if (fw.replayable || fw.worker.empty()) {
+    if (fw.stdin_bytes <= kInitialCredit) {
+      if (!end) fw.stdin_copy.push_back(data);
+    } else {
+      fw.replayable = false;
+      fw.stdin_copy.clear();
+    }
+  }
+  if (fw.worker.empty()) return;
+  if (auto w = workers_.find(fw.worker); w != workers_.end()) {
+    SendTo(w->second.peer, end ? EncodeSimple(FrameType::kStdinEnd, fw.dispatch)
+                               : EncodeData(FrameType::kStdin, fw.dispatch, data));
+  }
+}
+
 // ---- forwarding to workers ----
 
 Server::Impl::Forward& Server::Impl::NewForward(Frame f) {
@@ -855,8 +831,7 @@ void Server::Impl::Dispatch(Forward& fw) {
   const Frame& r = fw.request;
   // Workers may fold a job's last output into END: the relay passes it on as
   // is to requesters that accept that and splits it for the others.
-  SendTo(best->peer, EncodeJob(fw.dispatch, r.name, r.args, r.env, deadline_ms, r.trace_id, r.has_stdin,
-                               /*end_tail=*/true));
+  SendTo(best->peer, EncodeJob(r, fw.dispatch, deadline_ms, /*end_tail=*/true));
   for (const std::string& chunk : fw.stdin_copy) SendTo(best->peer, EncodeData(FrameType::kStdin, fw.dispatch, chunk));
   if (fw.stdin_end) SendTo(best->peer, EncodeSimple(FrameType::kStdinEnd, fw.dispatch));
 }
@@ -1185,116 +1160,38 @@ Server::Impl::Forward* Server::Impl::LocalForward(const LocalCall* call) {
   return fw == forwards_.end() ? nullptr : &fw->second;
 }
 
-int Server::Impl::RunRemote(Job& job) {
-  auto call = std::make_shared<LocalCall>();
-  Frame req;
-  req.type = FrameType::kJob;
-  req.name = job.name();
-  req.args = job.args();
-  req.env = job.env();
-  if (job.deadline() != absl::InfiniteFuture()) {
-    req.deadline_ms = static_cast<uint64_t>(std::max<int64_t>(1, absl::ToInt64Milliseconds(job.deadline() - absl::Now())));
-  }
-  req.trace_id = job.env().Get(kTraceIdKey);
-  const bool has_stdin = job.Stdin().has_source();
-  req.has_stdin = has_stdin;
-  if (stopping_.load()) return job.Error(absl::UnavailableError(absl::StrCat(job.name(), ": the server stopped")));
-  outbox_.Post([this, call, req = std::move(req)]() mutable { StartLocal(call, std::move(req)); });
-  job.OnCancel([this, call] {
-    outbox_.Post([this, call] {
-      Forward* fw = LocalForward(call.get());
-      if (fw == nullptr) return;
-      if (fw->worker.empty()) {
-        AnswerRequester(*fw, kStatusCancelled, absl::StrCat(fw->request.name, ": cancelled"));
-        FinishForward(fw->dispatch);
-      } else {
-        CancelOnWorker(*fw);
-      }
-    });
+bool Server::Impl::StartCall(const std::shared_ptr<LocalCall>& call, Frame request) {
+  if (stopping_.load()) return false;
+  outbox_.Post([this, call, req = std::move(request)]() mutable { StartLocal(call, std::move(req)); });
+  return true;
+}
+
+void Server::Impl::CallStdin(const std::shared_ptr<LocalCall>& call, std::string chunk) {
+  outbox_.Post([this, call, data = std::move(chunk)]() mutable {
+    if (Forward* fw = LocalForward(call.get())) RelayStdin(*fw, false, std::move(data));
   });
+}
 
-  std::thread pump;
-  if (has_stdin) {
-    pump = std::thread([this, call, &job] {
-      std::string chunk;
-      while (true) {
-        absl::StatusOr<bool> more = job.Stdin().ReadChunk(&chunk);
-        if (!more.ok() || !*more) break;
-        absl::string_view rest = chunk;
-        while (!rest.empty()) {
-          absl::string_view piece = rest.substr(0, kMaxChunkBytes);
-          rest.remove_prefix(piece.size());
-          if (!call->TakeStdinCredit(piece.size())) return;
-          outbox_.Post([this, call, data = std::string(piece)]() mutable {
-            Forward* fw = LocalForward(call.get());
-            if (fw == nullptr) return;
-            fw->stdin_bytes += data.size();
-            if (fw->replayable && fw->stdin_bytes <= kInitialCredit) {
-              fw->stdin_copy.push_back(data);
-            } else {
-              fw->replayable = false;
-              fw->stdin_copy.clear();
-            }
-            if (auto w = workers_.find(fw->worker); !fw->worker.empty() && w != workers_.end()) {
-              SendTo(w->second.peer, EncodeData(FrameType::kStdin, fw->dispatch, data));
-            }
-          });
-        }
-      }
-      outbox_.Post([this, call] {
-        Forward* fw = LocalForward(call.get());
-        if (fw == nullptr) return;
-        fw->stdin_end = true;
-        if (auto w = workers_.find(fw->worker); !fw->worker.empty() && w != workers_.end()) {
-          SendTo(w->second.peer, EncodeSimple(FrameType::kStdinEnd, fw->dispatch));
-        }
-      });
-    });
-  }
+void Server::Impl::CallStdinEnd(const std::shared_ptr<LocalCall>& call) {
+  outbox_.Post([this, call] {
+    if (Forward* fw = LocalForward(call.get())) RelayStdin(*fw, true, std::string());
+  });
+}
 
-  int status = kStatusOk;
-  std::string message;
-  uint64_t consumed = 0;
-  bool output_failed = false;
-  while (true) {
-    Frame ev = call->Pop();
-    if (ev.type == FrameType::kEnd) {
-      status = ev.status;
-      message = std::move(ev.message);
-      break;
-    }
-    const size_t n = ev.data.size();
-    absl::Status ws = ev.type == FrameType::kStdout ? job.Stdout().Write(std::move(ev.data))
-                                                    : job.Stderr().Write(std::move(ev.data));
-    if (!ws.ok() && !output_failed) {
-      // Nobody reads the output any more: stop the job on the worker.
-      output_failed = true;
-      job.Cancel();
-    }
-    consumed += n;
-    if (consumed >= kCreditGrantBytes) {
-      outbox_.Post([this, call, consumed] {
-        Forward* fw = LocalForward(call.get());
-        if (fw == nullptr) return;
-        fw->out_window += static_cast<int64_t>(consumed);
-        if (fw->worker.empty()) return;
-        if (auto w = workers_.find(fw->worker); w != workers_.end()) {
-          SendTo(w->second.peer, EncodeCredit(fw->dispatch, consumed));
-        }
-      });
-      consumed = 0;
-    }
-  }
-  call->StopPump();
-  if (pump.joinable()) {
-    job.Stdin().Close();  // releases a pump blocked reading upstream
-    pump.join();
-  }
+void Server::Impl::CallCredit(const std::shared_ptr<LocalCall>& call, uint64_t bytes) {
+  outbox_.Post([this, call, bytes] {
+    if (Forward* fw = LocalForward(call.get())) RelayCredit(*fw, bytes);
+  });
+}
+
+void Server::Impl::CallCancel(const std::shared_ptr<LocalCall>& call) {
+  outbox_.Post([this, call] {
+    if (Forward* fw = LocalForward(call.get())) RelayCancel(*fw);
+  });
+}
+
+void Server::Impl::CallDone(const std::shared_ptr<LocalCall>& call) {
   outbox_.Post([this, call] { local_calls_.erase(call.get()); });
-  if (status != kStatusOk && !message.empty() && job.Stderr().LastLine() != message) {
-    (void)job.Error(message);
-  }
-  return status;
 }
 
 // ---- Server ----

@@ -150,15 +150,14 @@ absl::string_view FrameTypeName(FrameType type) {
 
 namespace berth::remote {
 
-std::string EncodeJob(uint64_t id, absl::string_view name, const std::vector<std::string>& args, const Env& env,
-                      uint64_t deadline_ms, absl::string_view trace_id, bool has_stdin, bool end_tail) {
+std::string EncodeJob(const Frame& request, uint64_t id, uint64_t deadline_ms, bool end_tail) {
   msgpack::sbuffer buf(256);
   Packer pk(buf);
   PackHeader(pk, end_tail ? 7 : 6, FrameType::kJob, id);
-  PackStr(pk, name);
-  PackStrings(pk, args);
-  pk.pack_array(static_cast<uint32_t>(env.entries().size()));
-  for (const Env::Entry& e : env.entries()) {
+  PackStr(pk, request.name);
+  PackStrings(pk, request.args);
+  pk.pack_array(static_cast<uint32_t>(request.env.entries().size()));
+  for (const Env::Entry& e : request.env.entries()) {
     pk.pack_array(3);
     PackStr(pk, e.key);
     PackStr(pk, e.value);
@@ -169,8 +168,8 @@ std::string EncodeJob(uint64_t id, absl::string_view name, const std::vector<std
     }
   }
   pk.pack_uint64(deadline_ms);
-  PackStr(pk, trace_id);
-  if (has_stdin) {
+  PackStr(pk, request.trace_id);
+  if (request.has_stdin) {
     pk.pack_true();
   } else {
     pk.pack_false();
@@ -237,7 +236,7 @@ std::string EncodeSimple(FrameType type, uint64_t id) {
 std::string EncodeFrame(const Frame& f) {
   switch (f.type) {
     case FrameType::kJob:
-      return EncodeJob(f.id, f.name, f.args, f.env, f.deadline_ms, f.trace_id, f.has_stdin, f.end_tail);
+      return EncodeJob(f, f.id, f.deadline_ms, f.end_tail);
     case FrameType::kStdin:
     case FrameType::kStdout:
     case FrameType::kStderr:

@@ -114,8 +114,10 @@ struct Frame {
 
 // Encoders. Each returns the frame's bytes.
 std::string EncodeFrame(const Frame& frame);
-std::string EncodeJob(uint64_t id, absl::string_view name, const std::vector<std::string>& args, const Env& env,
-                      uint64_t deadline_ms, absl::string_view trace_id, bool has_stdin, bool end_tail = false);
+// JOB for `request` (a Frame of type kJob: name, args, env, trace id,
+// has_stdin) with the id, time left and end_tail of this sending: a relay
+// sends one request on under its own id and with the time still left.
+std::string EncodeJob(const Frame& request, uint64_t id, uint64_t deadline_ms, bool end_tail);
 std::string EncodeData(FrameType type, uint64_t id, absl::string_view data);
 std::string EncodeCredit(uint64_t id, uint64_t bytes);
 std::string EncodeEnd(uint64_t id, int32_t status, absl::string_view message);
