@@ -12,6 +12,15 @@
 // heartbeating or disconnects fails its in-flight jobs at once with status 126
 // (idempotent ones are dispatched again), deadlines fail jobs with 124 and cancel
 // them on the worker, and a client that disappears has its jobs cancelled.
+//
+// Where each part lives (engine/remote/):
+//   listener.h    the endpoints: ipc directory and modes, CURVE + ZAP, monitors
+//   executor.h    the jobs run here for one client (shared with the worker)
+//   local_call.h  in-process callers of jobs that workers serve
+//   request.h     a request <-> an engine Job
+//   server.cc     the I/O loop, client sessions and their limits, and the
+//                 dispatch to workers (forwards, the pending queue, replay of
+//                 idempotent jobs, worker loss)
 #ifndef BERTH_ENGINE_REMOTE_SERVER_H_
 #define BERTH_ENGINE_REMOTE_SERVER_H_
 
