@@ -95,6 +95,7 @@ class Server::Impl : public LocalCallPort {
     Peer peer;
     absl::Time last_seen;
     absl::flat_hash_map<uint64_t, Session> sessions;
+    uint64_t windows = 0;            // the sum of the sessions' windows
     std::shared_ptr<Executor> exec;  // the jobs run here for this client
   };
   struct Forward {
@@ -548,7 +549,10 @@ void Server::Impl::OnExecRemoved(const std::string& key, uint64_t id) {
   auto c = clients_.find(key);
   if (c == clients_.end()) return;
   auto s = c->second.sessions.find(id);
-  if (s != c->second.sessions.end() && s->second.dispatch == 0) c->second.sessions.erase(s);
+  if (s != c->second.sessions.end() && s->second.dispatch == 0) {
+    c->second.windows -= s->second.window;
+    c->second.sessions.erase(s);
+  }
   if (c->second.sessions.empty()) idle_clients_.push_back(key);
 }
 
@@ -588,6 +592,7 @@ void Server::Impl::OnClientFrame(const Peer& peer, Frame f) {
         fw.client = key;
         fw.client_id = id;
         c.sessions[id] = Session{fw.dispatch, window, next_serial_++};
+        c.windows += window;
         Dispatch(fw);
         return;
       }
@@ -601,6 +606,7 @@ void Server::Impl::OnClientFrame(const Peer& peer, Frame f) {
       }
       const uint64_t serial = next_serial_++;
       c.sessions[id] = Session{0, window, serial};
+      c.windows += window;
       if (deadline_ms > 0) {
         timers_.push(Timer{absl::Now() + absl::Milliseconds(deadline_ms), TimerKind::kExecDeadline, key, id, 0, serial});
       }
@@ -681,19 +687,18 @@ std::string Server::Impl::Refusal(const ClientState& c, const Frame& f) const {
                         " jobs in flight, its limit (berthd --max-connection-jobs); wait for one to end");
   }
   const uint64_t want = kInitialCredit + (f.has_stdin ? kInitialCredit : 0);
-  // Cheap bound first: every session holds at most two windows.
-  if ((c.sessions.size() * 2 + 2) * kInitialCredit > options_.max_connection_bytes) {
-    uint64_t held = 0;
-    for (const auto& [id, s] : c.sessions) held += s.window;
-    if (held + want > options_.max_connection_bytes) {
-      return absl::StrCat(name, ": this connection has ", held >> 20,
-                          " MiB of stream windows open, its limit (berthd --max-connection-mib); wait for a job to end");
-    }
+  if (c.windows + want > options_.max_connection_bytes) {
+    return absl::StrCat(name, ": this connection has ", c.windows >> 20,
+                        " MiB of stream windows open, its limit (berthd --max-connection-mib); wait for a job to end");
   }
-  if (served_.contains(name) || engine_.HasHandler(name)) return "";
-  if (remote_names_.contains(name)) return absl::StrCat(name, ": no worker serving ", name, " is connected");
-  if (starting_.load()) return absl::StrCat(name, ": berthd is starting");
-  return "";
+  if (served_.contains(name)) return "";
+  // Only a name that a worker serves (or will), or any name during start-up,
+  // needs the engine's answer; the common case costs no handler lookup here.
+  const bool remote = remote_names_.contains(name);
+  if (!remote && !starting_.load(std::memory_order_relaxed)) return "";
+  if (engine_.HasHandler(name)) return "";
+  if (remote) return absl::StrCat(name, ": no worker serving ", name, " is connected");
+  return absl::StrCat(name, ": berthd is starting");
 }
 
 bool Server::Impl::FailSession(const std::string& key, uint64_t id, absl::string_view why) {
@@ -900,7 +905,10 @@ void Server::Impl::AnswerRequester(Forward& fw, int status, absl::string_view me
   SendTo(c->second.peer, tail != nullptr ? EncodeEndWithTail(fw.client_id, status, message, tail->tail_stream,
                                                               tail->data)
                                           : EncodeEnd(fw.client_id, status, message));
-  c->second.sessions.erase(fw.client_id);
+  if (auto s = c->second.sessions.find(fw.client_id); s != c->second.sessions.end()) {
+    c->second.windows -= s->second.window;
+    c->second.sessions.erase(s);
+  }
   if (c->second.sessions.empty()) clients_.erase(c);
 }
 

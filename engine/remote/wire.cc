@@ -495,7 +495,12 @@ absl::Status ScanFrame(const void* data, size_t size) {
 absl::StatusOr<Frame> DecodeFrame(const void* data, size_t size) {
   // First a scan that allocates nothing and stops at the first object beyond
   // the limits: only then are objects made, at most kMaxFrameObjects of them.
-  if (absl::Status s = ScanFrame(data, size); !s.ok()) return s;
+  // Every object takes at least a byte, so a frame smaller than that bound
+  // cannot hold too many and skips the scan (most frames: a second parse of
+  // each cost the worker relay ~10% of its throughput).
+  if (size > kMaxFrameObjects) {
+    if (absl::Status s = ScanFrame(data, size); !s.ok()) return s;
+  }
   // One zone per thread, cleared after each frame: a typical frame's objects
   // fit in the zone's first chunk, which is kept, so decoding allocates little
   // beyond the Frame's own fields.
