@@ -191,9 +191,8 @@ class Server::Impl : public LocalCallPort {
   ServerOptions options_;
   std::unique_ptr<ThreadPool> pool_;
   Outbox outbox_;
-  // Two ZeroMQ I/O threads: a storm of connections being accepted and
-  // handshaken on one leaves the other free for the connections already here.
-  zmq::context_t ctx_{2};
+  // ZeroMQ I/O threads (ServerOptions::io_threads).
+  zmq::context_t ctx_{std::max(options_.io_threads, 1)};
   std::unique_ptr<Listener> listener_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};

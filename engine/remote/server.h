@@ -67,6 +67,13 @@ struct ServerOptions {
   // request for a name with no handler ends with 126 `<name>: berthd is starting`
   // instead of 127, because the name may yet be registered.
   bool starting = false;
+  // ZeroMQ I/O threads. With two, a storm of connections being accepted and
+  // handshaken on one leaves the other to the connections already served: in
+  // tests/remote/attack_test.cc's storm (5,000 silent clients a round) the worst
+  // echo of another client was 80-500 ms with two, 0.8-2.2 s with one. The
+  // price, on a 2-core machine: ~5% of the worker relay's throughput in
+  // remote_bench (jobs cross two connections that may sit on different threads).
+  int io_threads = 2;
   absl::Duration heartbeat_interval = absl::Seconds(1);
   int heartbeat_liveness = 3;  // missed heartbeats before a peer is lost
 };
