@@ -10,6 +10,12 @@ std::shared_ptr<Executor> Executor::Make(Context context) {
 
 Executor::~Executor() { DetachAll(); }
 
+size_t Executor::running() const {
+  size_t n = 0;
+  for (const auto& [id, e] : jobs_) n += e.bridge != nullptr && !e.bridge->end_claimed();
+  return n;
+}
+
 void Executor::Start(Frame request) {
   const uint64_t id = request.id;
   const bool has_stdin = request.has_stdin;

@@ -61,6 +61,9 @@ class Executor : public std::enable_shared_from_this<Executor> {
   bool Has(uint64_t id) const { return jobs_.contains(id); }
   bool empty() const { return jobs_.empty(); }
   size_t size() const { return jobs_.size(); }
+  // Jobs whose END is not yet on its way (a finished job leaves a moment after
+  // its END is sent, so size() may still count it when the next JOB arrives).
+  size_t running() const;
 
   // Starts the job a JOB frame asks for. The caller has checked that `id` is
   // not in use here. A nonblocking job without stdin runs now; if all its

@@ -49,6 +49,8 @@ class JobBridge {
   // The END frame is sent exactly once: by Run when the job returns, or by the
   // I/O thread (deadline, lost requester) if it claims it first.
   bool ClaimEnd() { return !end_claimed_.exchange(true); }
+  // Its END has been claimed (sent or on its way): it no longer counts as running.
+  bool end_claimed() const { return end_claimed_.load(); }
   // I/O thread: claims the END for the I/O thread to send now, and drops every
   // frame of this job still queued in the outbox, so that nothing follows the
   // END for this id (the requester may reuse it at once). False if Run

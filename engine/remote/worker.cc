@@ -274,7 +274,8 @@ void Worker::Impl::OnFrame(zmq::socket_t& sock, Frame f) {
                              absl::StrCat(f.name, ": worker ", options_.name, " is draining")));
         return;
       }
-      if (exec_->size() >= static_cast<size_t>(options_.capacity)) {
+      const size_t capacity = static_cast<size_t>(options_.capacity);
+      if (exec_->size() >= capacity && exec_->running() >= capacity) {
         // The server sends at most `capacity` jobs at once; one that sends more
         // gets them back as unavailable rather than queued here.
         Send(sock, EncodeEnd(f.id, kStatusUnavailable,
