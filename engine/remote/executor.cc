@@ -41,6 +41,13 @@ void Executor::Start(Frame request) {
   ctx_.pool->Submit([bridge] { bridge->Run(); });
 }
 
+bool Executor::ReapEnded(uint64_t id) {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end() || !it->second.bridge || !it->second.bridge->end_claimed()) return false;
+  Remove(it);
+  return true;
+}
+
 void Executor::OnStdin(uint64_t id, std::string data) {
   auto it = jobs_.find(id);
   if (it == jobs_.end() || !it->second.bridge) return;

@@ -70,6 +70,10 @@ class Executor : public std::enable_shared_from_this<Executor> {
   // frames fit the credit they are sent now and it never enters (Has(id) is
   // false afterwards, and on_removed does not run).
   void Start(Frame request);
+  // A job whose END is already out (its handler returned) leaves at once:
+  // true if `id` was such a job. For a requester that reuses the id on
+  // receiving the END, before the job's own removal has reached this thread.
+  bool ReapEnded(uint64_t id);
   // The requester's frames; ignored for an id not running here (a job that has
   // just ended may still receive some).
   void OnStdin(uint64_t id, std::string data);

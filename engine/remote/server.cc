@@ -575,9 +575,14 @@ void Server::Impl::OnClientFrame(const Peer& peer, Frame f) {
       drop_if_idle();
       return;
     case FrameType::kJob: {
-      if (c.sessions.contains(f.id)) {
-        SendTo(peer, EncodeError(f.id, ErrorCode::kIdInUse, absl::StrCat("request id ", f.id, " is already in use")));
-        return;
+      if (auto s = c.sessions.find(f.id); s != c.sessions.end()) {
+        // The id may be reused as soon as its END has arrived, which can be
+        // before the job's removal reached this thread.
+        std::shared_ptr<Executor> exec = c.exec;
+        if (s->second.dispatch != 0 || !exec->ReapEnded(f.id)) {
+          SendTo(peer, EncodeError(f.id, ErrorCode::kIdInUse, absl::StrCat("request id ", f.id, " is already in use")));
+          return;
+        }
       }
       if (std::string why = Refusal(c, f); !why.empty()) {
         SendTo(peer, EncodeEnd(f.id, kStatusUnavailable, why));

@@ -594,6 +594,30 @@ Frame Hello(std::string name, std::vector<std::string> jobs, uint32_t capacity =
   return h;
 }
 
+TEST_CASE("rules: an id may be reused the moment its END arrives") {
+  TempDir dir;
+  Berthd d(dir);
+  Raw c(d.ipc);
+  int refused = 0, ended = 0;
+  for (int i = 0; i < 300; ++i) {
+    // `cat` runs on a pool thread: its removal reaches the I/O thread after its END.
+    c.Job(7, "cat", {}, true);
+    c.Send(EncodeData(FrameType::kStdin, 7, "x"));
+    c.Send(EncodeSimple(FrameType::kStdinEnd, 7));
+    while (true) {
+      std::optional<Frame> f = c.Recv(absl::Seconds(5));
+      REQUIRE(f.has_value());
+      if (f->type == FrameType::kError) ++refused;
+      if (f->type == FrameType::kError || f->type == FrameType::kEnd) {
+        ended += f->type == FrameType::kEnd;
+        break;
+      }
+    }
+  }
+  CHECK(refused == 0);
+  CHECK(ended == 300);
+}
+
 TEST_CASE("rules: HELLO is acknowledged by the first frame; refused names come as ERROR code 4") {
   TempDir dir;
   Berthd d(dir);
