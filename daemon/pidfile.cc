@@ -23,6 +23,19 @@ absl::Status Found(const std::string& path) {
       absl::StrCat("pid file found, ensure berthd is not running or delete ", path));
 }
 
+// A zombie (killed, not yet reaped by its parent) or a process being torn
+// down is dead: it holds no lock and serves nothing.
+bool Dead(pid_t pid) {
+  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
+  std::string line;
+  if (!std::getline(stat, line)) return true;
+  // pid (comm) STATE ...: comm may hold spaces and parentheses, so take the last ')'.
+  size_t close = line.rfind(')');
+  if (close == std::string::npos || close + 2 >= line.size()) return false;
+  char state = line[close + 2];
+  return state == 'Z' || state == 'X' || state == 'x';
+}
+
 std::string ProcessName(pid_t pid) {
   std::ifstream comm(absl::StrCat("/proc/", pid, "/comm"));
   std::string name;
@@ -54,12 +67,13 @@ absl::StatusOr<std::unique_ptr<Pidfile>> Pidfile::Create(const std::string& path
     return absl::InternalError(absl::StrCat("cannot lock pid file ", path, ": ", std::strerror(err)));
   }
   // We hold the lock, so no berthd that locks is running. A pid left in the file
-  // may still be a live berthd that did not lock (refuse), or a reused pid.
+  // may still be a live berthd that did not lock (refuse), a zombie (dead, its
+  // lock released: take over), or a reused pid.
   char buf[32] = {};
   ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
   int old = 0;
   if (n > 0 && absl::SimpleAtoi(absl::StripAsciiWhitespace(buf), &old) && old > 0 && old != ::getpid() &&
-      ::kill(old, 0) == 0) {
+      ::kill(old, 0) == 0 && !Dead(old)) {
     if (ProcessName(old) == "berthd") {
       ::close(fd);
       return Found(path);

@@ -19,6 +19,7 @@
 #include "engine/remote/security.h"
 #include "engine/status.h"
 #include "engine/remote/wire.h"
+#include "engine/remote/zmq_socket.h"
 #include <zmq.hpp>
 
 namespace berth::remote {
@@ -99,24 +100,6 @@ class StdinPump {
   std::thread thread_;
 };
 
-absl::Status CheckIpcPath(const std::string& endpoint) {
-  std::string path = endpoint.substr(6);
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) return absl::InvalidArgumentError(absl::StrCat("ipc path too long: ", path));
-  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-  int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  int err = errno;
-  ::close(fd);
-  if (rc == 0) return absl::OkStatus();
-  if (err == EACCES || err == EPERM) {
-    return absl::PermissionDeniedError(absl::StrCat("cannot connect to ", endpoint, ": permission denied (",
-                                                    "the socket belongs to root and berthd's --group)"));
-  }
-  return absl::UnavailableError(
-      absl::StrCat("cannot connect to ", endpoint, ": no berthd is listening (", std::strerror(err), ")"));
-}
 
 }  // namespace
 
@@ -194,34 +177,11 @@ absl::Status Client::Impl::Connect() {
     return absl::InvalidArgumentError(absl::StrCat("unsupported endpoint '", ep, "': use ipc:///path or tcp://host:port"));
   }
   sock_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::dealer);
-  sock_->set(zmq::sockopt::linger, 0);
-  sock_->set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
-  sock_->set(zmq::sockopt::sndhwm, 100000);
-  sock_->set(zmq::sockopt::rcvhwm, 100000);
-  const int beat_ms = static_cast<int>(absl::ToInt64Milliseconds(options_.heartbeat_interval));
-  sock_->set(zmq::sockopt::heartbeat_ivl, beat_ms);
-  sock_->set(zmq::sockopt::heartbeat_timeout, beat_ms * options_.heartbeat_liveness);
-  sock_->set(zmq::sockopt::heartbeat_ttl, beat_ms * options_.heartbeat_liveness);
+  ConfigureSocket(*sock_, SocketTuning{.heartbeat_interval = options_.heartbeat_interval,
+                                       .heartbeat_liveness = options_.heartbeat_liveness});
   const bool curve = !options_.server_key.empty();
   if (curve) {
-    absl::StatusOr<std::string> server_pub = ResolvePublicKey(options_.server_key);
-    if (!server_pub.ok()) return server_pub.status();
-    KeyPair mine;
-    if (!options_.client_key_file.empty()) {
-      absl::StatusOr<KeyPair> k = ReadKeyFile(options_.client_key_file);
-      if (!k.ok()) return k.status();
-      if (k->secret_key.empty()) {
-        return absl::InvalidArgumentError(absl::StrCat(options_.client_key_file, ": no secret key"));
-      }
-      mine = *k;
-    } else {
-      absl::StatusOr<KeyPair> k = GenerateKeyPair();
-      if (!k.ok()) return k.status();
-      mine = *k;
-    }
-    sock_->set(zmq::sockopt::curve_serverkey, *server_pub);
-    sock_->set(zmq::sockopt::curve_publickey, mine.public_key);
-    sock_->set(zmq::sockopt::curve_secretkey, mine.secret_key);
+    if (absl::Status s = SetCurveClient(*sock_, options_.server_key, options_.client_key_file); !s.ok()) return s;
   }
   const char* mon = "inproc://berth-client-monitor";
   if (zmq_socket_monitor(sock_->handle(), mon,
@@ -242,11 +202,7 @@ absl::Status Client::Impl::Connect() {
     auto left = absl::ToInt64Milliseconds(until - absl::Now());
     if (left <= 0) break;
     zmq::pollitem_t item{monitor_->handle(), 0, ZMQ_POLLIN, 0};
-    try {
-      zmq::poll(&item, 1, std::chrono::milliseconds(left));
-    } catch (const zmq::error_t& e) {
-      if (e.num() != EINTR) throw;
-    }
+    PollOnce(&item, 1, std::chrono::milliseconds(left));
     zmq::message_t event;
     if (!monitor_->recv(event, zmq::recv_flags::dontwait)) continue;
     uint16_t code = 0;
@@ -295,8 +251,14 @@ uint64_t Client::Impl::StartCall(const JobRequest& req, Source* stdin, Output* o
     // silent, one heartbeat period after the deadline.
     c.give_up = absl::Now() + req.timeout + options_.heartbeat_interval * options_.heartbeat_liveness;
   }
-  std::string trace = req.trace_id.empty() ? NewTraceId() : req.trace_id;
-  Send(EncodeJob(id, req.name, req.args, req.env, deadline_ms, trace, stdin != nullptr, /*end_tail=*/true));
+  Frame job;
+  job.type = FrameType::kJob;
+  job.name = req.name;
+  job.args = req.args;
+  job.env = req.env;
+  job.trace_id = req.trace_id.empty() ? NewTraceId() : req.trace_id;
+  job.has_stdin = stdin != nullptr;
+  Send(EncodeJob(job, id, deadline_ms, /*end_tail=*/true));
   if (stdin != nullptr) {
     c.stdin_done = false;
     c.pump = std::make_unique<StdinPump>(stdin);
@@ -378,19 +340,14 @@ void Client::Impl::Pump(absl::Duration timeout, int cancel_fd, uint64_t wait_id)
     absl::Time now = absl::Now();
     absl::Time wake = std::min(until, last_beat_ + options_.heartbeat_interval);
     int64_t ms = std::max<int64_t>(0, absl::ToInt64Milliseconds(wake - now) + 1);
-    try {
-      // With nothing but the socket to watch, frames already queued on it (the
-      // common case while many jobs are in flight) are read without a poll
-      // system call. With a cancel fd or stdin to feed, always poll, so that a
-      // steady stream of output cannot starve them.
-      if (items.size() == 1 && (sock_->get(zmq::sockopt::events) & ZMQ_POLLIN)) {
-        items[0].revents = ZMQ_POLLIN;
-      } else {
-        zmq::poll(items.data(), items.size(), std::chrono::milliseconds(ms));
-      }
-    } catch (const zmq::error_t& e) {
-      if (e.num() != EINTR) throw;
-      for (auto& it : items) it.revents = 0;
+    // With nothing but the socket to watch, frames already queued on it (the
+    // common case while many jobs are in flight) are read without a poll
+    // system call. With a cancel fd or stdin to feed, always poll, so that a
+    // steady stream of output cannot starve them.
+    if (items.size() == 1 && (sock_->get(zmq::sockopt::events) & ZMQ_POLLIN)) {
+      items[0].revents = ZMQ_POLLIN;
+    } else {
+      PollOnce(items.data(), items.size(), std::chrono::milliseconds(ms));
     }
     bool progressed = false;
     if (items[0].revents & ZMQ_POLLIN) {

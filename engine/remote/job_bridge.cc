@@ -83,10 +83,32 @@ void JobBridge::Send(std::string payload) {
     absl::MutexLock lock(&mu_);
     if (detached_) return;
   }
-  outbox_.Send(peer_, std::move(payload));
+  outbox_.Send(peer_, std::move(payload), ended_);
+}
+
+bool JobBridge::EndIfQueued() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (started_) return false;
+    detached_ = true;
+    cv_.SignalAll();
+  }
+  return EndNow();
 }
 
 void JobBridge::Run() {
+  bool ended_while_queued;
+  {
+    absl::MutexLock lock(&mu_);
+    ended_while_queued = detached_;
+    started_ = true;
+  }
+  if (ended_while_queued) {
+    // Ended (cancel, deadline, lost requester) while it waited for a thread:
+    // it never runs.
+    if (on_done_) on_done_();
+    return;
+  }
   absl::Status s = job_->Run();
   if (ClaimEnd()) {
     std::string message = s.ok() ? std::string() : std::string(s.message());
@@ -173,14 +195,6 @@ void JobBridge::Detach() {
     cv_.SignalAll();
   }
   job_->Cancel();
-}
-
-std::unique_ptr<Job> JobFromRequest(Engine& engine, Frame& request) {
-  std::unique_ptr<Job> job = engine.NewJob(request.name, std::move(request.args));
-  job->env() = std::move(request.env);
-  if (!request.trace_id.empty()) (void)job->env().Set(kTraceIdKey, request.trace_id);
-  if (request.deadline_ms > 0) job->set_deadline(absl::Now() + absl::Milliseconds(request.deadline_ms));
-  return job;
 }
 
 class InlineJob::RecordingSink : public Sink {

@@ -19,12 +19,10 @@
 #include "absl/synchronization/mutex.h"
 #include "engine/engine.h"
 #include "engine/remote/outbox.h"
+#include "engine/remote/request.h"
 #include "engine/remote/wire.h"
 
 namespace berth::remote {
-
-// Env key under which a remote job finds the trace id of its request.
-inline constexpr char kTraceIdKey[] = "BERTH_TRACE_ID";
 
 class JobBridge {
  public:
@@ -51,6 +49,20 @@ class JobBridge {
   // The END frame is sent exactly once: by Run when the job returns, or by the
   // I/O thread (deadline, lost requester) if it claims it first.
   bool ClaimEnd() { return !end_claimed_.exchange(true); }
+  // Its END has been claimed (sent or on its way): it no longer counts as running.
+  bool end_claimed() const { return end_claimed_.load(); }
+  // I/O thread: claims the END for the I/O thread to send now, and drops every
+  // frame of this job still queued in the outbox, so that nothing follows the
+  // END for this id (the requester may reuse it at once). False if Run
+  // claimed the END first (then its END, after its output, is on its way).
+  bool EndNow() {
+    if (!ClaimEnd()) return false;
+    ended_->store(true, std::memory_order_relaxed);
+    return true;
+  }
+  // I/O thread: if the job is still waiting for a pool thread, it will never
+  // run: claims its END (see EndNow) and returns true. False once it runs.
+  bool EndIfQueued();
 
   const std::string& name() const { return name_; }
   uint64_t id() const { return id_; }
@@ -76,10 +88,12 @@ class JobBridge {
   const bool has_stdin_;
   std::function<void()> on_done_;
   std::atomic<bool> end_claimed_{false};
+  const std::shared_ptr<std::atomic<bool>> ended_ = std::make_shared<std::atomic<bool>>(false);
 
   absl::Mutex mu_;
   absl::CondVar cv_;
   bool detached_ ABSL_GUARDED_BY(mu_) = false;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;  // a pool thread has begun Run
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t credit_ ABSL_GUARDED_BY(mu_) = kInitialCredit;  // stdout+stderr bytes we may send
   std::deque<std::string> stdin_ ABSL_GUARDED_BY(mu_);
@@ -120,10 +134,6 @@ class InlineJob {
   std::deque<Pending> frames_;
   uint64_t credit_ = kInitialCredit;
 };
-
-// Creates the engine job a JOB frame asks for: name, args, env, the trace id
-// (as BERTH_TRACE_ID) and the deadline.
-std::unique_ptr<Job> JobFromRequest(Engine& engine, Frame& request);
 
 }  // namespace berth::remote
 

@@ -31,9 +31,11 @@ void Outbox::Push(Outgoing item) {
   }
 }
 
-void Outbox::Send(Peer peer, std::string payload) { Push(Outgoing{std::move(peer), std::move(payload), nullptr}); }
+void Outbox::Send(Peer peer, std::string payload, std::shared_ptr<const std::atomic<bool>> ended) {
+  Push(Outgoing{std::move(peer), std::move(payload), nullptr, std::move(ended)});
+}
 
-void Outbox::Post(std::function<void()> task) { Push(Outgoing{Peer{}, std::string(), std::move(task)}); }
+void Outbox::Post(std::function<void()> task) { Push(Outgoing{Peer{}, std::string(), std::move(task), nullptr}); }
 
 void Outbox::Drain(std::deque<Outgoing>* out) {
   uint64_t count;

@@ -6,8 +6,10 @@
 #ifndef BERTH_ENGINE_REMOTE_OUTBOX_H_
 #define BERTH_ENGINE_REMOTE_OUTBOX_H_
 
+#include <atomic>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -28,6 +30,12 @@ struct Outgoing {
   std::string payload;
   // When set, runs on the I/O thread instead of (or after) sending the payload.
   std::function<void()> task;
+  // When set and true by the time the I/O thread sends: the request this frame
+  // belongs to has been ended (its END is out), so the frame is dropped. Only
+  // the I/O thread sets it, so nothing queued before an END can follow it.
+  std::shared_ptr<const std::atomic<bool>> ended;
+
+  bool dropped() const { return ended != nullptr && ended->load(std::memory_order_relaxed); }
 };
 
 class Outbox {
@@ -37,7 +45,7 @@ class Outbox {
   Outbox(const Outbox&) = delete;
   Outbox& operator=(const Outbox&) = delete;
 
-  void Send(Peer peer, std::string payload);
+  void Send(Peer peer, std::string payload, std::shared_ptr<const std::atomic<bool>> ended = nullptr);
   // Runs `task` on the I/O thread.
   void Post(std::function<void()> task);
   // For the I/O thread: the fd to poll, and the queued items (clears the wakeup).

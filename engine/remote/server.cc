@@ -1,6 +1,7 @@
 #include "engine/remote/server.h"
 
 #include <grp.h>
+#include <malloc.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -21,11 +22,16 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "engine/log.h"
+#include "engine/remote/executor.h"
 #include "engine/remote/job_bridge.h"
+#include "engine/remote/listener.h"
+#include "engine/remote/local_call.h"
+#include "engine/remote/request.h"
 #include "engine/remote/outbox.h"
 #include "engine/remote/security.h"
 #include "engine/remote/thread_pool.h"
 #include "engine/remote/wire.h"
+#include "engine/remote/zmq_socket.h"
 #include <zmq.hpp>
 
 namespace berth::remote {
@@ -46,78 +52,51 @@ std::string Printable(absl::string_view identity) {
   return out;
 }
 
-// An in-process caller of a job served by a worker: the I/O thread pushes the
-// worker's frames here and the caller's thread (inside the job's handler) takes
-// them.
-class LocalCall {
- public:
-  void Push(Frame f) {
-    absl::MutexLock lock(&mu_);
-    if (f.type == FrameType::kEnd) ended_ = true;
-    if (f.type == FrameType::kCredit) {
-      stdin_credit_ += f.credit;
-    } else {
-      events_.push_back(std::move(f));
-    }
-    cv_.SignalAll();
-  }
-  Frame Pop() {
-    absl::MutexLock lock(&mu_);
-    while (events_.empty()) cv_.Wait(&mu_);
-    Frame f = std::move(events_.front());
-    events_.pop_front();
-    return f;
-  }
-  // Waits for `n` bytes of stdin credit; false once the call has ended.
-  bool TakeStdinCredit(uint64_t n) {
-    absl::MutexLock lock(&mu_);
-    while (stdin_credit_ < n && !ended_ && !stopped_) cv_.Wait(&mu_);
-    if (ended_ || stopped_) return false;
-    stdin_credit_ -= n;
-    return true;
-  }
-  void StopPump() {
-    absl::MutexLock lock(&mu_);
-    stopped_ = true;
-    cv_.SignalAll();
-  }
-
- private:
-  absl::Mutex mu_;
-  absl::CondVar cv_;
-  std::deque<Frame> events_ ABSL_GUARDED_BY(mu_);
-  uint64_t stdin_credit_ ABSL_GUARDED_BY(mu_) = kInitialCredit;
-  bool ended_ ABSL_GUARDED_BY(mu_) = false;
-  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
-};
-
 }  // namespace
 
-class Server::Impl {
+class Server::Impl : public LocalCallPort {
  public:
   Impl(Engine& engine, ServerOptions options)
-      : engine_(engine), options_(std::move(options)), pool_(std::make_unique<ThreadPool>(options_.pool_threads)) {}
+      : engine_(engine), options_(std::move(options)), pool_(std::make_unique<ThreadPool>(options_.pool_threads)) {
+    starting_ = options_.starting;
+    remote_names_.insert(options_.remote_jobs.begin(), options_.remote_jobs.end());
+  }
 
   ~Impl() { Stop(); }
 
   absl::Status Bind();
   void StartThread() { thread_ = std::thread([this] { Loop(); }); }
   void Stop();
-  std::vector<std::string> endpoints() const { return bound_; }
+  std::vector<std::string> endpoints() const {
+    return listener_ ? listener_->endpoints() : std::vector<std::string>{};
+  }
   absl::Status WaitForJobs(const std::vector<std::string>& names, absl::Duration timeout);
   std::vector<WorkerInfo> Workers();
-  int RunRemote(Job& job);
+  // The handler of every name a worker serves (see local_call.h).
+  int RunRemote(Job& job) { return LocalCall::Run(job, *this); }
+  // LocalCallPort: in-process callers, on their own threads.
+  bool StartCall(const std::shared_ptr<LocalCall>& call, Frame request) override;
+  void CallStdin(const std::shared_ptr<LocalCall>& call, std::string chunk) override;
+  void CallStdinEnd(const std::shared_ptr<LocalCall>& call) override;
+  void CallCredit(const std::shared_ptr<LocalCall>& call, uint64_t bytes) override;
+  void CallCancel(const std::shared_ptr<LocalCall>& call) override;
+  void CallDone(const std::shared_ptr<LocalCall>& call) override;
+  void SetReady() { starting_.store(false); }
 
  private:
+  // A request of a client: run by the client's executor here, or relayed to
+  // a worker.
   struct Session {
-    std::shared_ptr<JobBridge> bridge;   // an in-process job on the pool, or
-    std::shared_ptr<InlineJob> inlined;  // a finished inline job's unsent frames, or
-    uint64_t dispatch = 0;               // a job relayed to a worker
+    uint64_t dispatch = 0;  // the Forward of a relayed job; 0: run by `exec`
+    uint64_t window = 0;    // stream bytes reserved (ServerOptions::max_connection_bytes)
+    uint64_t serial = 0;    // tells a reused id's timers from its own
   };
   struct ClientState {
     Peer peer;
     absl::Time last_seen;
     absl::flat_hash_map<uint64_t, Session> sessions;
+    uint64_t windows = 0;            // the sum of the sessions' windows
+    std::shared_ptr<Executor> exec;  // the jobs run here for this client
   };
   struct Forward {
     uint64_t dispatch = 0;
@@ -132,6 +111,9 @@ class Server::Impl {
     bool replayable = true;  // nothing from a worker has reached the requester yet
     bool answered = false;   // the requester has its END
     absl::Time deadline = absl::InfiniteFuture();
+    // Output the worker may still send: the starting window plus the
+    // requester's grants, less what it sent. Below zero, it broke the protocol.
+    int64_t out_window = static_cast<int64_t>(kInitialCredit);
   };
   struct WorkerState {
     Peer peer;
@@ -145,13 +127,14 @@ class Server::Impl {
     uint64_t completed = 0;
     uint64_t failed = 0;
   };
-  enum class TimerKind { kBridgeDeadline, kForwardDeadline, kProbe };
+  enum class TimerKind { kExecDeadline, kForwardDeadline, kProbe };
   struct Timer {
     absl::Time when;
     TimerKind kind;
     std::string client;
     uint64_t id = 0;
     int socket = 0;
+    uint64_t serial = 0;
     bool operator>(const Timer& o) const { return when > o.when; }
   };
 
@@ -168,8 +151,25 @@ class Server::Impl {
   void Tick(absl::Time now);
   void FireTimer(const Timer& t);
 
-  void StartBridge(ClientState& c, Frame f);
-  void EndBridgeSession(const std::string& client, uint64_t id, const JobBridge* bridge);
+  ClientState& Client(const Peer& peer);
+  // A job left a client's executor: forget its session (the client, if idle,
+  // is dropped by DropIdleClients: the executor may still be on the stack).
+  void OnExecRemoved(const std::string& key, uint64_t id);
+  void DropIdleClients();
+  // Why a JOB from `c` cannot start now (126), or "".
+  std::string Refusal(const ClientState& c, const Frame& f) const;
+  // Ends the live request `id` of client `key` with status 1 and `why` (an
+  // invalid frame named it); false if there is no such request to end.
+  bool FailSession(const std::string& key, uint64_t id, absl::string_view why);
+  // Subtracts `bytes` of worker output from the forward's window; false (and
+  // the job ended for its requester) if the worker sent more than granted.
+  bool TakeOutputWindow(Forward& fw, const WorkerState& w, uint64_t bytes);
+  void CancelOnWorker(Forward& fw);
+  // A requester's CANCEL, CREDIT, STDIN or STDIN_END for a relayed job, from a
+  // client or an in-process caller alike.
+  void RelayCancel(Forward& fw);
+  void RelayCredit(Forward& fw, uint64_t bytes);
+  void RelayStdin(Forward& fw, bool end, std::string data);
   Forward& NewForward(Frame f);
   void Dispatch(Forward& f);
   void DispatchPending(const std::string& name);
@@ -183,7 +183,7 @@ class Server::Impl {
   void UnserveName(const std::string& name, const std::string& worker_key);
   void PublishServed();
 
-  // Local calls (posted to the I/O thread by RunRemote).
+  // Local calls, on the I/O thread.
   void StartLocal(std::shared_ptr<LocalCall> call, Frame req);
   Forward* LocalForward(const LocalCall* call);
 
@@ -191,14 +191,12 @@ class Server::Impl {
   ServerOptions options_;
   std::unique_ptr<ThreadPool> pool_;
   Outbox outbox_;
-  zmq::context_t ctx_;
-  std::vector<std::unique_ptr<zmq::socket_t>> routers_;
-  std::vector<std::unique_ptr<zmq::socket_t>> monitors_;
-  std::vector<std::string> bound_;
-  std::vector<std::string> ipc_paths_;
-  std::unique_ptr<ZapHandler> zap_;
+  // ZeroMQ I/O threads (ServerOptions::io_threads).
+  zmq::context_t ctx_{std::max(options_.io_threads, 1)};
+  std::unique_ptr<Listener> listener_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> starting_{false};
   bool stopped_ = false;
 
   // I/O thread state.
@@ -208,10 +206,16 @@ class Server::Impl {
   absl::flat_hash_map<std::string, WorkerState> workers_;
   absl::flat_hash_map<std::string, std::vector<std::string>> served_;  // name → worker keys
   absl::flat_hash_map<std::string, std::deque<uint64_t>> pending_;
+  // Names workers serve or will serve: without a worker, 126 rather than 127.
+  absl::flat_hash_set<std::string> remote_names_;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
   std::vector<std::pair<Peer, std::string>> lost_;  // peers whose sends failed
+  std::vector<std::string> idle_clients_;             // clients that may have no job left
+  uint64_t next_serial_ = 1;
   uint64_t next_dispatch_ = 1;
   size_t rr_ = 0;
+  uint64_t frames_since_tick_ = 0;
+  bool busy_since_trim_ = false;
 
   absl::Mutex served_mu_;
   absl::CondVar served_cv_;
@@ -220,140 +224,30 @@ class Server::Impl {
 
 // ---- binding ----
 
-namespace {
-
-absl::Status PrepareIpc(const std::string& path, gid_t gid, bool with_group) {
-  const size_t slash = path.rfind('/');
-  const std::string dir = slash == 0 || slash == std::string::npos ? std::string("/") : path.substr(0, slash);
-  struct stat st;
-  if (::stat(dir.c_str(), &st) != 0) {
-    // Create the directory (and parents) for the socket: 0700, or 0710 so that
-    // the socket's group can reach the socket by name but not list or change
-    // the directory.
-    std::string partial;
-    for (absl::string_view part : absl::StrSplit(dir, '/', absl::SkipEmpty())) {
-      absl::StrAppend(&partial, "/", part);
-      if (::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
-        return absl::InternalError(absl::StrCat("cannot create ", partial, ": ", std::strerror(errno)));
-      }
-    }
-    ::chmod(dir.c_str(), with_group ? 0710 : 0700);
-    if (with_group && ::chown(dir.c_str(), 0, gid) != 0) {
-      return absl::InternalError(absl::StrCat("cannot give ", dir, " to its group: ", std::strerror(errno)));
-    }
-  } else if (!S_ISDIR(st.st_mode)) {
-    return absl::InvalidArgumentError(absl::StrCat(dir, " is not a directory"));
-  } else if ((st.st_mode & 0022) != 0) {
-    spdlog::warn("{} is writable by others: a local user could replace berth's socket", dir);
-  }
-  // A socket file left by a process that is gone is removed; a live one is not
-  // stolen from its owner.
-  if (::lstat(path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode)) return absl::AlreadyExistsError(absl::StrCat(path, " exists and is not a socket"));
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-    int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    ::close(fd);
-    if (rc == 0) return absl::AlreadyExistsError(absl::StrCat("another process is already serving ipc://", path));
-    ::unlink(path.c_str());
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
-
 absl::Status Server::Impl::Bind() {
-  if (options_.endpoints.empty()) return absl::InvalidArgumentError("no endpoint to serve");
-  gid_t gid = 0;
-  const bool with_group = !options_.socket_group.empty();
-  if (with_group) {
-    struct group* g = ::getgrnam(options_.socket_group.c_str());
-    if (g == nullptr) return absl::NotFoundError(absl::StrCat("unknown group '", options_.socket_group, "'"));
-    gid = g->gr_gid;
-  }
-  KeyPair server_keys;
-  const bool curve = !options_.curve_key_file.empty() || !options_.authorized_keys_file.empty();
-  if (curve) {
-    if (options_.curve_key_file.empty() || options_.authorized_keys_file.empty()) {
-      return absl::InvalidArgumentError("CURVE needs both the server key file and the authorized keys file");
-    }
-    absl::StatusOr<KeyPair> keys = ReadKeyFile(options_.curve_key_file);
-    if (!keys.ok()) return keys.status();
-    if (keys->secret_key.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(options_.curve_key_file, ": no secret key"));
-    }
-    server_keys = *keys;
-    absl::StatusOr<std::unique_ptr<ZapHandler>> zap = ZapHandler::Start(ctx_, options_.authorized_keys_file);
-    if (!zap.ok()) return zap.status();
-    zap_ = *std::move(zap);
-  }
-  for (const std::string& ep : options_.endpoints) {
-    const bool ipc = absl::StartsWith(ep, "ipc://");
-    const bool tcp = absl::StartsWith(ep, "tcp://");
-    if (!ipc && !tcp) {
-      return absl::InvalidArgumentError(absl::StrCat("unsupported endpoint '", ep, "': use ipc:///path or tcp://host:port"));
-    }
-    if (tcp && !curve && !IsLoopbackTcp(ep)) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "refusing to serve ", ep, " without CURVE keys: anyone who can reach it could run jobs as root. "
-          "Give a server key and authorized keys, or listen on 127.0.0.1"));
-    }
-    std::string path = ipc ? ep.substr(6) : "";
-    if (ipc) {
-      if (path.empty() || path[0] != '/') {
-        return absl::InvalidArgumentError(absl::StrCat("ipc endpoint '", ep, "' needs an absolute path"));
-      }
-      if (path.size() >= sizeof(sockaddr_un::sun_path)) {
-        return absl::InvalidArgumentError(absl::StrCat("ipc path too long: ", path));
-      }
-      if (absl::Status s = PrepareIpc(path, gid, with_group); !s.ok()) return s;
-    }
-    auto sock = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::router);
-    sock->set(zmq::sockopt::linger, 0);
-    sock->set(zmq::sockopt::router_mandatory, 1);
-    sock->set(zmq::sockopt::router_handover, 1);
-    sock->set(zmq::sockopt::sndhwm, 10000);
-    sock->set(zmq::sockopt::rcvhwm, 10000);
-    sock->set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
-    // ZMTP heartbeats close connections whose peer went silent (a half-open TCP
-    // connection, a frozen host), which the disconnect monitor then reports.
-    const int beat_ms = static_cast<int>(absl::ToInt64Milliseconds(options_.heartbeat_interval));
-    sock->set(zmq::sockopt::heartbeat_ivl, beat_ms);
-    sock->set(zmq::sockopt::heartbeat_timeout, beat_ms * options_.heartbeat_liveness);
-    sock->set(zmq::sockopt::heartbeat_ttl, beat_ms * options_.heartbeat_liveness);
-    if (tcp && curve) {
-      sock->set(zmq::sockopt::curve_server, 1);
-      sock->set(zmq::sockopt::curve_secretkey, server_keys.secret_key);
-      sock->set(zmq::sockopt::zap_domain, "berth");
-    }
-    try {
-      sock->bind(ep);
-    } catch (const zmq::error_t& e) {
-      return absl::UnavailableError(absl::StrCat("cannot serve ", ep, ": ", e.what()));
-    }
-    if (ipc) {
-      ::chmod(path.c_str(), 0660);
-      if (with_group && ::chown(path.c_str(), 0, gid) != 0) {
-        return absl::InternalError(absl::StrCat("cannot give ", path, " to its group: ", std::strerror(errno)));
-      }
-      ipc_paths_.push_back(path);
-    }
-    bound_.push_back(sock->get(zmq::sockopt::last_endpoint));
-    std::string mon = absl::StrCat("inproc://berth-monitor-", routers_.size());
-    if (zmq_socket_monitor(sock->handle(), mon.c_str(), ZMQ_EVENT_DISCONNECTED) != 0) {
-      return absl::InternalError(absl::StrCat("cannot monitor ", ep, ": ", zmq_strerror(zmq_errno())));
-    }
-    auto pair = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::pair);
-    pair->set(zmq::sockopt::linger, 0);
-    pair->connect(mon);
-    routers_.push_back(std::move(sock));
-    monitors_.push_back(std::move(pair));
-  }
+  ListenOptions lo;
+  lo.endpoints = options_.endpoints;
+  lo.socket_group = options_.socket_group;
+  lo.curve_key_file = options_.curve_key_file;
+  lo.authorized_keys_file = options_.authorized_keys_file;
+  lo.tuning.heartbeat_interval = options_.heartbeat_interval;
+  lo.tuning.heartbeat_liveness = options_.heartbeat_liveness;
+  absl::StatusOr<std::unique_ptr<Listener>> listener = Listener::Bind(ctx_, lo);
+  if (!listener.ok()) return listener.status();
+  listener_ = *std::move(listener);
 
-  // The `workers` built-in: one JSON object per worker.
+  // The `workers` built-in: one JSON object per worker, after one for the
+  // threads that run in-process jobs. Nonblocking, so that it answers on the
+  // I/O thread even while every pool thread is busy.
   (void)engine_.Register("workers", [this](Job& job) {
+    Env pool;
+    (void)pool.Set("Name", "berthd (in-process)");
+    (void)pool.Set("Identity", "");
+    (void)pool.SetList("Jobs", {});
+    (void)pool.SetInt("Capacity", pool_->size());
+    (void)pool.SetInt("InFlight", static_cast<int64_t>(pool_->running()));
+    (void)pool.SetInt("Queued", static_cast<int64_t>(pool_->queued()));
+    if (absl::Status s = job.Stdout().WriteEnv(pool); !s.ok()) return job.Error(s);
     for (const WorkerInfo& w : Workers()) {
       Env row;
       (void)row.Set("Name", w.name);
@@ -367,7 +261,7 @@ absl::Status Server::Impl::Bind() {
       if (absl::Status s = job.Stdout().WriteEnv(row); !s.ok()) return job.Error(s);
     }
     return kStatusOk;
-  });
+  }, HandlerOptions{.nonblocking = true});
   return absl::OkStatus();
 }
 
@@ -392,7 +286,7 @@ absl::Status Server::Impl::WaitForJobs(const std::vector<std::string>& names, ab
 std::vector<WorkerInfo> Server::Impl::Workers() {
   std::vector<WorkerInfo> out;
   absl::Notification done;
-  outbox_.Post([&] {
+  auto collect = [&] {
     for (const auto& [key, w] : workers_) {
       WorkerInfo info;
       info.name = w.name;
@@ -406,8 +300,13 @@ std::vector<WorkerInfo> Server::Impl::Workers() {
       out.push_back(std::move(info));
     }
     done.Notify();
-  });
-  if (!done.WaitForNotificationWithTimeout(absl::Seconds(5))) return {};
+  };
+  if (std::this_thread::get_id() == thread_.get_id()) {
+    collect();  // the `workers` job, inline on the I/O thread
+  } else {
+    outbox_.Post(collect);
+    if (!done.WaitForNotificationWithTimeout(absl::Seconds(5))) return {};
+  }
   std::sort(out.begin(), out.end(), [](const WorkerInfo& a, const WorkerInfo& b) {
     return std::tie(a.name, a.identity) < std::tie(b.name, b.identity);
   });
@@ -430,11 +329,7 @@ void Server::Impl::Stop() {
       f.local->Push(std::move(end));
     }
   }
-  for (auto& [key, c] : clients_) {
-    for (auto& [id, s] : c.sessions) {
-      if (s.bridge) s.bridge->Detach();
-    }
-  }
+  for (auto& [key, c] : clients_) c.exec->DetachAll();
   // Detached jobs were cancelled; wait for their threads before the outbox goes.
   pool_.reset();
   for (auto& [name, keys] : served_) engine_.Unregister(name);
@@ -446,10 +341,7 @@ void Server::Impl::Stop() {
   forwards_.clear();
   clients_.clear();
   workers_.clear();
-  monitors_.clear();
-  routers_.clear();
-  zap_.reset();
-  for (const std::string& p : ipc_paths_) ::unlink(p.c_str());
+  if (listener_) listener_->Close();
 }
 
 // ---- the I/O loop ----
@@ -457,10 +349,10 @@ void Server::Impl::Stop() {
 void Server::Impl::Loop() {
   absl::Time next_tick = absl::Now() + options_.heartbeat_interval;
   std::vector<zmq::pollitem_t> items;
-  for (auto& r : routers_) items.push_back({r->handle(), 0, ZMQ_POLLIN, 0});
-  for (auto& m : monitors_) items.push_back({m->handle(), 0, ZMQ_POLLIN, 0});
+  for (size_t i = 0; i < listener_->size(); ++i) items.push_back({listener_->router(i).handle(), 0, ZMQ_POLLIN, 0});
+  for (size_t i = 0; i < listener_->size(); ++i) items.push_back({listener_->monitor(i).handle(), 0, ZMQ_POLLIN, 0});
   items.push_back({nullptr, outbox_.fd(), ZMQ_POLLIN, 0});
-  const size_t n_routers = routers_.size();
+  const size_t n_routers = listener_->size();
   std::deque<Outgoing> out;
   constexpr int kMaxPollSkips = 8;
   int poll_skips = 0;
@@ -476,7 +368,7 @@ void Server::Impl::Loop() {
     if (poll_skips < kMaxPollSkips) {
       try {
         for (size_t i = 0; i < n_routers; ++i) {
-          items[i].revents = (routers_[i]->get(zmq::sockopt::events) & ZMQ_POLLIN) ? ZMQ_POLLIN : 0;
+          items[i].revents = (listener_->router(i).get(zmq::sockopt::events) & ZMQ_POLLIN) ? ZMQ_POLLIN : 0;
           queued |= items[i].revents != 0;
         }
       } catch (const zmq::error_t&) {
@@ -489,9 +381,8 @@ void Server::Impl::Loop() {
     } else {
       poll_skips = 0;
       try {
-        zmq::poll(items.data(), items.size(), std::chrono::milliseconds(wait_ms));
+        PollOnce(items.data(), items.size(), std::chrono::milliseconds(wait_ms));
       } catch (const zmq::error_t& e) {
-        if (e.num() == EINTR) continue;
         spdlog::error("server poll failed: {}", e.what());
         return;
       }
@@ -499,7 +390,7 @@ void Server::Impl::Loop() {
     for (size_t i = 0; i < n_routers; ++i) {
       if (items[i].revents & ZMQ_POLLIN) ReadRouter(static_cast<int>(i));
     }
-    for (size_t i = 0; i < monitors_.size(); ++i) {
+    for (size_t i = 0; i < n_routers; ++i) {
       if (items[n_routers + i].revents & ZMQ_POLLIN) ReadMonitor(static_cast<int>(i));
     }
     if (items.back().revents & ZMQ_POLLIN) {
@@ -509,7 +400,7 @@ void Server::Impl::Loop() {
         out.pop_front();
         if (o.task) {
           o.task();
-        } else {
+        } else if (!o.dropped()) {
           SendTo(o.peer, o.payload);
         }
       }
@@ -523,13 +414,22 @@ void Server::Impl::Loop() {
     if (now >= next_tick) {
       Tick(now);
       next_tick = now + options_.heartbeat_interval;
+      // A quiet tick after a busy one: give the memory freed since back to the
+      // system (glibc keeps freed heap otherwise; after a storm of connections
+      // berthd stayed at ten times its size). Costs a few ms, once per quiet spell.
+      if (frames_since_tick_ == 0 && busy_since_trim_) {
+        ::malloc_trim(0);
+        busy_since_trim_ = false;
+      }
+      busy_since_trim_ |= frames_since_tick_ > 0;
+      frames_since_tick_ = 0;
     }
     ProcessLostPeers();
   }
 }
 
 void Server::Impl::ReadRouter(int s) {
-  zmq::socket_t& sock = *routers_[static_cast<size_t>(s)];
+  zmq::socket_t& sock = listener_->router(static_cast<size_t>(s));
   // Bounded batch so that one busy socket cannot starve the others.
   for (int batch = 0; batch < 256; ++batch) {
     zmq::message_t identity;
@@ -545,7 +445,7 @@ void Server::Impl::ReadRouter(int s) {
     Peer peer{s, identity.to_string()};
     if (parts.size() != 1) {
       // berth frames are exactly one part after the routing id.
-      SendTo(peer, EncodeError(0, absl::StrCat("expected one frame per message, got ", parts.size())));
+      SendTo(peer, EncodeError(0, ErrorCode::kBadFrame, absl::StrCat("expected one frame per message, got ", parts.size())));
       continue;
     }
     OnFrame(peer, parts[0].data(), parts[0].size());
@@ -554,23 +454,7 @@ void Server::Impl::ReadRouter(int s) {
 }
 
 void Server::Impl::ReadMonitor(int s) {
-  zmq::socket_t& mon = *monitors_[static_cast<size_t>(s)];
-  bool disconnected = false;
-  while (true) {
-    zmq::message_t event;
-    if (!mon.recv(event, zmq::recv_flags::dontwait)) break;
-    bool more = event.more();
-    if (event.size() >= 2) {
-      uint16_t code;
-      std::memcpy(&code, event.data(), 2);
-      if (code == ZMQ_EVENT_DISCONNECTED) disconnected = true;
-    }
-    while (more) {
-      zmq::message_t rest;
-      if (!mon.recv(rest, zmq::recv_flags::dontwait)) break;
-      more = rest.more();
-    }
-  }
+  const bool disconnected = listener_->TakeDisconnects(static_cast<size_t>(s));
   if (disconnected) {
     // Find out which peer went: a send to a vanished routing id fails. The pipe
     // may be torn down a moment after the event, so probe again shortly.
@@ -582,8 +466,8 @@ void Server::Impl::ReadMonitor(int s) {
 }
 
 bool Server::Impl::SendTo(const Peer& peer, const std::string& payload) {
-  if (static_cast<size_t>(peer.socket) >= routers_.size()) return false;
-  zmq::socket_t& sock = *routers_[static_cast<size_t>(peer.socket)];
+  if (static_cast<size_t>(peer.socket) >= listener_->size()) return false;
+  zmq::socket_t& sock = listener_->router(static_cast<size_t>(peer.socket));
   try {
     if (!sock.send(zmq::buffer(peer.identity), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
       lost_.emplace_back(peer, "it stopped reading");
@@ -601,6 +485,7 @@ bool Server::Impl::SendTo(const Peer& peer, const std::string& payload) {
 }
 
 void Server::Impl::ProcessLostPeers() {
+  DropIdleClients();
   while (!lost_.empty()) {
     auto [peer, reason] = lost_.back();
     lost_.pop_back();
@@ -614,11 +499,16 @@ void Server::Impl::ProcessLostPeers() {
 }
 
 void Server::Impl::OnFrame(const Peer& peer, const void* data, size_t size) {
+  ++frames_since_tick_;
   absl::StatusOr<Frame> f = DecodeFrame(data, size);
   std::string key = PeerKey(peer);
   if (!f.ok()) {
     spdlog::debug("refused a frame from peer {}: {}", Printable(peer.identity), f.status().message());
-    SendTo(peer, EncodeError(PeekFrameId(data, size), f.status().message()));
+    const uint64_t id = PeekFrameId(data, size);
+    // An invalid frame naming a live request of a client (a STDIN chunk over
+    // the limit, say) ends that request: going on would corrupt its stdin.
+    if (id != 0 && !workers_.contains(key) && FailSession(key, id, f.status().message())) return;
+    SendTo(peer, EncodeError(id, ErrorCode::kBadFrame, f.status().message()));
     return;
   }
   auto w = workers_.find(key);
@@ -636,11 +526,46 @@ void Server::Impl::OnFrame(const Peer& peer, const void* data, size_t size) {
 
 // ---- clients ----
 
-void Server::Impl::OnClientFrame(const Peer& peer, Frame f) {
+Server::Impl::ClientState& Server::Impl::Client(const Peer& peer) {
   std::string key = PeerKey(peer);
   auto [it, fresh] = clients_.try_emplace(key);
   ClientState& c = it->second;
-  if (fresh) c.peer = peer;
+  if (fresh) {
+    c.peer = peer;
+    c.exec = Executor::Make(Executor::Context{
+        .engine = &engine_,
+        .pool = pool_.get(),
+        .outbox = &outbox_,
+        .peer = peer,
+        .send = [this, peer](const std::string& frame) { SendTo(peer, frame); },
+        .on_removed = [this, key](uint64_t id) { OnExecRemoved(key, id); },
+    });
+  }
+  return c;
+}
+
+void Server::Impl::OnExecRemoved(const std::string& key, uint64_t id) {
+  auto c = clients_.find(key);
+  if (c == clients_.end()) return;
+  auto s = c->second.sessions.find(id);
+  if (s != c->second.sessions.end() && s->second.dispatch == 0) {
+    c->second.windows -= s->second.window;
+    c->second.sessions.erase(s);
+  }
+  if (c->second.sessions.empty()) idle_clients_.push_back(key);
+}
+
+void Server::Impl::DropIdleClients() {
+  for (const std::string& key : idle_clients_) {
+    auto c = clients_.find(key);
+    if (c != clients_.end() && c->second.sessions.empty()) clients_.erase(c);
+  }
+  idle_clients_.clear();
+}
+
+void Server::Impl::OnClientFrame(const Peer& peer, Frame f) {
+  std::string key = PeerKey(peer);
+  ClientState& c = Client(peer);
   c.last_seen = absl::Now();
   auto drop_if_idle = [&] {
     if (c.sessions.empty()) clients_.erase(key);
@@ -650,19 +575,44 @@ void Server::Impl::OnClientFrame(const Peer& peer, Frame f) {
       drop_if_idle();
       return;
     case FrameType::kJob: {
-      if (c.sessions.contains(f.id)) {
-        SendTo(peer, EncodeError(f.id, absl::StrCat("request id ", f.id, " is already in use")));
+      if (auto s = c.sessions.find(f.id); s != c.sessions.end()) {
+        // The id may be reused as soon as its END has arrived, which can be
+        // before the job's removal reached this thread.
+        std::shared_ptr<Executor> exec = c.exec;
+        if (s->second.dispatch != 0 || !exec->ReapEnded(f.id)) {
+          SendTo(peer, EncodeError(f.id, ErrorCode::kIdInUse, absl::StrCat("request id ", f.id, " is already in use")));
+          return;
+        }
+      }
+      if (std::string why = Refusal(c, f); !why.empty()) {
+        SendTo(peer, EncodeEnd(f.id, kStatusUnavailable, why));
+        drop_if_idle();
         return;
       }
+      const uint64_t window = kInitialCredit + (f.has_stdin ? kInitialCredit : 0);
       if (served_.contains(f.name)) {
         uint64_t id = f.id;
         Forward& fw = NewForward(std::move(f));
         fw.client = key;
         fw.client_id = id;
-        c.sessions[id] = Session{nullptr, nullptr, fw.dispatch};
+        c.sessions[id] = Session{fw.dispatch, window, next_serial_++};
+        c.windows += window;
         Dispatch(fw);
-      } else {
-        StartBridge(c, std::move(f));
+        return;
+      }
+      const uint64_t id = f.id;
+      const uint64_t deadline_ms = f.deadline_ms;
+      std::shared_ptr<Executor> exec = c.exec;
+      exec->Start(std::move(f));
+      if (!exec->Has(id)) {
+        drop_if_idle();  // an inline job, done and sent
+        return;
+      }
+      const uint64_t serial = next_serial_++;
+      c.sessions[id] = Session{0, window, serial};
+      c.windows += window;
+      if (deadline_ms > 0) {
+        timers_.push(Timer{absl::Now() + absl::Milliseconds(deadline_ms), TimerKind::kExecDeadline, key, id, 0, serial});
       }
       return;
     }
@@ -677,33 +627,16 @@ void Server::Impl::OnClientFrame(const Peer& peer, Frame f) {
         drop_if_idle();
         return;
       }
-      if (s->second.inlined) {
-        if (f.type == FrameType::kCredit) {
-          std::shared_ptr<InlineJob> j = s->second.inlined;
-          j->OnCredit(f.credit);
-          for (const std::string& frame : j->TakeSendable()) SendTo(peer, frame);
-          if (j->finished()) {
-            c.sessions.erase(s);
-            drop_if_idle();
-          }
-        }
-        return;
-      }
-      if (s->second.bridge) {
-        std::shared_ptr<JobBridge> b = s->second.bridge;
+      if (s->second.dispatch == 0) {
+        std::shared_ptr<Executor> exec = c.exec;
         if (f.type == FrameType::kStdin) {
-          if (absl::Status st = b->OnStdin(std::move(f.data)); !st.ok()) {
-            if (b->ClaimEnd()) SendTo(peer, EncodeEnd(f.id, kStatusErr, absl::StrCat(b->name(), ": ", st.message())));
-            b->Detach();
-            c.sessions.erase(s);
-            drop_if_idle();
-          }
+          exec->OnStdin(f.id, std::move(f.data));
         } else if (f.type == FrameType::kStdinEnd) {
-          b->OnStdinEnd();
+          exec->OnStdinEnd(f.id);
         } else if (f.type == FrameType::kCancel) {
-          b->Cancel();
+          exec->OnCancel(f.id);
         } else {
-          b->OnCredit(f.credit);
+          exec->OnCredit(f.id, f.credit);
         }
         return;
       }
@@ -711,92 +644,20 @@ void Server::Impl::OnClientFrame(const Peer& peer, Frame f) {
       if (fw_it == forwards_.end()) return;
       Forward& fw = fw_it->second;
       if (f.type == FrameType::kCancel) {
-        if (fw.worker.empty()) {
-          AnswerRequester(fw, kStatusCancelled, absl::StrCat(fw.request.name, ": cancelled"));
-          FinishForward(fw.dispatch);
-        } else {
-          auto w = workers_.find(fw.worker);
-          if (w != workers_.end()) SendTo(w->second.peer, EncodeSimple(FrameType::kCancel, fw.dispatch));
-        }
-        return;
-      }
-      if (f.type == FrameType::kCredit) {
-        if (!fw.worker.empty()) {
-          auto w = workers_.find(fw.worker);
-          if (w != workers_.end()) SendTo(w->second.peer, EncodeCredit(fw.dispatch, f.credit));
-        }
-        return;
-      }
-      // stdin
-      const bool end = f.type == FrameType::kStdinEnd;
-      if (!end) {
-        fw.stdin_bytes += f.data.size();
-        if (fw.worker.empty() && fw.stdin_bytes > kInitialCredit) {
-          AnswerRequester(fw, kStatusErr, absl::StrCat(fw.request.name, ": stdin exceeds the granted credit"));
-          FinishForward(fw.dispatch);
-          return;
-        }
+        RelayCancel(fw);
+      } else if (f.type == FrameType::kCredit) {
+        RelayCredit(fw, f.credit);
       } else {
-        fw.stdin_end = true;
-      }
-      if (fw.replayable || fw.worker.empty()) {
-        if (fw.stdin_bytes <= kInitialCredit) {
-          if (!end) fw.stdin_copy.push_back(f.data);
-        } else {
-          fw.replayable = false;
-          fw.stdin_copy.clear();
-        }
-      }
-      if (!fw.worker.empty()) {
-        auto w = workers_.find(fw.worker);
-        if (w != workers_.end()) {
-          SendTo(w->second.peer, end ? EncodeSimple(FrameType::kStdinEnd, fw.dispatch)
-                                     : EncodeData(FrameType::kStdin, fw.dispatch, f.data));
-        }
+        RelayStdin(fw, f.type == FrameType::kStdinEnd, std::move(f.data));
       }
       return;
     }
     default:
-      SendTo(peer, EncodeError(f.id, absl::StrCat("a client may not send ", FrameTypeName(f.type), " frames")));
+      SendTo(peer, EncodeError(f.id, ErrorCode::kNotAllowed,
+                               absl::StrCat("a client may not send ", FrameTypeName(f.type), " frames")));
       drop_if_idle();
       return;
   }
-}
-
-void Server::Impl::StartBridge(ClientState& c, Frame f) {
-  const uint64_t id = f.id;
-  const uint64_t deadline_ms = f.deadline_ms;
-  const bool has_stdin = f.has_stdin;
-  std::string key = PeerKey(c.peer);
-  std::unique_ptr<Job> job = JobFromRequest(engine_, f);
-  if (job->nonblocking() && !has_stdin) {
-    // Runs here and now; only output beyond the requester's credit waits.
-    auto inlined = std::make_shared<InlineJob>(std::move(job), id, f.end_tail);
-    for (const std::string& frame : inlined->TakeSendable()) SendTo(c.peer, frame);
-    if (inlined->finished()) {
-      if (c.sessions.empty()) clients_.erase(key);
-    } else {
-      c.sessions[id] = Session{nullptr, std::move(inlined), 0};
-    }
-    return;
-  }
-  auto bridge = std::make_shared<JobBridge>(std::move(job), id, has_stdin, c.peer, outbox_);
-  c.sessions[id] = Session{bridge, nullptr, 0};
-  JobBridge* raw = bridge.get();
-  bridge->set_on_done([this, key, id, raw] { outbox_.Post([this, key, id, raw] { EndBridgeSession(key, id, raw); }); });
-  if (deadline_ms > 0) {
-    timers_.push(Timer{absl::Now() + absl::Milliseconds(deadline_ms), TimerKind::kBridgeDeadline, key, id, 0});
-  }
-  pool_->Submit([bridge] { bridge->Run(); });
-}
-
-void Server::Impl::EndBridgeSession(const std::string& client, uint64_t id, const JobBridge* bridge) {
-  auto c = clients_.find(client);
-  if (c == clients_.end()) return;
-  auto s = c->second.sessions.find(id);
-  if (s == c->second.sessions.end() || s->second.bridge.get() != bridge) return;
-  c->second.sessions.erase(s);
-  if (c->second.sessions.empty()) clients_.erase(c);
 }
 
 void Server::Impl::ClientLost(const std::string& key) {
@@ -805,13 +666,9 @@ void Server::Impl::ClientLost(const std::string& key) {
   spdlog::info("client {} is gone; cancelling its {} job(s)", Printable(c->second.peer.identity),
                c->second.sessions.size());
   std::vector<uint64_t> dispatches;
+  c->second.exec->DetachAll();
   for (auto& [id, s] : c->second.sessions) {
-    if (s.bridge) {
-      (void)s.bridge->ClaimEnd();
-      s.bridge->Detach();
-    } else {
-      dispatches.push_back(s.dispatch);
-    }
+    if (s.dispatch != 0) dispatches.push_back(s.dispatch);
   }
   clients_.erase(c);
   for (uint64_t d : dispatches) {
@@ -824,6 +681,111 @@ void Server::Impl::ClientLost(const std::string& key) {
     } else if (auto w = workers_.find(fw->second.worker); w != workers_.end()) {
       SendTo(w->second.peer, EncodeSimple(FrameType::kCancel, d));
     }
+  }
+}
+
+std::string Server::Impl::Refusal(const ClientState& c, const Frame& f) const {
+  const std::string& name = f.name;
+  if (c.sessions.size() >= static_cast<size_t>(std::max(options_.max_connection_jobs, 1))) {
+    return absl::StrCat(name, ": this connection has ", c.sessions.size(),
+                        " jobs in flight, its limit (berthd --max-connection-jobs); wait for one to end");
+  }
+  const uint64_t want = kInitialCredit + (f.has_stdin ? kInitialCredit : 0);
+  if (c.windows + want > options_.max_connection_bytes) {
+    return absl::StrCat(name, ": this connection has ", c.windows >> 20,
+                        " MiB of stream windows open, its limit (berthd --max-connection-mib); wait for a job to end");
+  }
+  if (served_.contains(name)) return "";
+  // Only a name that a worker serves (or will), or any name during start-up,
+  // needs the engine's answer; the common case costs no handler lookup here.
+  const bool remote = remote_names_.contains(name);
+  if (!remote && !starting_.load(std::memory_order_relaxed)) return "";
+  if (engine_.HasHandler(name)) return "";
+  if (remote) return absl::StrCat(name, ": no worker serving ", name, " is connected");
+  return absl::StrCat(name, ": berthd is starting");
+}
+
+bool Server::Impl::FailSession(const std::string& key, uint64_t id, absl::string_view why) {
+  auto c = clients_.find(key);
+  if (c == clients_.end()) return false;
+  auto s = c->second.sessions.find(id);
+  if (s == c->second.sessions.end()) return false;
+  if (s->second.dispatch == 0) {
+    std::shared_ptr<Executor> exec = c->second.exec;
+    return exec->End(id, kStatusErr, why);
+  }
+  auto fw = forwards_.find(s->second.dispatch);
+  if (fw == forwards_.end()) return false;
+  Forward& f = fw->second;
+  AnswerRequester(f, kStatusErr, absl::StrCat(f.request.name, ": ", why));  // erases the session
+  if (f.worker.empty()) {
+    FinishForward(f.dispatch);
+  } else {
+    CancelOnWorker(f);
+  }
+  return true;
+}
+
+bool Server::Impl::TakeOutputWindow(Forward& fw, const WorkerState& w, uint64_t bytes) {
+  fw.out_window -= static_cast<int64_t>(bytes);
+  if (fw.out_window >= 0) return true;
+  if (!fw.answered) {
+    spdlog::warn("worker {} sent output of job {} beyond its credit", w.name, fw.request.name);
+    AnswerRequester(fw, kStatusErr,
+                    absl::StrCat(fw.request.name, ": worker ", w.name, " sent output beyond the granted credit"));
+    CancelOnWorker(fw);
+  }
+  return false;
+}
+
+void Server::Impl::CancelOnWorker(Forward& fw) {
+  if (fw.worker.empty()) return;
+  if (auto w = workers_.find(fw.worker); w != workers_.end()) {
+    SendTo(w->second.peer, EncodeSimple(FrameType::kCancel, fw.dispatch));
+  }
+}
+
+void Server::Impl::RelayCancel(Forward& fw) {
+  if (fw.worker.empty()) {
+    AnswerRequester(fw, kStatusCancelled, absl::StrCat(fw.request.name, ": cancelled"));
+    FinishForward(fw.dispatch);
+  } else {
+    CancelOnWorker(fw);
+  }
+}
+
+void Server::Impl::RelayCredit(Forward& fw, uint64_t bytes) {
+  bytes = std::min<uint64_t>(bytes, uint64_t{1} << 40);
+  fw.out_window = std::min<int64_t>(fw.out_window + static_cast<int64_t>(bytes), int64_t{1} << 40);
+  if (fw.worker.empty()) return;
+  if (auto w = workers_.find(fw.worker); w != workers_.end()) SendTo(w->second.peer, EncodeCredit(fw.dispatch, bytes));
+}
+
+void Server::Impl::RelayStdin(Forward& fw, bool end, std::string data) {
+  if (!end) {
+    fw.stdin_bytes += data.size();
+    if (fw.worker.empty() && fw.stdin_bytes > kInitialCredit) {
+      AnswerRequester(fw, kStatusErr, absl::StrCat(fw.request.name, ": stdin exceeds the granted credit"));
+      FinishForward(fw.dispatch);
+      return;
+    }
+  } else {
+    fw.stdin_end = true;
+  }
+  // Kept while the job may be dispatched again (queued, or idempotent and
+  // nothing returned yet), up to the one window a requester may send unasked.
+  if (fw.replayable || fw.worker.empty()) {
+    if (fw.stdin_bytes <= kInitialCredit) {
+      if (!end) fw.stdin_copy.push_back(data);
+    } else {
+      fw.replayable = false;
+      fw.stdin_copy.clear();
+    }
+  }
+  if (fw.worker.empty()) return;
+  if (auto w = workers_.find(fw.worker); w != workers_.end()) {
+    SendTo(w->second.peer, end ? EncodeSimple(FrameType::kStdinEnd, fw.dispatch)
+                               : EncodeData(FrameType::kStdin, fw.dispatch, data));
   }
 }
 
@@ -878,8 +840,7 @@ void Server::Impl::Dispatch(Forward& fw) {
   const Frame& r = fw.request;
   // Workers may fold a job's last output into END: the relay passes it on as
   // is to requesters that accept that and splits it for the others.
-  SendTo(best->peer, EncodeJob(fw.dispatch, r.name, r.args, r.env, deadline_ms, r.trace_id, r.has_stdin,
-                               /*end_tail=*/true));
+  SendTo(best->peer, EncodeJob(r, fw.dispatch, deadline_ms, /*end_tail=*/true));
   for (const std::string& chunk : fw.stdin_copy) SendTo(best->peer, EncodeData(FrameType::kStdin, fw.dispatch, chunk));
   if (fw.stdin_end) SendTo(best->peer, EncodeSimple(FrameType::kStdinEnd, fw.dispatch));
 }
@@ -948,7 +909,10 @@ void Server::Impl::AnswerRequester(Forward& fw, int status, absl::string_view me
   SendTo(c->second.peer, tail != nullptr ? EncodeEndWithTail(fw.client_id, status, message, tail->tail_stream,
                                                               tail->data)
                                           : EncodeEnd(fw.client_id, status, message));
-  c->second.sessions.erase(fw.client_id);
+  if (auto s = c->second.sessions.find(fw.client_id); s != c->second.sessions.end()) {
+    c->second.windows -= s->second.window;
+    c->second.sessions.erase(s);
+  }
   if (c->second.sessions.empty()) clients_.erase(c);
 }
 
@@ -987,12 +951,14 @@ void Server::Impl::OnHello(const Peer& peer, Frame f) {
     }
     served->second.push_back(key);
     w.jobs.push_back(name);
+    remote_names_.insert(name);
   }
   spdlog::info("worker {} ({}) serves {} with capacity {}", w.name, Printable(peer.identity),
                absl::StrJoin(w.jobs, ", "), w.capacity);
   if (!refused.empty()) {
-    SendTo(peer, EncodeError(0, absl::StrCat("not routed to this worker (served in-process or reserved): ",
-                                             absl::StrJoin(refused, ", "))));
+    SendTo(peer, EncodeError(0, ErrorCode::kNamesRefused,
+                             absl::StrCat("not routed to this worker (served in-process or reserved): ",
+                                          absl::StrJoin(refused, ", "))));
   }
   std::vector<std::string> names = w.jobs;
   workers_[key] = std::move(w);
@@ -1030,6 +996,9 @@ void Server::Impl::OnWorkerFrame(WorkerState& w, Frame f) {
       }
       Forward& fw = fw_it->second;
       if (f.type == FrameType::kEnd || f.type == FrameType::kError) {
+        if (f.type == FrameType::kEnd && f.has_tail && !TakeOutputWindow(fw, w, f.data.size())) {
+          f.has_tail = false;  // the requester has its END already
+        }
         int status = f.type == FrameType::kEnd ? f.status : kStatusErr;
         std::string message = f.type == FrameType::kEnd
                                   ? f.message
@@ -1042,13 +1011,15 @@ void Server::Impl::OnWorkerFrame(WorkerState& w, Frame f) {
         for (const std::string& name : names) DispatchPending(name);
         return;
       }
+      if (f.type != FrameType::kCredit && !TakeOutputWindow(fw, w, f.data.size())) return;
       fw.replayable = false;
       fw.stdin_copy.clear();
       ToRequester(fw, f.type, std::move(f.data), f.credit);
       return;
     }
     default:
-      SendTo(w.peer, EncodeError(f.id, absl::StrCat("a worker may not send ", FrameTypeName(f.type), " frames")));
+      SendTo(w.peer, EncodeError(f.id, ErrorCode::kNotAllowed,
+                                 absl::StrCat("a worker may not send ", FrameTypeName(f.type), " frames")));
       return;
   }
 }
@@ -1149,18 +1120,13 @@ void Server::Impl::FireTimer(const Timer& t) {
       }
       return;
     }
-    case TimerKind::kBridgeDeadline: {
+    case TimerKind::kExecDeadline: {
       auto c = clients_.find(t.client);
       if (c == clients_.end()) return;
       auto s = c->second.sessions.find(t.id);
-      if (s == c->second.sessions.end() || !s->second.bridge) return;
-      std::shared_ptr<JobBridge> b = s->second.bridge;
-      if (b->ClaimEnd()) {
-        SendTo(c->second.peer, EncodeEnd(t.id, kStatusDeadlineExceeded, absl::StrCat(b->name(), ": deadline exceeded")));
-      }
-      b->Detach();
-      c->second.sessions.erase(s);
-      if (c->second.sessions.empty()) clients_.erase(c);
+      if (s == c->second.sessions.end() || s->second.serial != t.serial) return;
+      std::shared_ptr<Executor> exec = c->second.exec;
+      exec->End(t.id, kStatusDeadlineExceeded, "deadline exceeded");
       return;
     }
     case TimerKind::kForwardDeadline: {
@@ -1172,9 +1138,8 @@ void Server::Impl::FireTimer(const Timer& t) {
         auto p = pending_.find(f.request.name);
         if (p != pending_.end()) p->second.erase(std::remove(p->second.begin(), p->second.end(), t.id), p->second.end());
         FinishForward(t.id);
-      } else if (auto w = workers_.find(f.worker); w != workers_.end()) {
-        // The worker's END frees its slot later.
-        SendTo(w->second.peer, EncodeSimple(FrameType::kCancel, t.id));
+      } else {
+        CancelOnWorker(f);  // the worker's END frees its slot later
       }
       return;
     }
@@ -1187,8 +1152,10 @@ void Server::Impl::StartLocal(std::shared_ptr<LocalCall> call, Frame req) {
   if (!served_.contains(req.name)) {
     Frame end;
     end.type = FrameType::kEnd;
-    end.status = kStatusNotFound;
-    end.message = absl::StrCat(req.name, ": command not found");
+    end.status = remote_names_.contains(req.name) ? kStatusUnavailable : kStatusNotFound;
+    end.message = remote_names_.contains(req.name)
+                      ? absl::StrCat(req.name, ": no worker serving ", req.name, " is connected")
+                      : absl::StrCat(req.name, ": command not found");
     call->Push(std::move(end));
     return;
   }
@@ -1205,114 +1172,38 @@ Server::Impl::Forward* Server::Impl::LocalForward(const LocalCall* call) {
   return fw == forwards_.end() ? nullptr : &fw->second;
 }
 
-int Server::Impl::RunRemote(Job& job) {
-  auto call = std::make_shared<LocalCall>();
-  Frame req;
-  req.type = FrameType::kJob;
-  req.name = job.name();
-  req.args = job.args();
-  req.env = job.env();
-  if (job.deadline() != absl::InfiniteFuture()) {
-    req.deadline_ms = static_cast<uint64_t>(std::max<int64_t>(1, absl::ToInt64Milliseconds(job.deadline() - absl::Now())));
-  }
-  req.trace_id = job.env().Get(kTraceIdKey);
-  const bool has_stdin = job.Stdin().has_source();
-  req.has_stdin = has_stdin;
-  if (stopping_.load()) return job.Error(absl::UnavailableError(absl::StrCat(job.name(), ": the server stopped")));
-  outbox_.Post([this, call, req = std::move(req)]() mutable { StartLocal(call, std::move(req)); });
-  job.OnCancel([this, call] {
-    outbox_.Post([this, call] {
-      Forward* fw = LocalForward(call.get());
-      if (fw == nullptr) return;
-      if (fw->worker.empty()) {
-        AnswerRequester(*fw, kStatusCancelled, absl::StrCat(fw->request.name, ": cancelled"));
-        FinishForward(fw->dispatch);
-      } else if (auto w = workers_.find(fw->worker); w != workers_.end()) {
-        SendTo(w->second.peer, EncodeSimple(FrameType::kCancel, fw->dispatch));
-      }
-    });
+bool Server::Impl::StartCall(const std::shared_ptr<LocalCall>& call, Frame request) {
+  if (stopping_.load()) return false;
+  outbox_.Post([this, call, req = std::move(request)]() mutable { StartLocal(call, std::move(req)); });
+  return true;
+}
+
+void Server::Impl::CallStdin(const std::shared_ptr<LocalCall>& call, std::string chunk) {
+  outbox_.Post([this, call, data = std::move(chunk)]() mutable {
+    if (Forward* fw = LocalForward(call.get())) RelayStdin(*fw, false, std::move(data));
   });
+}
 
-  std::thread pump;
-  if (has_stdin) {
-    pump = std::thread([this, call, &job] {
-      std::string chunk;
-      while (true) {
-        absl::StatusOr<bool> more = job.Stdin().ReadChunk(&chunk);
-        if (!more.ok() || !*more) break;
-        absl::string_view rest = chunk;
-        while (!rest.empty()) {
-          absl::string_view piece = rest.substr(0, kMaxChunkBytes);
-          rest.remove_prefix(piece.size());
-          if (!call->TakeStdinCredit(piece.size())) return;
-          outbox_.Post([this, call, data = std::string(piece)]() mutable {
-            Forward* fw = LocalForward(call.get());
-            if (fw == nullptr) return;
-            fw->stdin_bytes += data.size();
-            if (fw->replayable && fw->stdin_bytes <= kInitialCredit) {
-              fw->stdin_copy.push_back(data);
-            } else {
-              fw->replayable = false;
-              fw->stdin_copy.clear();
-            }
-            if (auto w = workers_.find(fw->worker); !fw->worker.empty() && w != workers_.end()) {
-              SendTo(w->second.peer, EncodeData(FrameType::kStdin, fw->dispatch, data));
-            }
-          });
-        }
-      }
-      outbox_.Post([this, call] {
-        Forward* fw = LocalForward(call.get());
-        if (fw == nullptr) return;
-        fw->stdin_end = true;
-        if (auto w = workers_.find(fw->worker); !fw->worker.empty() && w != workers_.end()) {
-          SendTo(w->second.peer, EncodeSimple(FrameType::kStdinEnd, fw->dispatch));
-        }
-      });
-    });
-  }
+void Server::Impl::CallStdinEnd(const std::shared_ptr<LocalCall>& call) {
+  outbox_.Post([this, call] {
+    if (Forward* fw = LocalForward(call.get())) RelayStdin(*fw, true, std::string());
+  });
+}
 
-  int status = kStatusOk;
-  std::string message;
-  uint64_t consumed = 0;
-  bool output_failed = false;
-  while (true) {
-    Frame ev = call->Pop();
-    if (ev.type == FrameType::kEnd) {
-      status = ev.status;
-      message = std::move(ev.message);
-      break;
-    }
-    const size_t n = ev.data.size();
-    absl::Status ws = ev.type == FrameType::kStdout ? job.Stdout().Write(std::move(ev.data))
-                                                    : job.Stderr().Write(std::move(ev.data));
-    if (!ws.ok() && !output_failed) {
-      // Nobody reads the output any more: stop the job on the worker.
-      output_failed = true;
-      job.Cancel();
-    }
-    consumed += n;
-    if (consumed >= kCreditGrantBytes) {
-      outbox_.Post([this, call, consumed] {
-        Forward* fw = LocalForward(call.get());
-        if (fw == nullptr || fw->worker.empty()) return;
-        if (auto w = workers_.find(fw->worker); w != workers_.end()) {
-          SendTo(w->second.peer, EncodeCredit(fw->dispatch, consumed));
-        }
-      });
-      consumed = 0;
-    }
-  }
-  call->StopPump();
-  if (pump.joinable()) {
-    job.Stdin().Close();  // releases a pump blocked reading upstream
-    pump.join();
-  }
+void Server::Impl::CallCredit(const std::shared_ptr<LocalCall>& call, uint64_t bytes) {
+  outbox_.Post([this, call, bytes] {
+    if (Forward* fw = LocalForward(call.get())) RelayCredit(*fw, bytes);
+  });
+}
+
+void Server::Impl::CallCancel(const std::shared_ptr<LocalCall>& call) {
+  outbox_.Post([this, call] {
+    if (Forward* fw = LocalForward(call.get())) RelayCancel(*fw);
+  });
+}
+
+void Server::Impl::CallDone(const std::shared_ptr<LocalCall>& call) {
   outbox_.Post([this, call] { local_calls_.erase(call.get()); });
-  if (status != kStatusOk && !message.empty() && job.Stderr().LastLine() != message) {
-    (void)job.Error(message);
-  }
-  return status;
 }
 
 // ---- Server ----
@@ -1329,6 +1220,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Engine& engine, ServerOpti
 }
 
 void Server::Stop() { impl_->Stop(); }
+
+void Server::SetReady() { impl_->SetReady(); }
 
 std::vector<std::string> Server::endpoints() const { return impl_->endpoints(); }
 

@@ -12,6 +12,15 @@
 // heartbeating or disconnects fails its in-flight jobs at once with status 126
 // (idempotent ones are dispatched again), deadlines fail jobs with 124 and cancel
 // them on the worker, and a client that disappears has its jobs cancelled.
+//
+// Where each part lives (engine/remote/):
+//   listener.h    the endpoints: ipc directory and modes, CURVE + ZAP, monitors
+//   executor.h    the jobs run here for one client (shared with the worker)
+//   local_call.h  in-process callers of jobs that workers serve
+//   request.h     a request <-> an engine Job
+//   server.cc     the I/O loop, client sessions and their limits, and the
+//                 dispatch to workers (forwards, the pending queue, replay of
+//                 idempotent jobs, worker loss)
 #ifndef BERTH_ENGINE_REMOTE_SERVER_H_
 #define BERTH_ENGINE_REMOTE_SERVER_H_
 
@@ -34,8 +43,37 @@ struct ServerOptions {
   // authorized client keys. Without them only loopback tcp is allowed.
   std::string curve_key_file;
   std::string authorized_keys_file;
-  // Threads running in-process jobs for clients.
+  // In-process jobs for clients run on this many threads at once (berthd
+  // --job-threads); the others wait for a thread in arrival order. A waiting
+  // job still ends at once on CANCEL (130) or its deadline (124). `workers`
+  // lists this limit as the row "berthd (in-process)".
   int pool_threads = 32;
+  // Per client connection (berthd --max-connection-jobs, --max-connection-mib):
+  // jobs in flight, and the stream windows they hold — each job 1 MiB for its
+  // output (kInitialCredit) and 1 MiB more when it has stdin. A JOB beyond
+  // either limit ends at once with 126 and
+  // `<name>: this connection has N jobs in flight, its limit (...); wait for one to end` or
+  // `<name>: this connection has N MiB of stream windows open, its limit (...); wait for a job to end`.
+  // So one connection makes the server hold at most max_connection_bytes of
+  // stream data, whatever it sends.
+  int max_connection_jobs = 128;
+  uint64_t max_connection_bytes = uint64_t{128} << 20;
+  // Names that workers will serve (berthd's --remote-handlers groups). While no
+  // worker serving one is connected, a request for it ends with 126
+  // `<name>: no worker serving <name> is connected` (a name some worker served
+  // earlier in this server's life gets the same), never 127.
+  std::vector<std::string> remote_jobs;
+  // True while the process is still registering its jobs: until SetReady, a
+  // request for a name with no handler ends with 126 `<name>: berthd is starting`
+  // instead of 127, because the name may yet be registered.
+  bool starting = false;
+  // ZeroMQ I/O threads. With two, a storm of connections being accepted and
+  // handshaken on one leaves the other to the connections already served: in
+  // tests/remote/attack_test.cc's storm (5,000 silent clients a round) the worst
+  // echo of another client was 80-500 ms with two, 0.8-2.2 s with one. The
+  // price, on a 2-core machine: ~5% of the worker relay's throughput in
+  // remote_bench (jobs cross two connections that may sit on different threads).
+  int io_threads = 2;
   absl::Duration heartbeat_interval = absl::Seconds(1);
   int heartbeat_liveness = 3;  // missed heartbeats before a peer is lost
 };
@@ -74,6 +112,10 @@ class Server {
   absl::Status WaitForJobs(const std::vector<std::string>& names, absl::Duration timeout);
 
   std::vector<WorkerInfo> Workers();
+
+  // Start-up is over (see ServerOptions::starting): from now on a name with no
+  // handler is 127.
+  void SetReady();
 
   class Impl;
 

@@ -30,6 +30,16 @@ size_t ThreadPool::pending() const {
   return tasks_.size() + running_;
 }
 
+size_t ThreadPool::running() const {
+  absl::MutexLock lock(&mu_);
+  return running_;
+}
+
+size_t ThreadPool::queued() const {
+  absl::MutexLock lock(&mu_);
+  return tasks_.size();
+}
+
 void ThreadPool::Loop() {
   while (true) {
     std::function<void()> task;

@@ -24,6 +24,8 @@ class ThreadPool {
   void Submit(std::function<void()> task);
   // Tasks queued or running.
   size_t pending() const;
+  size_t running() const;
+  size_t queued() const;
   int size() const { return static_cast<int>(threads_.size()); }
 
  private:

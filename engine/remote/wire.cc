@@ -1,6 +1,8 @@
 #include "engine/remote/wire.h"
 
 #include <msgpack.hpp>
+#include <msgpack/v2/null_visitor.hpp>
+#include <msgpack/v2/parse.hpp>
 
 #include <random>
 
@@ -8,6 +10,17 @@
 
 namespace berth::remote {
 namespace {
+
+constexpr char kDataMustBeBin[] = "data must be bin of at most 262144 bytes";
+constexpr int kMaxDepth = 4;
+
+bool ValidTraceId(absl::string_view id) {
+  if (id.size() > kMaxTraceIdBytes) return false;
+  for (unsigned char c : id) {
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
 
 using Packer = msgpack::packer<msgpack::sbuffer>;
 
@@ -67,12 +80,12 @@ bool AsString(const msgpack::object& o, std::string* out) {
   return true;
 }
 
+// Stream data is bin, never str (the document says so, and a str would be
+// checked against the string limit instead of the chunk limit).
 bool AsBytes(const msgpack::object& o, std::string* out) {
-  if (o.type == msgpack::type::BIN) {
-    out->assign(o.via.bin.ptr, o.via.bin.size);
-    return true;
-  }
-  return AsString(o, out);
+  if (o.type != msgpack::type::BIN) return false;
+  out->assign(o.via.bin.ptr, o.via.bin.size);
+  return true;
 }
 
 bool AsBool(const msgpack::object& o, bool* out) {
@@ -137,15 +150,14 @@ absl::string_view FrameTypeName(FrameType type) {
 
 namespace berth::remote {
 
-std::string EncodeJob(uint64_t id, absl::string_view name, const std::vector<std::string>& args, const Env& env,
-                      uint64_t deadline_ms, absl::string_view trace_id, bool has_stdin, bool end_tail) {
+std::string EncodeJob(const Frame& request, uint64_t id, uint64_t deadline_ms, bool end_tail) {
   msgpack::sbuffer buf(256);
   Packer pk(buf);
   PackHeader(pk, end_tail ? 7 : 6, FrameType::kJob, id);
-  PackStr(pk, name);
-  PackStrings(pk, args);
-  pk.pack_array(static_cast<uint32_t>(env.entries().size()));
-  for (const Env::Entry& e : env.entries()) {
+  PackStr(pk, request.name);
+  PackStrings(pk, request.args);
+  pk.pack_array(static_cast<uint32_t>(request.env.entries().size()));
+  for (const Env::Entry& e : request.env.entries()) {
     pk.pack_array(3);
     PackStr(pk, e.key);
     PackStr(pk, e.value);
@@ -156,8 +168,8 @@ std::string EncodeJob(uint64_t id, absl::string_view name, const std::vector<std
     }
   }
   pk.pack_uint64(deadline_ms);
-  PackStr(pk, trace_id);
-  if (has_stdin) {
+  PackStr(pk, request.trace_id);
+  if (request.has_stdin) {
     pk.pack_true();
   } else {
     pk.pack_false();
@@ -205,11 +217,12 @@ std::string EncodeEndWithTail(uint64_t id, int32_t status, absl::string_view mes
   return Take(buf);
 }
 
-std::string EncodeError(uint64_t id, absl::string_view message) {
+std::string EncodeError(uint64_t id, ErrorCode code, absl::string_view message) {
   msgpack::sbuffer buf(64 + message.size());
   Packer pk(buf);
-  PackHeader(pk, 1, FrameType::kError, id);
+  PackHeader(pk, 2, FrameType::kError, id);
   PackStr(pk, message);
+  pk.pack_uint16(static_cast<uint16_t>(code));
   return Take(buf);
 }
 
@@ -223,7 +236,7 @@ std::string EncodeSimple(FrameType type, uint64_t id) {
 std::string EncodeFrame(const Frame& f) {
   switch (f.type) {
     case FrameType::kJob:
-      return EncodeJob(f.id, f.name, f.args, f.env, f.deadline_ms, f.trace_id, f.has_stdin, f.end_tail);
+      return EncodeJob(f, f.id, f.deadline_ms, f.end_tail);
     case FrameType::kStdin:
     case FrameType::kStdout:
     case FrameType::kStderr:
@@ -234,7 +247,7 @@ std::string EncodeFrame(const Frame& f) {
       return f.has_tail ? EncodeEndWithTail(f.id, f.status, f.message, f.tail_stream, f.data)
                         : EncodeEnd(f.id, f.status, f.message);
     case FrameType::kError:
-      return EncodeError(f.id, f.message);
+      return EncodeError(f.id, f.error_code, f.message);
     case FrameType::kHello: {
       msgpack::sbuffer buf(128);
       Packer pk(buf);
@@ -275,8 +288,7 @@ size_t RequiredFields(FrameType type) {
 
 msgpack::unpack_limit Limits() {
   // array, map, str, bin, ext, depth
-  return msgpack::unpack_limit(std::max(kMaxArgs, kMaxEnvEntries) + 16, 0, kMaxStringBytes,
-                               kMaxChunkBytes, 0, 4);
+  return msgpack::unpack_limit(kMaxArrayElements, 0, kMaxStringBytes, kMaxChunkBytes, 0, kMaxDepth);
 }
 
 absl::StatusOr<Frame> DecodeObject(const msgpack::object& root) {
@@ -308,7 +320,9 @@ absl::StatusOr<Frame> DecodeObject(const msgpack::object& root) {
       if (!AsStrings(a[1], kMaxArgs, &out.args)) return Bad(out.type, "args must be an array of strings");
       if (absl::Status s = DecodeEnv(a[2], &out.env); !s.ok()) return s;
       if (!AsUint(a[3], &out.deadline_ms)) return Bad(out.type, "deadline_ms must be an unsigned integer");
-      if (!AsString(a[4], &out.trace_id)) return Bad(out.type, "trace_id must be a string");
+      if (!AsString(a[4], &out.trace_id) || !ValidTraceId(out.trace_id)) {
+        return Bad(out.type, "trace_id must be a string of at most 64 printable ASCII characters (or empty)");
+      }
       if (!AsBool(a[5], &out.has_stdin)) return Bad(out.type, "has_stdin must be a boolean");
       if (fields >= 7 && !AsBool(a[6], &out.end_tail)) return Bad(out.type, "end_tail must be a boolean");
       if (id == 0) return Bad(out.type, "id must not be 0");
@@ -317,7 +331,7 @@ absl::StatusOr<Frame> DecodeObject(const msgpack::object& root) {
     case FrameType::kStdin:
     case FrameType::kStdout:
     case FrameType::kStderr:
-      if (!AsBytes(a[0], &out.data)) return Bad(out.type, "data must be bin");
+      if (!AsBytes(a[0], &out.data)) return Bad(out.type, kDataMustBeBin);
       break;
     case FrameType::kCredit:
       if (!AsUint(a[0], &out.credit)) return Bad(out.type, "bytes must be an unsigned integer");
@@ -332,21 +346,25 @@ absl::StatusOr<Frame> DecodeObject(const msgpack::object& root) {
             (stream != static_cast<uint64_t>(FrameType::kStdout) && stream != static_cast<uint64_t>(FrameType::kStderr))) {
           return Bad(out.type, "tail_stream must be 6 (STDOUT) or 7 (STDERR), followed by the tail");
         }
-        if (!AsBytes(a[3], &out.data)) return Bad(out.type, "tail must be bin");
+        if (!AsBytes(a[3], &out.data)) return Bad(out.type, "tail must be bin of at most 262144 bytes");
         out.has_tail = true;
         out.tail_stream = static_cast<FrameType>(stream);
       }
       break;
-    case FrameType::kError:
+    case FrameType::kError: {
       if (!AsString(a[0], &out.message)) return Bad(out.type, "message must be a string");
+      uint64_t code = 0;
+      if (fields >= 2 && (!AsUint(a[1], &code) || code > 0xffff)) return Bad(out.type, "code must be an unsigned integer");
+      out.error_code = static_cast<ErrorCode>(code);
       break;
+    }
     case FrameType::kHello: {
       uint64_t capacity = 0;
       if (!AsString(a[0], &out.worker_name) || out.worker_name.empty()) {
         return Bad(out.type, "worker name must be a non-empty string");
       }
-      if (!AsUint(a[1], &capacity) || capacity == 0 || capacity > 65536) {
-        return Bad(out.type, "capacity must be an integer from 1 to 65536");
+      if (!AsUint(a[1], &capacity) || capacity == 0 || capacity > kMaxCapacity) {
+        return Bad(out.type, absl::StrCat("capacity must be an integer from 1 to ", kMaxCapacity));
       }
       out.capacity = static_cast<uint32_t>(capacity);
       if (!AsStrings(a[2], kMaxNames, &out.jobs)) return Bad(out.type, "jobs must be an array of strings");
@@ -374,7 +392,115 @@ bool ReferenceInput(msgpack::type::object_type type, size_t size, void*) {
 
 }  // namespace
 
+namespace {
+
+// Walks a frame's msgpack without building objects (a SAX-style visitor) and
+// stops at the first thing beyond the limits, so that a hostile frame costs
+// time in proportion to the bytes read before that point and no memory. It
+// also counts objects: nested empty arrays are one byte each on the wire but
+// a msgpack::object each once decoded, and without this bound one 16 MiB frame
+// of them cost ~400 MB and a second of the I/O thread.
+struct FrameScanner : msgpack::v2::null_visitor {
+  bool peek_only = false;  // PeekFrameId: stop after [version, type, id]
+  int depth = 0;
+  size_t objects = 0;
+  size_t root_index = 0;  // elements of the root array seen so far
+  uint64_t type = 0;
+  uint64_t id = 0;
+  std::string error;
+
+  bool Count() {
+    if (++objects > kMaxFrameObjects) {
+      return Fail(absl::StrCat("frame exceeds a size limit (more than ", kMaxFrameObjects, " objects)"));
+    }
+    if (depth == 1 && root_index >= 3 && peek_only) return false;
+    return true;
+  }
+  bool Fail(std::string why) {
+    if (error.empty()) error = std::move(why);
+    return false;
+  }
+  bool Header(uint64_t v) {
+    if (depth != 1) return true;
+    if (root_index == 1) type = v;
+    if (root_index == 2) id = v;
+    return true;
+  }
+  bool visit_nil() { return Count(); }
+  bool visit_boolean(bool) { return Count(); }
+  bool visit_positive_integer(uint64_t v) { return Count() && Header(v); }
+  bool visit_negative_integer(int64_t) { return Count(); }
+  bool visit_float32(float) { return Count(); }
+  bool visit_float64(double) { return Count(); }
+  bool visit_str(const char*, uint32_t size) {
+    if (size > kMaxStringBytes) return Fail(absl::StrCat("frame exceeds a size limit (a string of ", size, " bytes)"));
+    return Count();
+  }
+  bool visit_bin(const char*, uint32_t size) {
+    if (size > kMaxChunkBytes) {
+      if (IsDataFrame()) return Fail(std::string(kDataMustBeBin));
+      return Fail(absl::StrCat("frame exceeds a size limit (a bin of ", size, " bytes)"));
+    }
+    return Count();
+  }
+  bool visit_ext(const char*, uint32_t) { return Fail("malformed frame (ext types are not used)"); }
+  bool start_array(uint32_t n) {
+    if (!Count()) return false;
+    if (++depth > kMaxDepth) return Fail("frame exceeds a size limit (nesting deeper than 4)");
+    if (n > kMaxArrayElements) return Fail(absl::StrCat("frame exceeds a size limit (an array of ", n, " elements)"));
+    return true;
+  }
+  bool end_array_item() {
+    if (depth == 1) ++root_index;
+    return !(peek_only && depth == 1 && root_index >= 3);
+  }
+  bool end_array() {
+    --depth;
+    return true;
+  }
+  bool start_map(uint32_t) { return Fail("malformed frame (maps are not used)"); }
+  void parse_error(size_t, size_t) { Fail("malformed frame (parse error)"); }
+  void insufficient_bytes(size_t, size_t) { Fail("truncated frame"); }
+
+  bool IsDataFrame() const {
+    return depth == 1 && root_index == 3 &&
+           (type == static_cast<uint64_t>(FrameType::kStdin) || type == static_cast<uint64_t>(FrameType::kStdout) ||
+            type == static_cast<uint64_t>(FrameType::kStderr));
+  }
+};
+
+absl::Status ScanFrame(const void* data, size_t size) {
+  FrameScanner scan;
+  size_t offset = 0;
+  bool ok = false;
+  try {
+    ok = msgpack::v2::parse(static_cast<const char*>(data), size, offset, scan);
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("malformed frame (", e.what(), ")"));
+  }
+  if (!scan.error.empty()) {
+    if (scan.error == kDataMustBeBin) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(FrameTypeName(static_cast<FrameType>(scan.type)), " frame: ", kDataMustBeBin));
+    }
+    return absl::InvalidArgumentError(scan.error);
+  }
+  if (!ok) return absl::InvalidArgumentError("malformed frame");
+  if (offset != size) return absl::InvalidArgumentError("trailing bytes after the frame");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<Frame> DecodeFrame(const void* data, size_t size) {
+  // First a scan that allocates nothing and stops at the first object beyond
+  // the limits: only then are objects made, at most kMaxFrameObjects of them.
+  // Every object takes at least a byte, so a frame smaller than that bound
+  // cannot hold too many and skips the scan (most frames: a second parse of
+  // each cost the worker relay ~10% of its throughput).
+  if (size > kMaxFrameObjects) {
+    if (absl::Status s = ScanFrame(data, size); !s.ok()) return s;
+  }
   // One zone per thread, cleared after each frame: a typical frame's objects
   // fit in the zone's first chunk, which is kept, so decoding allocates little
   // beyond the Frame's own fields.
@@ -403,17 +529,14 @@ std::string NewTraceId() {
 }
 
 uint64_t PeekFrameId(const void* data, size_t size) {
+  FrameScanner scan;
+  scan.peek_only = true;
+  size_t offset = 0;
   try {
-    msgpack::object_handle oh =
-        msgpack::unpack(static_cast<const char*>(data), size, nullptr, nullptr, Limits());
-    const msgpack::object& root = oh.get();
-    uint64_t id = 0;
-    if (root.type == msgpack::type::ARRAY && root.via.array.size >= 3 && AsUint(root.via.array.ptr[2], &id)) {
-      return id;
-    }
+    (void)msgpack::v2::parse(static_cast<const char*>(data), size, offset, scan);
   } catch (const std::exception&) {
   }
-  return 0;
+  return scan.root_index > 2 ? scan.id : 0;
 }
 
 }  // namespace berth::remote

@@ -37,6 +37,27 @@ inline constexpr size_t kMaxArgs = 4096;
 inline constexpr size_t kMaxEnvEntries = 4096;
 inline constexpr size_t kMaxStringBytes = 1 << 20;
 inline constexpr size_t kMaxNames = 4096;
+// The most elements of any one array in a frame (args, env or names, plus the
+// frame's own fields).
+inline constexpr size_t kMaxArrayElements = 4096 + 16;
+// The most msgpack objects in one frame, whatever their nesting: a JOB with
+// 4,096 args and 4,096 env entries (4 objects each) has about 20,500. Decoding
+// costs at most this many objects (24 bytes each) beyond the frame's bytes.
+inline constexpr size_t kMaxFrameObjects = 4 * kMaxEnvEntries + kMaxArgs + 64;
+// A JOB's trace id: at most this many printable ASCII characters.
+inline constexpr size_t kMaxTraceIdBytes = 64;
+// HELLO: the most jobs a worker may take at once.
+inline constexpr uint32_t kMaxCapacity = 65536;
+
+// ERROR frames carry a code so that a peer tells the cases apart without
+// reading the text. An ERROR never ends a request (only END does).
+enum class ErrorCode : uint16_t {
+  kUnspecified = 0,   // from a peer that sends no code
+  kBadFrame = 1,      // the frame could not be decoded (or is not one part)
+  kIdInUse = 2,       // JOB with the id of a live request of this connection
+  kNotAllowed = 3,    // a frame type this side may not send
+  kNamesRefused = 4,  // HELLO: these names are not routed to this worker
+};
 
 enum class FrameType : uint8_t {
   kJob = 1,        // requester → executor: run a job
@@ -79,9 +100,10 @@ struct Frame {
   std::string data;
   // kCredit
   uint64_t credit = 0;
-  // kEnd (status, message = error text); kError (message)
+  // kEnd (status, message = error text); kError (message, error_code)
   int32_t status = 0;
   std::string message;
+  ErrorCode error_code = ErrorCode::kUnspecified;
 
   // kHello
   std::string worker_name;
@@ -92,15 +114,17 @@ struct Frame {
 
 // Encoders. Each returns the frame's bytes.
 std::string EncodeFrame(const Frame& frame);
-std::string EncodeJob(uint64_t id, absl::string_view name, const std::vector<std::string>& args, const Env& env,
-                      uint64_t deadline_ms, absl::string_view trace_id, bool has_stdin, bool end_tail = false);
+// JOB for `request` (a Frame of type kJob: name, args, env, trace id,
+// has_stdin) with the id, time left and end_tail of this sending: a relay
+// sends one request on under its own id and with the time still left.
+std::string EncodeJob(const Frame& request, uint64_t id, uint64_t deadline_ms, bool end_tail);
 std::string EncodeData(FrameType type, uint64_t id, absl::string_view data);
 std::string EncodeCredit(uint64_t id, uint64_t bytes);
 std::string EncodeEnd(uint64_t id, int32_t status, absl::string_view message);
 // END with the job's last output chunk (`stream` is kStdout or kStderr).
 std::string EncodeEndWithTail(uint64_t id, int32_t status, absl::string_view message, FrameType stream,
                               absl::string_view tail);
-std::string EncodeError(uint64_t id, absl::string_view message);
+std::string EncodeError(uint64_t id, ErrorCode code, absl::string_view message);
 std::string EncodeSimple(FrameType type, uint64_t id);  // kStdinEnd, kCancel, kHeartbeat, kDrain, kBye
 
 // A fresh random trace id (16 hex digits) for a JOB frame.

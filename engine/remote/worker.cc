@@ -13,11 +13,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/log.h"
+#include "engine/remote/executor.h"
 #include "engine/remote/job_bridge.h"
 #include "engine/remote/outbox.h"
 #include "engine/remote/security.h"
 #include "engine/remote/thread_pool.h"
 #include "engine/remote/wire.h"
+#include "engine/remote/zmq_socket.h"
 #include <zmq.hpp>
 
 namespace berth::remote {
@@ -25,15 +27,10 @@ namespace {
 
 constexpr uint64_t kDrainSignal = 1;
 
-// zmq::poll reports a signal's arrival (EINTR) as an exception; signals are
-// handled through the control eventfd, so the poll just returns.
+// Signals are handled through the control eventfd: a poll they interrupt just
+// returns (PollOnce).
 void PollIgnoringSignals(zmq::pollitem_t* items, size_t n, int64_t ms) {
-  try {
-    zmq::poll(items, n, std::chrono::milliseconds(ms));
-  } catch (const zmq::error_t& e) {
-    if (e.num() != EINTR) throw;
-    for (size_t i = 0; i < n; ++i) items[i].revents = 0;
-  }
+  PollOnce(items, n, std::chrono::milliseconds(ms));
 }
 constexpr uint64_t kStopSignal = 1 << 20;
 
@@ -68,12 +65,7 @@ class Worker::Impl {
   }
   void OnFrame(zmq::socket_t& sock, Frame f);
   void DetachAll() {
-    for (auto& [id, b] : bridges_) {
-      (void)b->ClaimEnd();
-      b->Detach();
-    }
-    bridges_.clear();
-    inlined_.clear();
+    if (exec_) exec_->DetachAll();
   }
   // Reads the control eventfd: returns false to stop; sets draining_.
   bool ReadControl();
@@ -85,8 +77,7 @@ class Worker::Impl {
   std::unique_ptr<ThreadPool> pool_;
   Outbox outbox_;
   zmq::context_t ctx_{1};
-  absl::flat_hash_map<uint64_t, std::shared_ptr<JobBridge>> bridges_;
-  absl::flat_hash_map<uint64_t, std::shared_ptr<InlineJob>> inlined_;  // waiting for credit
+  std::shared_ptr<Executor> exec_;  // the jobs of the current session
   bool draining_ = false;
   bool drain_announced_ = false;
   bool stop_ = false;
@@ -110,28 +101,12 @@ bool Worker::Impl::SleepInterruptibly(absl::Duration d) {
 }
 
 absl::Status Worker::Impl::Configure(zmq::socket_t& sock) {
-  sock.set(zmq::sockopt::linger, 0);
-  sock.set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
-  sock.set(zmq::sockopt::sndhwm, 100000);
-  sock.set(zmq::sockopt::rcvhwm, 100000);
-  const int beat_ms = static_cast<int>(absl::ToInt64Milliseconds(options_.heartbeat_interval));
-  sock.set(zmq::sockopt::heartbeat_ivl, beat_ms);
-  sock.set(zmq::sockopt::heartbeat_timeout, beat_ms * options_.heartbeat_liveness);
-  sock.set(zmq::sockopt::heartbeat_ttl, beat_ms * options_.heartbeat_liveness);
+  ConfigureSocket(sock, SocketTuning{.heartbeat_interval = options_.heartbeat_interval,
+                                     .heartbeat_liveness = options_.heartbeat_liveness});
   static thread_local std::mt19937_64 rng(std::random_device{}());
   sock.set(zmq::sockopt::routing_id, absl::StrCat(options_.name, "-", absl::Hex(rng())));
-  if (!options_.server_key.empty()) {
-    absl::StatusOr<std::string> server_pub = ResolvePublicKey(options_.server_key);
-    if (!server_pub.ok()) return server_pub.status();
-    absl::StatusOr<KeyPair> mine = options_.client_key_file.empty() ? GenerateKeyPair()
-                                                                    : ReadKeyFile(options_.client_key_file);
-    if (!mine.ok()) return mine.status();
-    if (mine->secret_key.empty()) return absl::InvalidArgumentError("the worker's key file has no secret key");
-    sock.set(zmq::sockopt::curve_serverkey, *server_pub);
-    sock.set(zmq::sockopt::curve_publickey, mine->public_key);
-    sock.set(zmq::sockopt::curve_secretkey, mine->secret_key);
-  }
-  return absl::OkStatus();
+  if (options_.server_key.empty()) return absl::OkStatus();
+  return SetCurveClient(sock, options_.server_key, options_.client_key_file);
 }
 
 absl::Status Worker::Impl::Run() {
@@ -155,6 +130,22 @@ absl::Status Worker::Impl::Run() {
 absl::StatusOr<Worker::Impl::Outcome> Worker::Impl::Session() {
   zmq::socket_t sock(ctx_, zmq::socket_type::dealer);
   if (absl::Status s = Configure(sock); !s.ok()) return s;
+  exec_ = Executor::Make(Executor::Context{
+      .engine = &engine_,
+      .pool = pool_.get(),
+      .outbox = &outbox_,
+      .peer = Peer{0, ""},
+      .send = [this, &sock](const std::string& frame) { Send(sock, frame); },
+      .on_removed = nullptr,
+  });
+  // Whatever ends the session stops its jobs first (they send through `sock`).
+  struct EndJobs {
+    Impl* self;
+    ~EndJobs() {
+      self->DetachAll();
+      self->exec_.reset();
+    }
+  } end_jobs{this};
   std::string mon = absl::StrCat("inproc://berth-worker-monitor-", reinterpret_cast<uintptr_t>(this), "-",
                                  absl::ToUnixNanos(absl::Now()));
   zmq_socket_monitor(sock.handle(), mon.c_str(), ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED);
@@ -232,7 +223,7 @@ absl::StatusOr<Worker::Impl::Outcome> Worker::Impl::Session() {
         out.pop_front();
         if (o.task) {
           o.task();
-        } else {
+        } else if (!o.dropped()) {
           Send(sock, o.payload);
         }
       }
@@ -244,11 +235,11 @@ absl::StatusOr<Worker::Impl::Outcome> Worker::Impl::Session() {
       }
     }
     if (draining_ && !drain_announced_) {
-      spdlog::info("worker {}: draining {} job(s)", options_.name, bridges_.size());
+      spdlog::info("worker {}: draining {} job(s)", options_.name, exec_->size());
       Send(sock, EncodeSimple(FrameType::kDrain, 0));
       drain_announced_ = true;
     }
-    if (draining_ && bridges_.empty() && inlined_.empty()) {
+    if (draining_ && exec_->empty()) {
       Send(sock, EncodeSimple(FrameType::kBye, 0));
       sock.set(zmq::sockopt::linger, 1000);  // let BYE (and the last ENDs) leave
       return Outcome::kDrained;
@@ -274,8 +265,8 @@ void Worker::Impl::OnFrame(zmq::socket_t& sock, Frame f) {
       spdlog::warn("worker {}: the server says: {}", options_.name, f.message);
       return;
     case FrameType::kJob: {
-      if (bridges_.contains(f.id)) {
-        Send(sock, EncodeError(f.id, absl::StrCat("job id ", f.id, " is already running here")));
+      if (exec_->Has(f.id)) {
+        Send(sock, EncodeError(f.id, ErrorCode::kIdInUse, absl::StrCat("job id ", f.id, " is already running here")));
         return;
       }
       if (draining_) {
@@ -283,60 +274,33 @@ void Worker::Impl::OnFrame(zmq::socket_t& sock, Frame f) {
                              absl::StrCat(f.name, ": worker ", options_.name, " is draining")));
         return;
       }
-      uint64_t id = f.id;
-      const bool has_stdin = f.has_stdin;
-      const bool end_tail = f.end_tail;
-      std::unique_ptr<Job> job = JobFromRequest(engine_, f);
-      if (job->nonblocking() && !has_stdin) {
-        auto inlined = std::make_shared<InlineJob>(std::move(job), id, end_tail);
-        for (const std::string& frame : inlined->TakeSendable()) Send(sock, frame);
-        if (!inlined->finished()) inlined_[id] = std::move(inlined);
+      const size_t capacity = static_cast<size_t>(options_.capacity);
+      if (exec_->size() >= capacity && exec_->running() >= capacity) {
+        // The server sends at most `capacity` jobs at once; one that sends more
+        // gets them back as unavailable rather than queued here.
+        Send(sock, EncodeEnd(f.id, kStatusUnavailable,
+                             absl::StrCat(f.name, ": worker ", options_.name, " is at capacity (", options_.capacity,
+                                          " jobs)")));
         return;
       }
-      auto bridge = std::make_shared<JobBridge>(std::move(job), id, has_stdin, Peer{0, ""}, outbox_);
-      JobBridge* raw = bridge.get();
-      bridge->set_on_done([this, id, raw] {
-        outbox_.Post([this, id, raw] {
-          auto it = bridges_.find(id);
-          if (it != bridges_.end() && it->second.get() == raw) bridges_.erase(it);
-        });
-      });
-      bridges_[id] = bridge;
-      pool_->Submit([bridge] { bridge->Run(); });
+      exec_->Start(std::move(f));
       return;
     }
     case FrameType::kStdin:
-    case FrameType::kStdinEnd:
-    case FrameType::kCredit:
-    case FrameType::kCancel: {
-      if (auto in = inlined_.find(f.id); in != inlined_.end()) {
-        if (f.type == FrameType::kCredit) {
-          in->second->OnCredit(f.credit);
-          for (const std::string& frame : in->second->TakeSendable()) Send(sock, frame);
-          if (in->second->finished()) inlined_.erase(in);
-        }
-        return;
-      }
-      auto it = bridges_.find(f.id);
-      if (it == bridges_.end()) return;
-      std::shared_ptr<JobBridge> b = it->second;
-      if (f.type == FrameType::kStdin) {
-        if (absl::Status s = b->OnStdin(std::move(f.data)); !s.ok()) {
-          if (b->ClaimEnd()) Send(sock, EncodeEnd(f.id, kStatusErr, absl::StrCat(b->name(), ": ", s.message())));
-          b->Detach();
-          bridges_.erase(it);
-        }
-      } else if (f.type == FrameType::kStdinEnd) {
-        b->OnStdinEnd();
-      } else if (f.type == FrameType::kCredit) {
-        b->OnCredit(f.credit);
-      } else {
-        b->Cancel();
-      }
+      exec_->OnStdin(f.id, std::move(f.data));
       return;
-    }
+    case FrameType::kStdinEnd:
+      exec_->OnStdinEnd(f.id);
+      return;
+    case FrameType::kCredit:
+      exec_->OnCredit(f.id, f.credit);
+      return;
+    case FrameType::kCancel:
+      exec_->OnCancel(f.id);
+      return;
     default:
-      Send(sock, EncodeError(f.id, absl::StrCat("a server may not send ", FrameTypeName(f.type), " frames to a worker")));
+      Send(sock, EncodeError(f.id, ErrorCode::kNotAllowed,
+                             absl::StrCat("a server may not send ", FrameTypeName(f.type), " frames to a worker")));
       return;
   }
 }

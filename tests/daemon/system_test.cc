@@ -4,7 +4,9 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -135,6 +137,34 @@ TEST_CASE("pid file: a stale pid and a reused pid do not block; a live unlocked 
   auto refused = Pidfile::Create(path);
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.status().message() == "pid file found, ensure berthd is not running or delete " + path);
+}
+
+TEST_CASE("pid file: a berthd killed but not yet reaped (a zombie) does not block the next start") {
+  TempDir dir;
+  std::string path = dir / "berthd.pid";
+  std::string fake = dir / "berthd";
+  std::filesystem::copy_file("/bin/sleep", fake);
+  ::chmod(fake.c_str(), 0755);
+  // Our own child, so that it stays a zombie until we reap it.
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::execl(fake.c_str(), "berthd", "30", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  REQUIRE(testing::WaitFor([&] { return ReadFileOrEmpty("/proc/" + std::to_string(child) + "/comm") == "berthd\n"; },
+                           absl::Seconds(5)));
+  ::kill(child, SIGKILL);
+  REQUIRE(testing::WaitFor([&] {
+    std::string stat = ReadFileOrEmpty("/proc/" + std::to_string(child) + "/stat");
+    size_t close = stat.rfind(')');
+    return close != std::string::npos && stat.substr(close + 2, 1) == "Z";
+  }, absl::Seconds(5)));
+  WriteFileOrDie(path, std::to_string(child) + "\n");
+  auto p = Pidfile::Create(path);
+  CHECK_MESSAGE(p.ok(), p.status().ToString());
+  int status = 0;
+  ::waitpid(child, &status, 0);
 }
 
 TEST_CASE("system checks: root, architecture, kernel version") {

@@ -63,6 +63,10 @@ struct Daemon {
     }, absl::Seconds(10));
     REQUIRE_MESSAGE(up, proc->Stderr());
     REQUIRE_MESSAGE(!tcp.empty(), proc->Stderr());
+    // Until it is ready, a job it has not registered yet is 126 `berthd is starting`.
+    REQUIRE_MESSAGE(WaitFor([&] { return proc->Stderr().find("berthd ready") != std::string::npos || !proc->running(); },
+                            absl::Seconds(10)),
+                    proc->Stderr());
   }
   RunResult Berth(std::vector<std::string> args, std::string stdin_file = "",
                   absl::Duration timeout = absl::Seconds(30), std::string host = "") {
@@ -163,7 +167,9 @@ TEST_CASE("100 MB through a remote cat, with bounded memory on both sides") {
 TEST_CASE("a worker killed mid-job: the client gets 126 within 3 s and berthd keeps serving") {
   TempDir dir;
   Daemon d(dir, {"--remote-handlers", "util"});
-  CHECK(d.Berth({"job", "echo", "x"}).status == 127);  // nobody serves util yet
+  RunResult early = d.Berth({"job", "echo", "x"});
+  CHECK(early.status == 126);  // util is left to workers and none is connected yet: unavailable, not missing
+  CHECK(early.err == "berth: echo: no worker serving echo is connected\n");
   auto worker = StartWorker(d, "victim");
   REQUIRE(WaitFor([&] { return WorkerListed(d, "victim"); }, absl::Seconds(10)));
   CHECK(d.Berth({"job", "echo", "via", "worker"}).out == "via worker\n");

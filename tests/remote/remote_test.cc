@@ -30,6 +30,19 @@ namespace berth::remote {
 namespace {
 
 using berth::testing::TempDir;
+
+// The bytes of a JOB frame, field by field.
+std::string JobBytes(uint64_t id, std::string name, std::vector<std::string> args, Env env, uint64_t deadline_ms,
+                     std::string trace_id, bool has_stdin, bool end_tail = false) {
+  Frame f;
+  f.type = FrameType::kJob;
+  f.name = std::move(name);
+  f.args = std::move(args);
+  f.env = std::move(env);
+  f.trace_id = std::move(trace_id);
+  f.has_stdin = has_stdin;
+  return EncodeJob(f, id, deadline_ms, end_tail);
+}
 using berth::testing::WaitFor;
 
 // Records cancellations seen by the `wait_cancel` handler.
@@ -289,7 +302,7 @@ struct RawRequester {
   }
   // Sends a JOB for `args` and returns every frame up to and including END.
   std::vector<Frame> Run(uint64_t id, const std::string& name, std::vector<std::string> args, bool end_tail) {
-    sock.send(zmq::buffer(EncodeJob(id, name, args, Env(), 0, "", false, end_tail)));
+    sock.send(zmq::buffer(JobBytes(id, name, args, Env(), 0, "", false, end_tail)));
     std::vector<Frame> got;
     while (got.empty() || got.back().type != FrameType::kEnd) {
       zmq::pollitem_t item{sock.handle(), 0, ZMQ_POLLIN, 0};
@@ -336,9 +349,9 @@ TEST_CASE("END frames: the wire form of a tail and its errors") {
   CHECK_FALSE(t->has_tail);
 
   // end_tail is sent only when true, so an old-style JOB is byte-identical.
-  std::string job = EncodeJob(1, "echo", {"hi"}, Env(), 0, "t", false);
-  CHECK(job == EncodeJob(1, "echo", {"hi"}, Env(), 0, "t", false, false));
-  std::string asking = EncodeJob(1, "echo", {"hi"}, Env(), 0, "t", false, true);
+  std::string job = JobBytes(1, "echo", {"hi"}, Env(), 0, "t", false);
+  CHECK(job == JobBytes(1, "echo", {"hi"}, Env(), 0, "t", false, false));
+  std::string asking = JobBytes(1, "echo", {"hi"}, Env(), 0, "t", false, true);
   auto j = DecodeFrame(asking.data(), asking.size());
   REQUIRE(j.ok());
   CHECK(j->end_tail);
@@ -351,7 +364,7 @@ std::string Hex(absl::string_view bytes) {
 }
 
 TEST_CASE("the worked example in docs/protocol.md is what berth sends") {
-  std::string job = EncodeJob(1, "echo", {"hi"}, Env(), 0, "4f2a9c1d8e7b6a50", false, true);
+  std::string job = JobBytes(1, "echo", {"hi"}, Env(), 0, "4f2a9c1d8e7b6a50", false, true);
   CHECK(Hex(job) ==
         "9a 01 01 01 a4 65 63 68 6f 91 a2 68 69 90 00 b0 34 66 32 61 39 63 31 64 38 65 37 62 36 61 35 30 c2 c3");
   CHECK(Hex(EncodeEndWithTail(1, 0, "", FrameType::kStdout, "hi\n")) == "97 01 08 01 00 a0 06 c4 03 68 69 0a");
@@ -457,9 +470,13 @@ TEST_CASE("a lost worker fails its in-flight jobs with 126 naming job and worker
   CHECK(absl::Now() - lost_at < absl::Seconds(3));
   CHECK(done[0].second.status == kStatusUnavailable);
   CHECK(done[0].second.error.find("wait_cancel: worker doomed was lost") == 0);
-  // Nobody serves the name now: 127 at once.
+  // Nobody serves the name now, but a worker did: 126 at once (127 only means
+  // that no such job exists).
   REQUIRE(WaitFor([&] { return f.server->Workers().empty(); }, absl::Seconds(5)));
-  CHECK(Call(*c, Req("wait_cancel")).result.status == kStatusNotFound);
+  JobResult again = Call(*c, Req("wait_cancel")).result;
+  CHECK(again.status == kStatusUnavailable);
+  CHECK(again.error == "wait_cancel: no worker serving wait_cancel is connected");
+  CHECK(Call(*c, Req("nope")).result.status == kStatusNotFound);
 }
 
 TEST_CASE("an idempotent job is dispatched again when its worker is lost") {
@@ -508,7 +525,7 @@ TEST_CASE("malformed, truncated, oversized and garbage frames leave the server s
   uint64_t id = 99;
   raw.send(zmq::buffer(std::string("\xc1\xff garbage")));
   CHECK(recv_error(&id).find("malformed frame") == 0);
-  std::string job = EncodeJob(7, "echo", {"x"}, Env(), 0, "", false);
+  std::string job = JobBytes(7, "echo", {"x"}, Env(), 0, "", false);
   raw.send(zmq::buffer(job.substr(0, job.size() - 3)));
   CHECK(recv_error(&id) == "truncated frame");
   std::string wrong_version = job;
@@ -517,7 +534,7 @@ TEST_CASE("malformed, truncated, oversized and garbage frames leave the server s
   CHECK(recv_error(&id) == "unsupported protocol version 9 (this berth speaks 1)");
   CHECK(id == 7);
   Env bad_env;
-  std::string frame = EncodeJob(8, "", {}, bad_env, 0, "", false);
+  std::string frame = JobBytes(8, "", {}, bad_env, 0, "", false);
   raw.send(zmq::buffer(frame));
   CHECK(recv_error(&id) == "JOB frame: name must be a non-empty string");
   CHECK(id == 8);

@@ -27,7 +27,7 @@ struct Berthd {
   explicit Berthd(TempDir& d) : dir(d), ipc("ipc://" + d.path() + "/run/berth.sock") {
     proc = std::make_unique<Process>(ProcessOptions{
         {ToolPath("BERTHD"), "-H", ipc, "-p", d / "pid", "-g", d / "root", "-b", "none"}, {}, "", d.path()});
-    REQUIRE_MESSAGE(WaitFor([&] { return proc->Stderr().find("serving") != std::string::npos || !proc->running(); },
+    REQUIRE_MESSAGE(WaitFor([&] { return proc->Stderr().find("berthd ready") != std::string::npos || !proc->running(); },
                             absl::Seconds(10)),
                     proc->Stderr());
     REQUIRE(proc->running());

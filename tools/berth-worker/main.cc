@@ -26,6 +26,7 @@
 #include "engine/engine.h"
 #include "engine/log.h"
 #include "engine/remote/client.h"
+#include "engine/remote/wire.h"
 #include "engine/remote/worker.h"
 #include "engine/runtime.h"
 #include "engine/streams.h"
@@ -102,7 +103,9 @@ int Main(int argc, char** argv) {
       ->required()
       ->delimiter(',');
   app.add_option("--name", opts.name, "name shown by `berth workers`")->capture_default_str();
-  app.add_option("--capacity", opts.capacity, "jobs run at once")->capture_default_str()->check(CLI::Range(1, 4096));
+  app.add_option("--capacity", opts.capacity, "jobs run at once (as HELLO allows)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, static_cast<int>(remote::kMaxCapacity)));
   app.add_option("--idempotent", opts.idempotent,
                  "job names berthd may run again on another worker if this one is lost, comma-separated")
       ->delimiter(',');

@@ -204,6 +204,20 @@ int Main(int argc, char** argv) {
   app.add_option("--config-file", config_file,
                  "JSON file of settings, keys named as the long flags (a missing default file is no settings)")
       ->capture_default_str();
+  remote::ServerOptions sopts;
+  app.add_option("--job-threads", sopts.pool_threads,
+                 "in-process jobs run at once for clients; the others wait their turn (`berth workers` shows it)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  app.add_option("--max-connection-jobs", sopts.max_connection_jobs,
+                 "jobs in flight on one client connection; beyond it a job gets 126")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  uint64_t connection_mib = sopts.max_connection_bytes >> 20;
+  app.add_option("--max-connection-mib", connection_mib,
+                 "stream windows one client connection may hold, in MiB (1 per job, 2 with stdin); beyond it 126")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 1 << 20));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -273,7 +287,12 @@ int Main(int argc, char** argv) {
     if (absl::Status s = installed.install(engine); !s.ok()) return Fail(1, s.message());
   }
 
-  remote::ServerOptions sopts;
+  sopts.max_connection_bytes = connection_mib << 20;
+  // Until every job is registered, a job not yet registered gets 126
+  // `berthd is starting`, and jobs left to workers get 126 without one: 127
+  // only ever means that no such job exists.
+  sopts.starting = true;
+  for (const HandlerGroup& g : *remote) sopts.remote_jobs.insert(sopts.remote_jobs.end(), g.jobs.begin(), g.jobs.end());
   sopts.endpoints = config.hosts;
   sopts.socket_group = config.socket_group;
   sopts.curve_key_file = config.curve_key_file;
@@ -306,6 +325,7 @@ int Main(int argc, char** argv) {
     if (left_to_workers) continue;
     if (absl::Status s = g.install(engine); !s.ok()) return Fail(1, s.message());
   }
+  (*server)->SetReady();
   spdlog::info("berthd ready in {} (root {}, driver {})", absl::FormatDuration(absl::Now() - start),
                (*daemon)->dirs().root, (*daemon)->driver()->Name());
   NotifySystemd("READY=1");

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -341,9 +342,22 @@ void Print(const char* what, const Result& r) {
 }
 
 int Parent() {
+  // The server refuses a socket directory others can write (such as /tmp):
+  // the ipc sockets live in a private directory of their own.
+  char dir_template[] = "/tmp/berth-remote-bench-XXXXXX";
+  const char* dir = ::mkdtemp(dir_template);
+  if (dir == nullptr) {
+    std::perror("mkdtemp");
+    return 1;
+  }
+  const std::string ipc_dir = dir;
+  struct RemoveDir {
+    std::string path;
+    ~RemoveDir() { std::filesystem::remove_all(path); }
+  } remove_dir{ipc_dir};
   for (const char* transport : {"ipc", "tcp"}) {
     std::string base = std::string(transport) == "ipc"
-                           ? absl::StrCat("ipc:///tmp/berth-remote-bench-", ::getpid())
+                           ? absl::StrCat("ipc://", ipc_dir, "/bench")
                            : std::string("tcp://127.0.0.1:");
     auto ep = [&](int n) {
       return std::string(transport) == "ipc" ? absl::StrCat(base, "-", n, ".sock")
