@@ -43,7 +43,11 @@ void AddFlags(CLI::App& app, Config& c) {
   app.add_option("--bip", c.bridge_ip, "address (CIDR) of the bridge berthd creates; excludes -b");
   app.add_option("--fixed-cidr", c.fixed_cidr, "give containers addresses from this subnet (CIDR) of the bridge's");
   app.add_option("--mtu", c.mtu, "container MTU (0: the default route's interface, else 1500)")->capture_default_str();
-  app.add_flag("--iptables", c.enable_iptables, "add berth's iptables rules")->capture_default_str();
+  app.add_flag("--iptables", c.enable_iptables, "add berth's firewall rules")->capture_default_str();
+  app.add_option("--firewall", c.firewall,
+                 "iptables or nftables; default: nftables when the host's nf_tables holds other tables and no "
+                 "legacy iptables table is loaded, else iptables")
+      ->check(CLI::IsMember({"", "iptables", "nftables"}));
   app.add_flag("--icc", c.inter_container_communication, "let containers talk to each other")->capture_default_str();
   app.add_flag("--ip-forward", c.enable_ip_forward, "set net.ipv4.ip_forward")->capture_default_str();
   app.add_flag("--ip-masq", c.enable_ip_masq, "masquerade traffic leaving the bridge")->capture_default_str();
