@@ -99,6 +99,10 @@ absl::StatusOr<Config> CheckConfig(Config c, int default_mtu) {
         "You specified --iptables=false with --icc=false. ICC uses iptables to function. Please set --icc or "
         "--iptables to true.");
   }
+  if (!c.firewall.empty() && c.firewall != "iptables" && c.firewall != "nftables") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown firewall '", c.firewall, "': use iptables or nftables"));
+  }
   if (!c.enable_iptables) c.enable_ip_masq = false;
   c.disable_network = c.bridge_iface == kDisableNetworkBridge;
   return c;
@@ -118,6 +122,7 @@ Env ConfigToEnv(const Config& c) {
   (void)e.Set("FixedCIDR", c.fixed_cidr);
   (void)e.SetInt("Mtu", c.mtu);
   (void)e.SetBool("EnableIptables", c.enable_iptables);
+  (void)e.Set("Firewall", c.firewall);
   (void)e.SetBool("InterContainerCommunication", c.inter_container_communication);
   (void)e.SetBool("EnableIpForward", c.enable_ip_forward);
   (void)e.SetBool("EnableIpMasq", c.enable_ip_masq);
@@ -143,6 +148,7 @@ absl::StatusOr<Config> ConfigFromEnv(const Env& e) {
   if (*mtu < 0 || *mtu > 65535) return absl::InvalidArgumentError(absl::StrCat("invalid Mtu: ", *mtu));
   c.mtu = static_cast<int>(*mtu);
   c.enable_iptables = e.Exists("EnableIptables") ? e.GetBool("EnableIptables") : true;
+  c.firewall = e.Get("Firewall");
   c.inter_container_communication =
       e.Exists("InterContainerCommunication") ? e.GetBool("InterContainerCommunication") : true;
   c.enable_ip_forward = e.Exists("EnableIpForward") ? e.GetBool("EnableIpForward") : true;

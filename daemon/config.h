@@ -22,6 +22,9 @@ struct Config {
   std::string fixed_cidr;    // --fixed-cidr
   int mtu = 0;               // --mtu; 0 = the default-route interface's, else 1500
   bool enable_iptables = true;
+  // --firewall: "iptables", "nftables", or "" for what the host already
+  // uses (net::DetectFirewallBackend).
+  std::string firewall;
   bool inter_container_communication = true;  // --icc
   bool enable_ip_forward = true;
   bool enable_ip_masq = true;

@@ -51,6 +51,7 @@ std::vector<Step> Daemon::Plan(const Config& c, const DaemonOptions& o) {
   if (c.bridge_iface != kDisableNetworkBridge) {
     Env net;
     (void)net.SetBool("EnableIptables", c.enable_iptables);
+    (void)net.Set("Firewall", c.firewall);
     (void)net.SetBool("InterContainerCommunication", c.inter_container_communication);
     (void)net.SetBool("EnableIpForward", c.enable_ip_forward);
     (void)net.SetBool("EnableIpMasq", c.enable_iptables && c.enable_ip_masq);
@@ -213,6 +214,7 @@ int Daemon::StepConfig(Job& job) {
   c.fixed_cidr = p.fixed_cidr;
   c.mtu = p.mtu;
   c.enable_iptables = p.enable_iptables;
+  c.firewall = p.firewall;
   c.inter_container_communication = p.inter_container_communication;
   c.enable_ip_forward = p.enable_ip_forward;
   c.enable_ip_masq = p.enable_ip_masq;

@@ -46,27 +46,36 @@ absl::StatusOr<LinkRequest> ParseLinkRequest(
 
 absl::Status ApplyLinkRules(absl::string_view bridge, const LinkRequest& request,
                             absl::string_view chain) {
+  return ApplyLinkRules(bridge, absl::MakeConstSpan(&request, 1), chain);
+}
+
+absl::Status ApplyLinkRules(absl::string_view bridge,
+                            absl::Span<const LinkRequest> requests,
+                            absl::string_view chain) {
   if (absl::Status s = ValidateInterfaceName(bridge); !s.ok()) return s;
+  if (requests.empty()) return absl::OkStatus();
   return ApplyIptables(Table::kFilter, [&](IptablesBatch& b) -> absl::Status {
-    for (const PortProto& p : request.ports) {
-      Rule forward = LinkForwardRule(p.proto, bridge, request.parent,
-                                     request.child, p.port, chain);
-      Rule reply = LinkReplyRule(p.proto, bridge, request.parent,
-                                 request.child, p.port, chain);
-      for (const Rule* rule : {&forward, &reply}) {
-        absl::Status s;
-        switch (request.action) {
-          case LinkAction::kAppend:
-            s = b.Append(*rule);
-            break;
-          case LinkAction::kInsert:
-            s = b.Insert(*rule, 1);
-            break;
-          case LinkAction::kDelete:
-            s = b.Delete(*rule);
-            break;
+    for (const LinkRequest& request : requests) {
+      for (const PortProto& p : request.ports) {
+        Rule forward = LinkForwardRule(p.proto, bridge, request.parent,
+                                       request.child, p.port, chain);
+        Rule reply = LinkReplyRule(p.proto, bridge, request.parent,
+                                   request.child, p.port, chain);
+        for (const Rule* rule : {&forward, &reply}) {
+          absl::Status s;
+          switch (request.action) {
+            case LinkAction::kAppend:
+              s = b.Append(*rule);
+              break;
+            case LinkAction::kInsert:
+              s = b.Insert(*rule, 1);
+              break;
+            case LinkAction::kDelete:
+              s = b.Delete(*rule);
+              break;
+          }
+          if (!s.ok() && !request.ignore_errors) return s;
         }
-        if (!s.ok() && !request.ignore_errors) return s;
       }
     }
     return absl::OkStatus();

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 #include "net/berth_rules.h"
 #include "net/ipv4.h"
@@ -46,6 +47,12 @@ absl::StatusOr<LinkRequest> ParseLinkRequest(
 // Without ignore_errors the first failure (e.g. deleting a pair that is not
 // there) leaves the table untouched.
 absl::Status ApplyLinkRules(absl::string_view bridge, const LinkRequest& request,
+                            absl::string_view chain = kBerthChain);
+// Every request's pairs in the same single filter commit (shutdown removes
+// all links at once); a failing request without ignore_errors leaves the
+// table untouched.
+absl::Status ApplyLinkRules(absl::string_view bridge,
+                            absl::Span<const LinkRequest> requests,
                             absl::string_view chain = kBerthChain);
 
 }  // namespace berth::net

@@ -6,13 +6,17 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "net/iptables.h"
 
 namespace berth::net {
 namespace {
 
 std::string Describe(Proto proto, Ipv4Address ip, uint16_t port) {
   return absl::StrCat(ProtoName(proto), " ", ip.ToString(), ":", port);
+}
+
+PublishedPort Published(const PortMapping& m) {
+  return PublishedPort{m.proto, m.host_ip, m.host_port, m.container_ip,
+                       m.container_port};
 }
 
 }  // namespace
@@ -24,74 +28,23 @@ absl::StatusOr<std::unique_ptr<PortMapper>> PortMapper::Create(
   if (options.allocator == nullptr) {
     return absl::InvalidArgumentError("port mapper needs a port allocator");
   }
-  return std::unique_ptr<PortMapper>(new PortMapper(std::move(options)));
-}
-
-std::vector<Rule> PortMapper::NatRules(const PortMapping& m) const {
-  return {PortDnatRule(m.proto, m.host_ip, m.host_port, options_.bridge,
-                       m.container_ip, m.container_port, options_.chain),
-          PortHairpinRule(m.proto, m.container_ip, m.container_port)};
-}
-
-Rule PortMapper::FilterRule(const PortMapping& m) const {
-  return PortAcceptRule(m.proto, options_.bridge, m.container_ip,
-                        m.container_port, options_.chain);
-}
-
-absl::Status PortMapper::AddRules(const PortMapping& m) {
-  std::vector<Rule> nat = NatRules(m);
-  absl::Status s = ApplyIptables(Table::kNat, [&](IptablesBatch& b) -> absl::Status {
-    for (const Rule& r : nat) {
-      if (absl::Status s = b.Append(r); !s.ok()) return s;
-    }
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  Rule filter = FilterRule(m);
-  s = ApplyIptables(Table::kFilter,
-                    [&](IptablesBatch& b) { return b.Append(filter); });
-  if (s.ok()) return s;
-  // Take the nat half out again; one copy each, the ones just added.
-  absl::Status undo = ApplyIptables(Table::kNat, [&](IptablesBatch& b) -> absl::Status {
-    for (const Rule& r : nat) {
-      if (absl::StatusOr<bool> d = b.DeleteIfPresent(r); !d.ok()) {
-        return d.status();
-      }
-    }
-    return absl::OkStatus();
-  });
-  if (!undo.ok()) {
-    return absl::Status(s.code(), absl::StrCat(s.message(),
-                                               "; removing its nat rules also "
-                                               "failed: ",
-                                               undo.message()));
+  std::unique_ptr<Firewall> owned;
+  Firewall* firewall = options.firewall;
+  if (options.enable_iptables && firewall == nullptr) {
+    FirewallConfig config;
+    config.bridge = options.bridge;
+    config.chain = options.chain;
+    absl::StatusOr<std::unique_ptr<Firewall>> made =
+        MakeFirewall(FirewallBackend::kIptables, config);
+    if (!made.ok()) return made.status();
+    owned = *std::move(made);
+    firewall = owned.get();
   }
-  return s;
-}
-
-absl::Status PortMapper::RemoveRules(const std::vector<PortMapping>& mappings) {
-  if (mappings.empty()) return absl::OkStatus();
-  // A rule that is already gone (someone flushed the chain) is fine: the
-  // goal is that it is not there.
-  absl::Status s = ApplyIptables(Table::kNat, [&](IptablesBatch& b) -> absl::Status {
-    for (const PortMapping& m : mappings) {
-      for (const Rule& r : NatRules(m)) {
-        if (absl::StatusOr<bool> d = b.DeleteIfPresent(r); !d.ok()) {
-          return d.status();
-        }
-      }
-    }
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return ApplyIptables(Table::kFilter, [&](IptablesBatch& b) -> absl::Status {
-    for (const PortMapping& m : mappings) {
-      if (absl::StatusOr<bool> d = b.DeleteIfPresent(FilterRule(m)); !d.ok()) {
-        return d.status();
-      }
-    }
-    return absl::OkStatus();
-  });
+  if (!options.enable_iptables) firewall = nullptr;
+  auto mapper = std::unique_ptr<PortMapper>(new PortMapper(std::move(options)));
+  mapper->firewall_ = firewall;
+  mapper->owned_firewall_ = std::move(owned);
+  return mapper;
 }
 
 absl::StatusOr<PortMapping> PortMapper::Map(const MapRequest& request) {
@@ -154,8 +107,8 @@ absl::StatusOr<PortMapping> PortMapper::Map(const MapRequest& request) {
     }
 
     // 3 and 4. The rules.
-    if (options_.enable_iptables) {
-      if (absl::Status s = AddRules(m); !s.ok()) {
+    if (firewall_ != nullptr) {
+      if (absl::Status s = firewall_->AddPort(Published(m)); !s.ok()) {
         if (proxy.has_value()) options_.proxy->Remove(*proxy).IgnoreError();
         give_back();
         return s;
@@ -168,13 +121,13 @@ absl::StatusOr<PortMapping> PortMapper::Map(const MapRequest& request) {
 }
 
 absl::Status PortMapper::UnmapKeys(const std::vector<Key>& keys) {
-  std::vector<PortMapping> active;
+  std::vector<PublishedPort> active;
   for (const Key& k : keys) {
     const Entry& e = entries_.at(k);
-    if (e.mapping.active) active.push_back(e.mapping);
+    if (e.mapping.active) active.push_back(Published(e.mapping));
   }
-  if (options_.enable_iptables) {
-    if (absl::Status s = RemoveRules(active); !s.ok()) return s;
+  if (firewall_ != nullptr && !active.empty()) {
+    if (absl::Status s = firewall_->RemovePorts(active); !s.ok()) return s;
   }
   for (const Key& k : keys) {
     auto it = entries_.find(k);

@@ -5,12 +5,16 @@
 // fails, so a failed Map leaves nothing behind:
 //   1. take the host port from the PortAllocator (0 = a dynamic one);
 //   2. start the userland proxy on it (for the host's own connections);
-//   3. nat:    BERTH -p P -d <hostip|0/0> --dport H ! -i <br>
-//                 -j DNAT --to-destination C:CP
-//              POSTROUTING -p P -s C -d C --dport CP -j MASQUERADE
-//      (one libiptc commit)
-//   4. filter: BERTH ! -i <br> -o <br> -p P -d C --dport CP -j ACCEPT
-//      (one commit; if it fails the nat rules are taken out again)
+//   3. the firewall's rules for the port (net/firewall.h AddPort, all or
+//      nothing); with iptables:
+//        nat:    BERTH -p P -d <hostip|0/0> --dport H ! -i <br>
+//                   -j DNAT --to-destination C:CP
+//                POSTROUTING -p P -s C -d C --dport CP -j MASQUERADE
+//        (one libiptc commit)
+//        filter: BERTH ! -i <br> -o <br> -p P -d C --dport CP -j ACCEPT
+//        (one commit; if it fails the nat rules are taken out again)
+//      with nftables, one element in each of three sets/maps, one
+//      transaction (net/nftables_firewall.h).
 // A dynamic port whose proxy cannot bind (someone outside berth holds it) is
 // given up and the next one tried, up to 10 times, as the reference.
 // Identical rules of two mappings (two host ports to one container port)
@@ -24,6 +28,7 @@
 #define BERTH_NET_PORT_MAPPER_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -37,6 +42,7 @@
 #include "absl/synchronization/mutex.h"
 
 #include "net/berth_rules.h"
+#include "net/firewall.h"
 #include "net/ipv4.h"
 #include "net/port_allocator.h"
 #include "net/userland_proxy.h"
@@ -63,6 +69,9 @@ struct PortMapperOptions {
   std::string chain = std::string(kBerthChain);
   // --iptables=false: no rules, only the allocation and the proxy.
   bool enable_iptables = true;
+  // Not owned; must outlive the mapper. Null with enable_iptables: the mapper
+  // makes an iptables backend of its own for `bridge` and `chain`.
+  Firewall* firewall = nullptr;
   // Not owned; null runs without userland proxy.
   ProxyServer* proxy = nullptr;
   // Not owned; must outlive the mapper.
@@ -91,7 +100,7 @@ class PortMapper {
   // the mapping stays as it was and the error is returned.
   absl::Status Unmap(Proto proto, Ipv4Address host_ip, uint16_t host_port);
   // Every mapping (and reservation) of `owner`, rules in one commit per
-  // table.
+  // table (one firewall RemovePorts call).
   absl::Status UnmapOwner(absl::string_view owner);
   absl::Status UnmapAll();
 
@@ -114,15 +123,13 @@ class PortMapper {
   static Key KeyOf(Proto proto, Ipv4Address ip, uint16_t port) {
     return Key{static_cast<int>(proto), ip.ToUint32(), port};
   }
-  std::vector<Rule> NatRules(const PortMapping& m) const;
-  Rule FilterRule(const PortMapping& m) const;
-  // Adds or removes the rules of `mappings`, one commit per table.
-  absl::Status AddRules(const PortMapping& m);
-  absl::Status RemoveRules(const std::vector<PortMapping>& mappings);
   absl::Status UnmapKeys(const std::vector<Key>& keys)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const PortMapperOptions options_;
+  // Null when rules are off.
+  Firewall* firewall_ = nullptr;
+  std::unique_ptr<Firewall> owned_firewall_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<Key, Entry> entries_ ABSL_GUARDED_BY(mu_);
 };

@@ -76,6 +76,13 @@ absl::StatusOr<NetworkDriverConfig> ParseInitConfig(const Env& env) {
   }
   config.mtu = static_cast<int>(*mtu);
   config.enable_iptables = BoolOr(env, "EnableIptables", true);
+  // Firewall: "iptables", "nftables", or empty/absent for what the host
+  // already uses (net::DetectFirewallBackend).
+  if (absl::string_view fw = env.GetView("Firewall"); !fw.empty()) {
+    absl::StatusOr<net::FirewallBackend> b = net::ParseFirewallBackend(fw);
+    if (!b.ok()) return Keyed("Firewall", b.status());
+    config.firewall_backend = *b;
+  }
   config.icc = BoolOr(env, "InterContainerCommunication", true);
   config.ip_forward = BoolOr(env, "EnableIpForward", true);
   // Masquerading is an iptables rule: without iptables there is none.
@@ -171,6 +178,10 @@ int InitNetworkDriver(Job& job, const Driver& driver,
     (void)out.SetInt("StaleRulesRemoved", r.stale_rules_removed);
     (void)out.SetInt("DuplicatesRemoved", r.duplicates_removed);
     (void)out.SetInt("RulesAdded", r.rules_added);
+  }
+  if (status->firewall_backend.has_value()) {
+    Put(out, "Firewall", net::FirewallBackendName(*status->firewall_backend));
+    Put(out, "FirewallReason", status->firewall_reason);
   }
   (void)out.SetList("Notes", status->notes);
   (void)out.SetList("Warnings", status->warnings);

@@ -72,6 +72,14 @@ std::string DescribeConfigDifference(const NetworkDriverConfig& before,
     return differ("EnableIptables", Bool(before.enable_iptables),
                   Bool(now.enable_iptables));
   }
+  if (before.firewall_backend != now.firewall_backend) {
+    auto name = [](const std::optional<net::FirewallBackend>& b) {
+      return b.has_value() ? std::string(net::FirewallBackendName(*b))
+                           : std::string();
+    };
+    return differ("Firewall", name(before.firewall_backend),
+                  name(now.firewall_backend));
+  }
   if (before.icc != now.icc) {
     return differ("InterContainerCommunication", Bool(before.icc),
                   Bool(now.icc));
@@ -182,15 +190,6 @@ absl::StatusOr<std::unique_ptr<NetworkDriver::Running>> NetworkDriver::Start(
     if (!proxy.ok()) return proxy.status();
     run->proxy = *std::move(proxy);
   }
-  net::PortMapperOptions mapper_options;
-  mapper_options.bridge = config.bridge;
-  mapper_options.enable_iptables = config.enable_iptables;
-  mapper_options.proxy = run->proxy.get();
-  mapper_options.allocator = run->ports.get();
-  absl::StatusOr<std::unique_ptr<net::PortMapper>> mapper =
-      net::PortMapper::Create(mapper_options);
-  if (!mapper.ok()) return mapper.status();
-  run->mapper = *std::move(mapper);
 
   // The bridge.
   net::BridgeOptions bridge_options;
@@ -235,12 +234,24 @@ absl::StatusOr<std::unique_ptr<NetworkDriver::Running>> NetworkDriver::Start(
     firewall.network = status.address;
     firewall.icc = config.icc;
     firewall.ip_masq = config.ip_masq;
-    absl::StatusOr<net::FirewallReport> report = net::SetUpFirewall(firewall);
+    net::FirewallBackend backend;
+    if (config.firewall_backend.has_value()) {
+      backend = *config.firewall_backend;
+      status.firewall_reason = "chosen by the configuration (Firewall)";
+    } else {
+      backend = net::DetectFirewallBackend(&status.firewall_reason);
+    }
+    status.firewall_backend = backend;
+    absl::StatusOr<std::unique_ptr<net::Firewall>> made =
+        net::MakeFirewall(backend, firewall);
+    if (!made.ok()) return fail(made.status());
+    run->firewall = *std::move(made);
+    absl::StatusOr<net::FirewallReport> report = run->firewall->SetUp();
     if (!report.ok()) {
       // One table may have been committed before the other failed; take
       // out what there is of this configuration, so that a next start with
       // another network does not inherit its MASQUERADE.
-      if (absl::Status t = net::TearDownFirewall(firewall); !t.ok()) {
+      if (absl::Status t = run->firewall->TearDown(); !t.ok()) {
         spdlog::warn("network driver: undoing a failed firewall set-up: {}",
                      t);
       }
@@ -248,6 +259,16 @@ absl::StatusOr<std::unique_ptr<NetworkDriver::Running>> NetworkDriver::Start(
     }
     status.firewall = *report;
   }
+  net::PortMapperOptions mapper_options;
+  mapper_options.bridge = config.bridge;
+  mapper_options.enable_iptables = config.enable_iptables;
+  mapper_options.firewall = run->firewall.get();
+  mapper_options.proxy = run->proxy.get();
+  mapper_options.allocator = run->ports.get();
+  absl::StatusOr<std::unique_ptr<net::PortMapper>> mapper =
+      net::PortMapper::Create(mapper_options);
+  if (!mapper.ok()) return fail(mapper.status());
+  run->mapper = *std::move(mapper);
 
   if (config.ip_forward) {
     absl::Status s = net::EnableIpForward(options_.ip_forward_path);
@@ -440,8 +461,9 @@ absl::Status NetworkDriver::Link(const net::LinkRequest& request) {
   if (running_ == nullptr) {
     return absl::FailedPreconditionError(kNotInitialized);
   }
-  if (!running_->config.enable_iptables) return absl::OkStatus();
-  if (absl::Status s = net::ApplyLinkRules(running_->status.bridge, request);
+  if (running_->firewall == nullptr) return absl::OkStatus();
+  if (absl::Status s =
+          running_->firewall->ApplyLinks(absl::MakeConstSpan(&request, 1));
       !s.ok()) {
     return s;
   }
@@ -488,8 +510,11 @@ absl::Status NetworkDriver::ShutdownLocked() {
       request.ports.push_back({port, static_cast<net::Proto>(proto)});
     }
   }
-  for (const auto& [pair, request] : links) {
-    absl::Status l = net::ApplyLinkRules(run->status.bridge, request);
+  // All of them in one commit.
+  std::vector<net::LinkRequest> requests;
+  for (auto& [pair, request] : links) requests.push_back(std::move(request));
+  if (run->firewall != nullptr && !requests.empty()) {
+    absl::Status l = run->firewall->ApplyLinks(requests);
     if (!l.ok() && s.ok()) {
       s = absl::Status(l.code(),
                        absl::StrCat("removing link rules: ", l.message()));

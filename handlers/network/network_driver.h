@@ -37,6 +37,7 @@
 #include "net/bridge.h"
 #include "net/bridge_firewall.h"
 #include "net/container_link.h"
+#include "net/firewall.h"
 #include "net/ip_allocator.h"
 #include "net/ipv4.h"
 #include "net/link_rules.h"
@@ -73,6 +74,9 @@ struct NetworkDriverConfig {
   // 0: the MTU of the default-route interface, else 1500.
   int mtu = 0;
   bool enable_iptables = true;
+  // The packet filter the rules go to (init_networkdriver's Firewall,
+  // berthd --firewall); nullopt: net::DetectFirewallBackend decides.
+  std::optional<net::FirewallBackend> firewall_backend;
   bool icc = true;
   bool ip_forward = true;
   bool ip_masq = true;
@@ -92,6 +96,9 @@ struct NetworkDriverStatus {
   bool bridge_created = false;
   // Set when iptables is enabled.
   std::optional<net::FirewallReport> firewall;
+  // The backend in use (when iptables is enabled), and why it was chosen.
+  std::optional<net::FirewallBackend> firewall_backend;
+  std::string firewall_reason;
   bool ip_forward_enabled = false;
   // Skipped candidate networks, the bridge created, ...
   std::vector<std::string> notes;
@@ -218,9 +225,11 @@ class NetworkDriver {
     // when it could not be opened (no /proc), and then not checked.
     std::optional<net::Netns> own_netns;
     std::unique_ptr<net::IpAllocator> ips;
-    // Declared before the mapper, which refers to both.
+    // Declared before the mapper, which refers to them.
     std::unique_ptr<net::PortAllocator> ports;
     std::unique_ptr<net::ProxyServer> proxy;
+    // Null when iptables is disabled.
+    std::unique_ptr<net::Firewall> firewall;
     std::unique_ptr<net::PortMapper> mapper;
     absl::flat_hash_map<std::string, ContainerInterface> containers;
     // Link rule pairs in place: (parent, child, proto, port) → copies.

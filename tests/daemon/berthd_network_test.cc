@@ -93,6 +93,49 @@ TEST_CASE("restore holds addresses and ports without rules; SIGKILL and restart 
   CHECK(Count(ns.Save(), "DNAT") == 0);
 }
 
+// The same with --firewall nftables, `nft list table ip berth` as the oracle:
+// a crash leaves the dead run's elements, the restart's set-up removes them
+// and leaves one copy of each rule, shutdown takes the mappings out.
+TEST_CASE("--firewall nftables: SIGKILL and restart leave one copy of each rule and no stale element") {
+  Netns ns("nft");
+  if (Skip(ns)) return;
+  TempDir dir;
+  std::filesystem::create_directories(dir / "root/containers");
+  auto table = [&] { return RunCommand(ns.Exec({"/usr/sbin/nft", "list", "table", "ip", "berth"})).out; };
+  std::string first;
+  {
+    Berthd d(ns, dir, {"--firewall", "nftables"});
+    REQUIRE_MESSAGE(d.WaitReady(), d.proc->Stderr());
+    first = table();
+    CHECK(Count(first, "chain filter_forward") == 1);
+    CHECK(Count(ns.Save(), "BERTH") == 0);  // nothing in the legacy tables
+    REQUIRE(d.Job({"allocate_interface", std::string(64, 'b')}).status == 0);
+    RunResult port = d.Job({"-e", "HostIP=0.0.0.0", "-e", "HostPort=9090", "-e", "ContainerPort=80", "-e",
+                            "Proto=tcp", "allocate_port", std::string(64, 'b')});
+    REQUIRE_MESSAGE(port.status == 0, port.err);
+    CHECK(Count(table(), "tcp . 9090 : 172.17.0.2 . 80") == 1);
+    d.proc->Signal(SIGKILL);
+    REQUIRE(d.proc->Wait(absl::Seconds(10)).has_value());
+  }
+  CHECK(Count(table(), "tcp . 9090") == 1);  // a crash leaves elements behind...
+  {
+    Berthd d(ns, dir, {"--firewall", "nftables"});
+    REQUIRE_MESSAGE(d.WaitReady(), d.proc->Stderr());
+    // ...which the restart's set-up removes, without doubling any rule.
+    CHECK(table() == first);
+    REQUIRE(d.Job({"allocate_interface", std::string(64, 'c')}).status == 0);
+    REQUIRE(d.Job({"-e", "HostIP=0.0.0.0", "-e", "HostPort=9091", "-e", "ContainerPort=80", "-e", "Proto=tcp",
+                   "allocate_port", std::string(64, 'c')}).status == 0);
+    CHECK(Count(table(), "tcp . 9091") == 1);
+    d.proc->Signal(SIGTERM);
+    auto st = d.proc->Wait(absl::Seconds(20));
+    REQUIRE(st.has_value());
+    CHECK(*st == 0);
+  }
+  // Shutdown released the mapping; the fixed table stays for the next start.
+  CHECK(table() == first);
+}
+
 TEST_CASE("the network jobs served by berth-worker in the same namespace") {
   Netns ns("worker");
   if (Skip(ns)) return;

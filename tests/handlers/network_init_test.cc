@@ -462,5 +462,50 @@ TEST_CASE("a firewall that cannot be set up fails init and removes the new bridg
   CHECK(NatRules() == kNatFixed);
 }
 
+TEST_CASE("Firewall picks the backend; the default follows the namespace; a change is refused") {
+  if (!EnterFreshNetns()) return;
+  NetworkFixture f;
+  JobOutcome bad = f.Run("init_networkdriver Firewall=pf");
+  CHECK(bad.status == 1);
+  CHECK(bad.error == "Firewall: unknown firewall 'pf': use iptables or nftables");
+
+  // Nothing in use in a fresh namespace: iptables.
+  JobOutcome init = f.Run("init_networkdriver");
+  REQUIRE_MESSAGE(init.ok(), init.error);
+  CHECK(init.env.Get("Firewall") == "iptables");
+  CHECK(absl::StrContains(init.env.Get("FirewallReason"), "iptables by default"));
+  JobOutcome other = f.Run("init_networkdriver Firewall=nftables");
+  CHECK(other.status == 1);
+  CHECK(other.error ==
+        "network driver already initialized with a different configuration "
+        "(Firewall is 'nftables', was ''): run shutdown_networkdriver first");
+  REQUIRE(f.Run("shutdown_networkdriver").ok());
+
+  // nftables: berth's own table, and the jobs write their elements there.
+  init = f.Run("init_networkdriver Firewall=nftables");
+  REQUIRE_MESSAGE(init.ok(), init.error);
+  CHECK(init.env.Get("Firewall") == "nftables");
+  REQUIRE(f.Run("allocate_interface c1").ok());
+  JobOutcome port = f.Run("allocate_port c1 HostPort=8080 ContainerPort=80");
+  REQUIRE_MESSAGE(port.ok(), port.error);
+  CommandResult table = net::testing::Run({"nft", "list", "table", "ip", "berth"});
+  REQUIRE_MESSAGE(table.ok(), table.err);
+  CHECK(absl::StrContains(table.out, "tcp . 8080 : 172.17.0.2 . 80"));
+  REQUIRE(f.Run("release_interface c1").ok());
+  table = net::testing::Run({"nft", "list", "table", "ip", "berth"});
+  CHECK_FALSE(absl::StrContains(table.out, "8080"));
+  REQUIRE(f.Run("shutdown_networkdriver").ok());
+
+  // Another tool's nf_tables table and no legacy table in use: nftables by
+  // default. (This namespace's legacy tables were loaded above, so a fresh
+  // one.)
+  REQUIRE(EnterFreshNetns());
+  NetworkFixture g;
+  REQUIRE(net::testing::Run({"nft", "add", "table", "inet", "filter"}).ok());
+  init = g.Run("init_networkdriver");
+  REQUIRE_MESSAGE(init.ok(), init.error);
+  CHECK(init.env.Get("Firewall") == "nftables");
+}
+
 }  // namespace
 }  // namespace berth::testing

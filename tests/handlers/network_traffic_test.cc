@@ -88,6 +88,15 @@ struct Container {
   std::unique_ptr<FakeContainer> fake;
 };
 
+// Every case runs once per firewall backend (a doctest subcase each); the jobs
+// do not know which one runs, only init_networkdriver's Firewall names it.
+std::string PickFirewall() {
+  std::string firewall = "iptables";
+  SUBCASE("iptables") {}
+  SUBCASE("nftables") { firewall = "nftables"; }
+  return firewall;
+}
+
 std::unique_ptr<EchoServer> ServeEcho(const Container& c, uint16_t port) {
   std::unique_ptr<EchoServer> server = net::testing::ServeEchoIn(c.netns().name(), port);
   REQUIRE(server != nullptr);
@@ -95,10 +104,12 @@ std::unique_ptr<EchoServer> ServeEcho(const Container& c, uint16_t port) {
 }
 
 TEST_CASE("allocate_port: an outside client (DNAT) and the host (proxy) reach the container") {
+  std::string firewall = PickFirewall();
   if (!EnterFreshNetns()) return;
   NetworkFixture f;
-  JobOutcome init = f.Run("init_networkdriver");
+  JobOutcome init = f.Run("init_networkdriver Firewall=" + firewall);
   REQUIRE_MESSAGE(init.ok(), init.error);
+  CHECK(init.env.Get("Firewall") == firewall);
   Container web(f, "web");
   CHECK(web.ip().ToString() == "172.17.0.2");
   Outside outside;
@@ -129,9 +140,10 @@ TEST_CASE("allocate_port: an outside client (DNAT) and the host (proxy) reach th
 }
 
 TEST_CASE("link opens one port between containers when icc is off") {
+  std::string firewall = PickFirewall();
   if (!EnterFreshNetns()) return;
   NetworkFixture f;
-  REQUIRE(f.Run("init_networkdriver InterContainerCommunication=false").ok());
+  REQUIRE(f.Run("init_networkdriver InterContainerCommunication=false Firewall=" + firewall).ok());
   Container db(f, "db");
   Container app(f, "app");
   std::unique_ptr<EchoServer> s5432 = ServeEcho(db, 5432);

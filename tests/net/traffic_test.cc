@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "net/bridge.h"
 #include "net/bridge_firewall.h"
+#include "net/firewall.h"
 #include "net/link_rules.h"
 #include "net/netlink.h"
 #include "net/port_allocator.h"
@@ -46,10 +47,18 @@ const Ipv4Address kGateway = Ip("172.17.42.1");
 const Ipv4Address kOutsideHost = Ip("10.99.0.1");
 const Ipv4Address kOutsideClient = Ip("10.99.0.2");
 
+// Every case runs once per firewall backend (a doctest subcase each).
+FirewallBackend PickBackend() {
+  FirewallBackend backend = FirewallBackend::kIptables;
+  SUBCASE("iptables") {}
+  SUBCASE("nftables") { backend = FirewallBackend::kNftables; }
+  return backend;
+}
+
 // The daemon's side: bridge, forwarding, firewall, proxy and mapper, as
 // init_networkdriver sets them up.
 struct Host {
-  explicit Host(bool icc) {
+  Host(FirewallBackend backend, bool icc) : backend(backend) {
     auto nl = Netlink::Open();
     REQUIRE(nl.ok());
     netlink = *std::move(nl);
@@ -64,6 +73,7 @@ struct Host {
     PortMapperOptions options;
     options.allocator = &allocator;
     options.proxy = proxy.get();
+    options.firewall = firewall;
     auto m = PortMapper::Create(options);
     REQUIRE(m.ok());
     mapper = *std::move(m);
@@ -72,9 +82,20 @@ struct Host {
     FirewallConfig config;
     config.network = Net("172.17.42.1/16");
     config.icc = icc;
-    absl::StatusOr<FirewallReport> fw = SetUpFirewall(config);
+    auto made = MakeFirewall(backend, config);
+    REQUIRE(made.ok());
+    absl::StatusOr<FirewallReport> fw = (*made)->SetUp();
     REQUIRE_MESSAGE(fw.ok(), fw.status().ToString());
+    firewall = made->get();
+    // Earlier objects stay alive: the mapper refers to the first.
+    firewalls.push_back(*std::move(made));
   }
+  absl::Status Link(const LinkRequest& request) {
+    return firewall->ApplyLinks(absl::MakeConstSpan(&request, 1));
+  }
+  FirewallBackend backend;
+  std::vector<std::unique_ptr<Firewall>> firewalls;
+  Firewall* firewall = nullptr;
   std::unique_ptr<Netlink> netlink;
   PortAllocator allocator;
   std::unique_ptr<ProxyServer> proxy;
@@ -125,8 +146,9 @@ int UdpIn(const ScopedNetns& ns, uint16_t port) {
 constexpr absl::Duration kBlocked = absl::Milliseconds(1500);
 
 TEST_CASE("icc on lets containers talk; icc off blocks; links open one port") {
+  FirewallBackend backend = PickBackend();
   if (!EnterFreshNetns()) return;
-  Host host(/*icc=*/true);
+  Host host(backend, /*icc=*/true);
   FakeContainer a("berth0", Net("172.17.0.2/16"), kGateway);
   FakeContainer b("berth0", Net("172.17.0.3/16"), kGateway);
   REQUIRE(a.ok());
@@ -146,19 +168,20 @@ TEST_CASE("icc on lets containers talk; icc off blocks; links open one port") {
   absl::StatusOr<LinkRequest> link =
       ParseLinkRequest("-A", "172.17.0.3", "172.17.0.2", {"80/tcp"}, false);
   REQUIRE(link.ok());
-  REQUIRE(ApplyLinkRules("berth0", *link).ok());
+  REQUIRE(host.Link(*link).ok());
   CHECK(EchoFrom(&b.netns(), a.ip(), 80));
   CHECK_FALSE(EchoFrom(&b.netns(), a.ip(), 81, kBlocked));  // not linked
   CHECK_FALSE(EchoFrom(&a.netns(), b.ip(), 80, kBlocked));   // one direction
 
   link->action = LinkAction::kDelete;
-  REQUIRE(ApplyLinkRules("berth0", *link).ok());
+  REQUIRE(host.Link(*link).ok());
   CHECK_FALSE(EchoFrom(&b.netns(), a.ip(), 80, kBlocked));
 }
 
 TEST_CASE("a client outside reaches a container through a DNAT'ed host port") {
+  FirewallBackend backend = PickBackend();
   if (!EnterFreshNetns()) return;
-  Host host(/*icc=*/true);
+  Host host(backend, /*icc=*/true);
   FakeContainer a("berth0", Net("172.17.0.2/16"), kGateway);
   REQUIRE(a.ok());
   Outside outside;
@@ -196,9 +219,52 @@ TEST_CASE("a client outside reaches a container through a DNAT'ed host port") {
   CHECK(EchoFrom(&outside.ns, kOutsideHost, 8081));
 }
 
-TEST_CASE("UDP reaches a container through a mapped port, both paths") {
+TEST_CASE("the host through its own address, and a container through its own "
+          "published port (hairpin)") {
+  FirewallBackend backend = PickBackend();
   if (!EnterFreshNetns()) return;
-  Host host(/*icc=*/true);
+  Host host(backend, /*icc=*/true);
+  FakeContainer a("berth0", Net("172.17.0.2/16"), kGateway);
+  FakeContainer b("berth0", Net("172.17.0.3/16"), kGateway);
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  Outside outside;
+  EchoServer web(ListenIn(a.netns(), 80));
+
+  PortMapper::MapRequest req;
+  req.owner = "a";
+  req.host_port = 8080;
+  req.container_ip = a.ip();
+  req.container_port = 80;
+  REQUIRE(host.mapper->Map(req).ok());
+  // A second host port to the same container port: shared rules (hairpin,
+  // accept) must survive unmapping one of the two.
+  req.host_port = 8082;
+  REQUIRE(host.mapper->Map(req).ok());
+
+  // The host to its own non-loopback address: the OUTPUT DNAT.
+  CHECK(EchoFrom(nullptr, kOutsideHost, 8080));
+  // The container to the host's address and its own published port, and
+  // another container to the gateway's: the DNAT skips traffic from the
+  // bridge, so the userland proxy carries both (from the gateway).
+  CHECK(EchoFrom(&a.netns(), kOutsideHost, 8080));
+  CHECK(EchoFrom(&b.netns(), kGateway, 8080));
+  auto peers = web.Peers();
+  REQUIRE(peers.size() == 3);
+  CHECK(peers[1].first == kGateway);
+  CHECK(peers[2].first == kGateway);
+
+  REQUIRE(host.mapper->Unmap(Proto::kTcp, Ipv4Address(), 8082).ok());
+  CHECK(EchoFrom(&outside.ns, kOutsideHost, 8080));
+  CHECK(EchoFrom(&a.netns(), kOutsideHost, 8080));
+  REQUIRE(host.mapper->Unmap(Proto::kTcp, Ipv4Address(), 8080).ok());
+  CHECK_FALSE(EchoFrom(&outside.ns, kOutsideHost, 8080, kBlocked));
+}
+
+TEST_CASE("UDP reaches a container through a mapped port, both paths") {
+  FirewallBackend backend = PickBackend();
+  if (!EnterFreshNetns()) return;
+  Host host(backend, /*icc=*/true);
   FakeContainer a("berth0", Net("172.17.0.2/16"), kGateway);
   REQUIRE(a.ok());
   Outside outside;

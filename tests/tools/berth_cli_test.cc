@@ -342,7 +342,7 @@ TEST_CASE("berthd: root is checked first; --help shows the defaults; --log-level
   CHECK(help.status == 0);
   for (const char* shown : {"=/var/lib/berth", "=/var/run/berth.pid", "=native", "=0.0.0.0", "=berth",
                             "--log-level TEXT:{debug,info,warn,error}=info",
-                            "add berth's iptables rules (default: true)", "enable SELinux support (default: false)"}) {
+                            "add berth's firewall rules (default: true)", "enable SELinux support (default: false)"}) {
     CAPTURE(shown);
     CHECK(absl::StrContains(help.out, shown));
   }

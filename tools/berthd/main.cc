@@ -160,7 +160,11 @@ void AddFlags(CLI::App& app, Config& c) {
   app.add_option("--fixed-cidr", c.fixed_cidr, "give containers addresses from this subnet (CIDR) of the bridge's")
       ->capture_default_str();
   app.add_option("--mtu", c.mtu, "container MTU (0: the default route's interface, else 1500)")->capture_default_str();
-  BoolFlag(app, "--iptables", c.enable_iptables, "add berth's iptables rules");
+  BoolFlag(app, "--iptables", c.enable_iptables, "add berth's firewall rules");
+  app.add_option("--firewall", c.firewall,
+                 "iptables or nftables; default: nftables when the host's nf_tables holds other tables and no "
+                 "legacy iptables table is loaded, else iptables")
+      ->check(CLI::IsMember({"", "iptables", "nftables"}));
   BoolFlag(app, "--icc", c.inter_container_communication, "let containers talk to each other");
   BoolFlag(app, "--ip-forward", c.enable_ip_forward, "set net.ipv4.ip_forward");
   BoolFlag(app, "--ip-masq", c.enable_ip_masq, "masquerade traffic leaving the bridge");
