@@ -170,6 +170,7 @@ absl::Status DecodeHostConfig(absl::string_view text, HostConfig* h) {
   Reader r("hostconfig.json");
   r.Ports(j, "PortBindings", &h->port_bindings);
   r.Get(j, "Links", &h->links);
+  r.Get(j, "SecurityOpt", &h->security_opt);
   if (auto p = j.find("RestartPolicy"); p != j.end()) {
     r.Get(*p, "Name", &h->restart_policy.name);
     r.Get(*p, "MaximumRetryCount", &h->restart_policy.maximum_retry_count);
@@ -224,6 +225,7 @@ std::string EncodeHostConfig(const HostConfig& h) {
   json j = {
       {"PortBindings", PortsJson(h.port_bindings)},
       {"Links", h.links},
+      {"SecurityOpt", h.security_opt},
       {"RestartPolicy", {{"Name", h.restart_policy.name}, {"MaximumRetryCount", h.restart_policy.maximum_retry_count}}},
   };
   return j.dump(-1, ' ', false, json::error_handler_t::replace);

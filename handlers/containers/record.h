@@ -55,6 +55,10 @@ struct HostConfig {
   PortMap port_bindings;
   std::vector<std::string> links;  // "/web:db"
   RestartPolicy restart_policy;
+  // Docker's security options; berth knows "seccomp=unconfined" (also
+  // written "seccomp:unconfined"), which runs the container without the
+  // default seccomp filter.
+  std::vector<std::string> security_opt;
   bool operator==(const HostConfig&) const = default;
 };
 

@@ -372,6 +372,9 @@ absl::Status ContainerRuntime::StartLocked(const std::string& id) {
   spec.open_stdin = c.config.open_stdin;
   spec.log_path = c.log_path;
   spec.cgroups = options_.cgroups;
+  for (const std::string& opt : c.host_config.security_opt) {
+    if (opt == "seccomp=unconfined" || opt == "seccomp:unconfined") spec.seccomp = false;
+  }
   absl::StatusOr<std::unique_ptr<execdriver::Container>> process = execdriver::Container::Create(spec);
   if (!process.ok()) {
     Undo(undo);

@@ -5,7 +5,7 @@ BERTH_PACKAGES=(
   meson ninja-build pkg-config g++ clang libclang-rt-14-dev python3
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libsqlite3-dev sqlite3 libabsl-dev
   libiptc-dev libip4tc-dev iptables libnl-route-3-dev nlohmann-json3-dev
-  libcli11-dev libspdlog-dev doctest-dev libsystemd-dev
+  libcli11-dev libspdlog-dev doctest-dev libsystemd-dev libseccomp-dev
   iproute2 procps util-linux tar
   busybox-static runc
 )

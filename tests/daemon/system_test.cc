@@ -214,8 +214,18 @@ TEST_CASE("container records round-trip and refuse a bad id") {
   CHECK(DecodeContainer("[]").status().message() == "config.json: not a JSON object");
   CHECK(DecodeContainer("{\"ID\":5}").status().message() == "config.json: ID has the wrong type");
   TempDir dir;
+  c.host_config.security_opt = {"seccomp=unconfined"};
   REQUIRE(WriteContainer(dir.path(), c, true).ok());
-  CHECK(*DecodeContainer(ReadFileOrEmpty(dir.path() + "/" + c.id + "/config.json")) == c);
+  // config.json holds the state, hostconfig.json the options; a record of the
+  // previous release (no SecurityOpt) reads too.
+  auto read = ReadContainer(dir.path() + "/" + c.id);
+  REQUIRE(read.ok());
+  CHECK(*read == c);
+  HostConfig old;
+  REQUIRE(DecodeHostConfig(R"({"PortBindings":{},"Links":[],"RestartPolicy":{"Name":"always","MaximumRetryCount":0}})",
+                           &old).ok());
+  CHECK(old.restart_policy.name == "always");
+  CHECK(old.security_opt.empty());
 }
 
 }  // namespace
