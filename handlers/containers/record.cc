@@ -144,6 +144,7 @@ absl::StatusOr<ContainerRecord> DecodeContainer(absl::string_view text) {
   if (auto cfg = j.find("Config"); cfg != j.end() && cfg->is_object()) ReadConfig(r, *cfg, &c.config);
   if (auto st = j.find("State"); st != j.end()) {
     r.Get(*st, "Running", &c.state.running);
+    r.Get(*st, "Restarting", &c.state.restarting);
     r.Get(*st, "Pid", &c.state.pid);
     r.Get(*st, "ExitCode", &c.state.exit_code);
     r.Get(*st, "OOMKilled", &c.state.oom_killed);
@@ -199,6 +200,7 @@ std::string EncodeContainer(const ContainerRecord& c) {
       {"Config", config},
       {"State",
        {{"Running", c.state.running},
+        {"Restarting", c.state.restarting},
         {"Pid", c.state.pid},
         {"ExitCode", c.state.exit_code},
         {"OOMKilled", c.state.oom_killed},

@@ -74,6 +74,9 @@ struct ContainerRecord {
   HostConfig host_config;
   struct State {
     bool running = false;
+    // Between an exit and the restart its policy asked for: still running
+    // for stop, start and wait (Docker's Restarting state).
+    bool restarting = false;
     int pid = 0;
     int exit_code = 0;
     bool oom_killed = false;
