@@ -341,6 +341,14 @@ int Daemon::StepRestore(Job&) {
 }
 
 int Daemon::StepShutdownHooks(Job&) {
+  // Stopping the containers takes up to stop_timeout before its SIGKILL, and
+  // then their undo: all hooks together get that and 5 s more. With the
+  // engine's 10 s default the containers' hook overran the budget whenever a
+  // container ignored SIGTERM, and the engine abandoned it while it still used
+  // this Daemon, which was then destroyed under it.
+  ShutdownOptions shutdown;
+  shutdown.hook_budget = options_.stop_timeout + absl::Seconds(5);
+  engine_.set_shutdown_options(shutdown);
   // Registered in reverse of the shutdown order docs/daemon.md gives (the engine runs the last
   // registered first): close graphdb, unmount, release ports, stop containers.
   engine_.OnShutdown([this] { CloseGraphDb(); }, "close graphdb");

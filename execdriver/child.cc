@@ -91,6 +91,11 @@ absl::StatusOr<std::unique_ptr<ChildPlan>> ChildPlan::Build(const Spec& spec) {
   if (!caps.ok()) return caps.status();
 
   std::unique_ptr<ChildPlan> plan(new ChildPlan());
+  if (spec.seccomp) {
+    absl::StatusOr<const SeccompFilter*> filter = DefaultSeccompFilter();
+    if (!filter.ok()) return filter.status();
+    plan->seccomp_ = *filter;
+  }
   plan->rootfs_ = spec.rootfs;
   plan->hostname_ = spec.hostname;
   plan->argv0_ = spec.argv[0];
@@ -200,6 +205,10 @@ void ChildPlan::Run() const {
   if (::syscall(SYS_setresuid, uid_, uid_, uid_) != 0) Fail(ChildStep::kSetuid, errno);
   if (int err = ApplyCapabilitySets(caps_); err != 0) Fail(ChildStep::kCapset, err);
   if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) Fail(ChildStep::kCloseRange, errno);
+  if (int err = SetNoNewPrivs(); err != 0) Fail(ChildStep::kNoNewPrivs, err);
+  if (seccomp_ != nullptr) {
+    if (int err = LoadSeccompFilter(*seccomp_); err != 0) Fail(ChildStep::kSeccomp, err);
+  }
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -255,6 +264,10 @@ std::string ChildPlan::StepName(const ChildError& e) const {
       return "capset";
     case ChildStep::kCloseRange:
       return "close_range";
+    case ChildStep::kNoNewPrivs:
+      return "set no_new_privs";
+    case ChildStep::kSeccomp:
+      return "load the seccomp filter";
     default:
       return "set-up";
   }

@@ -10,7 +10,9 @@
 // every other fd closed; EnterRootfs and the mount table (mounts.h);
 // hostname; loopback up; working dir created and entered; bounding set
 // dropped; setgroups, setgid, setuid; capability sets; umask 022; every fd
-// above 2 marked close-on-exec (close_range); execve of each candidate path.
+// above 2 marked close-on-exec (close_range); no_new_privs; the seccomp
+// filter (compiled by the parent, seccomp_profile.h); execve of each
+// candidate path. The filter refuses none of the syscalls that follow it.
 //
 // A failure writes one ChildError to the error pipe (close-on-exec) and
 // exits 127; a successful execve closes the pipe, so the parent reads EOF.
@@ -28,6 +30,7 @@
 #include "absl/status/statusor.h"
 #include "execdriver/capabilities.h"
 #include "execdriver/container.h"
+#include "execdriver/seccomp_profile.h"
 #include "execdriver/user.h"
 
 namespace berth::execdriver {
@@ -45,6 +48,8 @@ enum class ChildStep : int32_t {
   kSetuid,
   kCapset,
   kCloseRange,
+  kNoNewPrivs,
+  kSeccomp,
   kNotFound,  // no candidate exists
   kExec,      // index: into the candidates
 };
@@ -91,6 +96,7 @@ class ChildPlan {
   gid_t gid_ = 0;
   std::vector<gid_t> groups_;
   CapabilityPlan caps_;
+  const SeccompFilter* seccomp_ = nullptr;  // null: unconfined
 };
 
 }  // namespace berth::execdriver

@@ -15,9 +15,10 @@
 //            with null, zero, full, random, urandom, tty, /dev/pts as a new
 //            devpts instance, /dev/shm), the masked and read-only /proc paths,
 //            hostname, working dir, user, the capability bounding set reduced
-//            to kDefaultCapabilities, then execve of argv. Returns once execve
-//            has succeeded, or the error of the first step that failed (the
-//            child is then reaped and nothing is left running).
+//            to kDefaultCapabilities, no_new_privs, the default seccomp
+//            filter (seccomp_profile.h), then execve of argv. Returns once
+//            execve has succeeded, or the error of the first step that failed
+//            (the child is then reaped and nothing is left running).
 //   Wait     blocks until the process has exited and been reaped; the status
 //            is as a shell reports it (0-255, 128+signal) and an OOM kill is
 //            flagged. Any number of threads may wait.
@@ -42,7 +43,8 @@
 // blocked or ignored, umask 022.
 //
 // The pieces: child.h (the init between clone and execve), mounts.h,
-// capabilities.h, user.h, cgroups.h, monitor.h, subscribers.h, json_log.h.
+// capabilities.h, seccomp_profile.h, user.h, cgroups.h, monitor.h,
+// subscribers.h, json_log.h.
 #ifndef BERTH_EXECDRIVER_CONTAINER_H_
 #define BERTH_EXECDRIVER_CONTAINER_H_
 
@@ -98,6 +100,9 @@ struct Spec {
   bool open_stdin = false;
   std::string log_path;  // json-file log, appended to; "" = none
   CgroupOptions cgroups;
+  // The default seccomp filter (seccomp_profile.h); false for `seccomp=unconfined`.
+  // no_new_privs is set either way.
+  bool seccomp = true;
 };
 
 struct ExitStatus {

@@ -65,6 +65,10 @@ absl::Time ParseTime(const std::string& rfc3339) {
 }
 
 std::string StatusText(const ContainerRecord& c) {
+  if (c.state.restarting) {
+    return absl::StrCat("Restarting (", c.state.exit_code, ") ", HumanDuration(absl::Now() - ParseTime(c.state.finished_at)),
+                        " ago");
+  }
   if (c.state.running) return absl::StrCat("Up ", HumanDuration(absl::Now() - ParseTime(c.state.started_at)));
   if (c.state.finished_at.empty()) return "";
   return absl::StrCat("Exited (", c.state.exit_code, ") ", HumanDuration(absl::Now() - ParseTime(c.state.finished_at)),

@@ -142,6 +142,21 @@ absl::Status ParseRestartPolicy(const Env& env, RestartPolicy* out) {
   return absl::OkStatus();
 }
 
+// Docker's spellings of the options berth implements: without the seccomp
+// filter, and no_new_privs (which berth always sets).
+absl::Status ParseSecurityOpt(const Env& env, std::vector<std::string>* out) {
+  absl::StatusOr<std::vector<std::string>> opts = StringList(env, "SecurityOpt");
+  if (!opts.ok()) return opts.status();
+  for (const std::string& o : *opts) {
+    if (o != "seccomp=unconfined" && o != "seccomp:unconfined" && o != "no-new-privileges" &&
+        o != "no-new-privileges=true" && o != "no-new-privileges:true") {
+      return Bad("SecurityOpt", "unsupported option (berth knows seccomp=unconfined and no-new-privileges)", o);
+    }
+  }
+  *out = *std::move(opts);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<CreateRequest> ParseCreateRequest(const Env& env) {
@@ -190,6 +205,7 @@ absl::StatusOr<CreateRequest> ParseCreateRequest(const Env& env) {
   if (!links.ok()) return links.status();
   r.host_config.links = *links;
   if (absl::Status s = ParseRestartPolicy(env, &r.host_config.restart_policy); !s.ok()) return s;
+  if (absl::Status s = ParseSecurityOpt(env, &r.host_config.security_opt); !s.ok()) return s;
   return r;
 }
 

@@ -144,6 +144,7 @@ absl::StatusOr<ContainerRecord> DecodeContainer(absl::string_view text) {
   if (auto cfg = j.find("Config"); cfg != j.end() && cfg->is_object()) ReadConfig(r, *cfg, &c.config);
   if (auto st = j.find("State"); st != j.end()) {
     r.Get(*st, "Running", &c.state.running);
+    r.Get(*st, "Restarting", &c.state.restarting);
     r.Get(*st, "Pid", &c.state.pid);
     r.Get(*st, "ExitCode", &c.state.exit_code);
     r.Get(*st, "OOMKilled", &c.state.oom_killed);
@@ -170,6 +171,7 @@ absl::Status DecodeHostConfig(absl::string_view text, HostConfig* h) {
   Reader r("hostconfig.json");
   r.Ports(j, "PortBindings", &h->port_bindings);
   r.Get(j, "Links", &h->links);
+  r.Get(j, "SecurityOpt", &h->security_opt);
   if (auto p = j.find("RestartPolicy"); p != j.end()) {
     r.Get(*p, "Name", &h->restart_policy.name);
     r.Get(*p, "MaximumRetryCount", &h->restart_policy.maximum_retry_count);
@@ -198,6 +200,7 @@ std::string EncodeContainer(const ContainerRecord& c) {
       {"Config", config},
       {"State",
        {{"Running", c.state.running},
+        {"Restarting", c.state.restarting},
         {"Pid", c.state.pid},
         {"ExitCode", c.state.exit_code},
         {"OOMKilled", c.state.oom_killed},
@@ -224,6 +227,7 @@ std::string EncodeHostConfig(const HostConfig& h) {
   json j = {
       {"PortBindings", PortsJson(h.port_bindings)},
       {"Links", h.links},
+      {"SecurityOpt", h.security_opt},
       {"RestartPolicy", {{"Name", h.restart_policy.name}, {"MaximumRetryCount", h.restart_policy.maximum_retry_count}}},
   };
   return j.dump(-1, ' ', false, json::error_handler_t::replace);

@@ -55,6 +55,10 @@ struct HostConfig {
   PortMap port_bindings;
   std::vector<std::string> links;  // "/web:db"
   RestartPolicy restart_policy;
+  // Docker's security options; berth knows "seccomp=unconfined" (also
+  // written "seccomp:unconfined"), which runs the container without the
+  // default seccomp filter.
+  std::vector<std::string> security_opt;
   bool operator==(const HostConfig&) const = default;
 };
 
@@ -70,6 +74,9 @@ struct ContainerRecord {
   HostConfig host_config;
   struct State {
     bool running = false;
+    // Between an exit and the restart its policy asked for: still running
+    // for stop, start and wait (Docker's Restarting state).
+    bool restarting = false;
     int pid = 0;
     int exit_code = 0;
     bool oom_killed = false;

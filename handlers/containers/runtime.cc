@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "engine/log.h"
+#include "handlers/containers/restart_policy.h"
 #include "handlers/containers/rootfs_files.h"
 #include "handlers/storage/storage.h"
 #include "nlohmann/json.hpp"
@@ -70,11 +71,31 @@ class StepTimes {
 
 }  // namespace
 
+// One run of a container, from a start by a user to its final exit: the
+// restarts by its policy replace the process, links and interface.
 struct ContainerRuntime::Live {
-  std::shared_ptr<execdriver::Container> process;
-  std::vector<Env> links;  // link -A envs, for link -D
-  bool interface = false;
+  absl::Mutex mu;
+  std::shared_ptr<execdriver::Container> process ABSL_GUARDED_BY(mu);
+  std::vector<Env> links ABSL_GUARDED_BY(mu);  // link -A envs, for link -D
+  bool interface ABSL_GUARDED_BY(mu) = false;
+  absl::Time started ABSL_GUARDED_BY(mu);
+  // Set by a user's stop, kill, restart or delete and by the shutdown: the
+  // next exit is final, and a pending restart is cancelled.
+  bool no_restart ABSL_GUARDED_BY(mu) = false;
   std::thread waiter;
+
+  std::shared_ptr<execdriver::Container> Process() {
+    absl::MutexLock lock(&mu);
+    return process;
+  }
+  void CancelRestart() {
+    absl::MutexLock lock(&mu);
+    no_restart = true;
+  }
+  bool RestartCancelled() {
+    absl::MutexLock lock(&mu);
+    return no_restart;
+  }
 };
 
 struct ContainerRuntime::StartUndo {
@@ -97,7 +118,9 @@ ContainerRuntime::~ContainerRuntime() {
   // Nothing may outlive the runtime whose waiter threads record it: a
   // container still running here (StopAll was not called) is killed.
   for (auto& [id, l] : live) {
-    if (!l->process->Exited()) (void)l->process->Signal(SIGKILL);
+    l->CancelRestart();
+    std::shared_ptr<execdriver::Container> p = l->Process();
+    if (p != nullptr && !p->Exited()) (void)p->Signal(SIGKILL);
   }
   for (auto& [id, l] : live) {
     if (l->waiter.joinable()) l->waiter.join();
@@ -324,13 +347,13 @@ void ContainerRuntime::Undo(StartUndo& undo) {
 absl::Status ContainerRuntime::Start(const std::string& id) {
   std::shared_ptr<absl::Mutex> op = OpLock(id);
   absl::MutexLock lock(op.get());
-  absl::Status s = StartLocked(id);
+  absl::Status s = StartLocked(id, /*by_policy=*/false);
   if (s.ok() || s.code() == absl::StatusCode::kNotFound) return s;
   (void)store_.Update(id, [&](ContainerRecord& c) { c.state.error = std::string(s.message()); });
   return absl::Status(s.code(), absl::StrCat("Cannot start container ", id, ": ", s.message()));
 }
 
-absl::Status ContainerRuntime::StartLocked(const std::string& id) {
+absl::Status ContainerRuntime::StartLocked(const std::string& id, bool by_policy) {
   absl::StatusOr<ContainerRecord> rec = store_.Get(id);
   if (!rec.ok()) return rec.status();
   const ContainerRecord& c = *rec;
@@ -344,6 +367,16 @@ absl::Status ContainerRuntime::StartLocked(const std::string& id) {
     }
   }
   if (old != nullptr && old->waiter.joinable()) old->waiter.join();
+  auto live = std::make_shared<Live>();
+  if (absl::Status s = Launch(c, *live, by_policy); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  live_[id] = live;
+  live->waiter = std::thread([this, id, live] { Supervise(id, live); });
+  return absl::OkStatus();
+}
+
+absl::Status ContainerRuntime::Launch(const ContainerRecord& c, Live& live, bool by_policy) {
+  const std::string& id = c.id;
   absl::StatusOr<std::vector<LinkTarget>> links = ResolveLinks(c);
   if (!links.ok()) return links.status();
 
@@ -372,6 +405,9 @@ absl::Status ContainerRuntime::StartLocked(const std::string& id) {
   spec.open_stdin = c.config.open_stdin;
   spec.log_path = c.log_path;
   spec.cgroups = options_.cgroups;
+  for (const std::string& opt : c.host_config.security_opt) {
+    if (opt == "seccomp=unconfined" || opt == "seccomp:unconfined") spec.seccomp = false;
+  }
   absl::StatusOr<std::unique_ptr<execdriver::Container>> process = execdriver::Container::Create(spec);
   if (!process.ok()) {
     Undo(undo);
@@ -406,6 +442,8 @@ absl::Status ContainerRuntime::StartLocked(const std::string& id) {
   if (s.ok()) {
     s = store_.Update(id, [&](ContainerRecord& r) {
       r.state.running = true;
+      r.state.restarting = false;
+      r.restart_count = by_policy ? r.restart_count + 1 : 0;
       r.state.pid = undo.process->pid();
       r.state.exit_code = 0;
       r.state.oom_killed = false;
@@ -421,42 +459,117 @@ absl::Status ContainerRuntime::StartLocked(const std::string& id) {
     Undo(undo);
     return s;
   }
-  auto live = std::make_shared<Live>();
-  live->process = undo.process;
-  live->links = std::move(undo.links);
-  live->interface = undo.interface;
   {
-    absl::MutexLock lock(&mu_);
-    live_[id] = live;
-    live->waiter = std::thread([this, id, live] { OnExit(id, live); });
+    absl::MutexLock lock(&live.mu);
+    live.process = undo.process;
+    live.links = std::move(undo.links);
+    live.interface = undo.interface;
+    live.started = absl::Now();
   }
   times.Mark("record");
   spdlog::debug("container {} started: {}", id, times.text());
   return absl::OkStatus();
 }
 
-void ContainerRuntime::OnExit(const std::string& id, std::shared_ptr<Live> live) {
-  execdriver::ExitStatus status = live->process->Wait();
-  StepTimes times;
-  StartUndo undo;
-  undo.id = id;
-  undo.rootfs = true;
-  undo.process = live->process;
-  undo.interface = live->interface;
-  undo.links = live->links;
-  Undo(undo);
-  times.Mark("undo");
+void ContainerRuntime::Supervise(const std::string& id, std::shared_ptr<Live> live) {
+  absl::StatusOr<ContainerRecord> rec = store_.Get(id);
+  RestartTracker tracker(rec.ok() ? rec->host_config.restart_policy : RestartPolicy());
+  for (;;) {
+    std::shared_ptr<execdriver::Container> process = live->Process();
+    execdriver::ExitStatus status = process->Wait();
+    StepTimes times;
+    StartUndo undo;
+    undo.id = id;
+    undo.rootfs = true;
+    undo.process = process;
+    absl::Time started;
+    bool by_user;
+    {
+      absl::MutexLock lock(&live->mu);
+      undo.interface = live->interface;
+      undo.links = live->links;
+      started = live->started;
+      by_user = live->no_restart;
+    }
+    Undo(undo);
+    times.Mark("undo");
+    RestartDecision next = tracker.OnExit(status.code, status.finished_at - started, by_user);
+    if (!next.restart) {
+      RecordStopped(id, status, "");
+      spdlog::debug("container {} exited {}: {}", id, status.code, times.text());
+      return;
+    }
+    // Docker's Restarting state: still Running for stop, wait and start.
+    absl::Status s = store_.Update(id, [&](ContainerRecord& r) {
+      r.state.restarting = true;
+      r.state.pid = 0;
+      r.state.exit_code = status.code;
+      r.state.oom_killed = status.oom_killed;
+      r.state.finished_at = storage::FormatRfc3339(status.finished_at);
+      r.network = ContainerRecord::Network();
+    });
+    if (!s.ok()) spdlog::warn("container {}: recording its exit: {}", id, s.message());
+    spdlog::info("container {} exited {}; restarting in {}", id, status.code, absl::FormatDuration(next.delay));
+    std::shared_ptr<absl::Mutex> op = AwaitRestart(id, *live, next.delay);
+    if (op == nullptr) {
+      RecordStopped(id, status, "");
+      return;
+    }
+    absl::StatusOr<ContainerRecord> c = store_.Get(id);
+    s = c.ok() ? Launch(*c, *live, /*by_policy=*/true) : c.status();
+    op->Unlock();
+    if (!s.ok()) {
+      spdlog::warn("container {}: restart by its policy failed: {}", id, s.message());
+      RecordStopped(id, status, std::string(s.message()));
+      return;
+    }
+  }
+}
+
+std::shared_ptr<absl::Mutex> ContainerRuntime::AwaitRestart(const std::string& id, Live& live,
+                                                            absl::Duration delay) {
+  {
+    absl::MutexLock lock(&live.mu);
+    if (live.mu.AwaitWithTimeout(absl::Condition(&live.no_restart), delay)) return nullptr;
+  }
+  // A stop holds the operation lock until the record says stopped, which
+  // this thread writes: so the lock is tried, never waited for, while the
+  // restart may still be cancelled.
+  std::shared_ptr<absl::Mutex> op = OpLock(id);
+  for (;;) {
+    if (live.RestartCancelled()) return nullptr;
+    if (op->TryLock()) break;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  if (live.RestartCancelled()) {
+    op->Unlock();
+    return nullptr;
+  }
+  return op;
+}
+
+void ContainerRuntime::RecordStopped(const std::string& id, const execdriver::ExitStatus& status,
+                                     const std::string& error) {
   absl::Status s = store_.Update(id, [&](ContainerRecord& r) {
     r.state.running = false;
+    r.state.restarting = false;
     r.state.pid = 0;
     r.state.exit_code = status.code;
     r.state.oom_killed = status.oom_killed;
+    if (!error.empty()) r.state.error = error;
     r.state.finished_at = storage::FormatRfc3339(status.finished_at);
     r.network = ContainerRecord::Network();
   });
   if (!s.ok()) spdlog::warn("container {}: recording its exit: {}", id, s.message());
-  times.Mark("record");
-  spdlog::debug("container {} exited {}: {}", id, status.code, times.text());
+}
+
+void ContainerRuntime::CancelRestart(const std::string& id) {
+  std::shared_ptr<Live> live;
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = live_.find(id); it != live_.end()) live = it->second;
+  }
+  if (live != nullptr) live->CancelRestart();
 }
 
 // ---- stop, kill, wait, delete ----
@@ -464,15 +577,19 @@ void ContainerRuntime::OnExit(const std::string& id, std::shared_ptr<Live> live)
 absl::StatusOr<std::shared_ptr<execdriver::Container>> ContainerRuntime::Process(const std::string& id) {
   absl::StatusOr<ContainerRecord> c = store_.Get(id);
   if (!c.ok()) return c.status();
-  absl::MutexLock lock(&mu_);
-  auto it = live_.find(id);
-  if (!c->state.running || it == live_.end() || it->second->process->Exited()) {
+  std::shared_ptr<execdriver::Container> process;
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = live_.find(id); it != live_.end()) process = it->second->Process();
+  }
+  if (!c->state.running || process == nullptr || process->Exited()) {
     return absl::FailedPreconditionError(absl::StrCat("Container ", c->name, " is not running"));
   }
-  return it->second->process;
+  return process;
 }
 
 absl::Status ContainerRuntime::Stop(const std::string& id, absl::Duration timeout) {
+  CancelRestart(id);
   std::shared_ptr<absl::Mutex> op = OpLock(id);
   absl::MutexLock lock(op.get());
   return StopLocked(id, timeout);
@@ -495,16 +612,18 @@ absl::Status ContainerRuntime::StopLocked(const std::string& id, absl::Duration 
 }
 
 absl::Status ContainerRuntime::Kill(const std::string& id, int signal) {
+  CancelRestart(id);
   absl::StatusOr<std::shared_ptr<execdriver::Container>> p = Process(id);
   if (!p.ok()) return p.status();
   return (*p)->Signal(signal);
 }
 
 absl::Status ContainerRuntime::Restart(const std::string& id, absl::Duration timeout) {
+  CancelRestart(id);
   std::shared_ptr<absl::Mutex> op = OpLock(id);
   absl::MutexLock lock(op.get());
   if (absl::Status s = StopLocked(id, timeout); !s.ok()) return s;
-  absl::Status s = StartLocked(id);
+  absl::Status s = StartLocked(id, /*by_policy=*/false);
   if (s.ok()) return s;
   return absl::Status(s.code(), absl::StrCat("Cannot restart container ", id, ": ", s.message()));
 }
@@ -519,6 +638,7 @@ absl::StatusOr<int> ContainerRuntime::Wait(const std::string& id, const std::fun
 }
 
 absl::Status ContainerRuntime::Delete(const std::string& id, bool force) {
+  if (force) CancelRestart(id);
   std::shared_ptr<absl::Mutex> op = OpLock(id);
   absl::MutexLock lock(op.get());
   absl::StatusOr<ContainerRecord> c = store_.Get(id);
@@ -604,6 +724,7 @@ RestoreReport ContainerRuntime::Restore() {
     return absl::OkStatus();
   });
   if (!names.ok()) report.warnings.push_back(absl::StrCat("container names: ", names.message()));
+  std::vector<std::string> to_restart;
   for (ContainerRecord& c : records) {
     bool was_running = c.state.running;
     // A berthd that died while the container ran, or half-way through its
@@ -614,6 +735,7 @@ RestoreReport ContainerRuntime::Restore() {
     }
     if (was_running) {
       c.state.running = false;
+      c.state.restarting = false;
       c.state.pid = 0;
       c.state.exit_code = -127;
       c.state.finished_at = Now();
@@ -625,7 +747,22 @@ RestoreReport ContainerRuntime::Restore() {
       continue;
     }
     ++report.restored;
-    if (was_running && options_.network_enabled && !c.network.ip_address.empty()) HoldNetwork(c, report);
+    if (RestartAtRestore(c.host_config.restart_policy, was_running)) {
+      to_restart.push_back(c.id);
+    } else if (was_running && options_.network_enabled && !c.network.ip_address.empty()) {
+      HoldNetwork(c, report);
+    }
+  }
+  // After every record is in: a container may link to another one.
+  for (const std::string& id : to_restart) {
+    std::shared_ptr<absl::Mutex> op = OpLock(id);
+    absl::MutexLock lock(op.get());
+    if (absl::Status s = StartLocked(id, /*by_policy=*/true); !s.ok()) {
+      report.warnings.push_back(absl::StrCat("container ", id, ": restart by its policy failed: ", s.message()));
+      (void)store_.Update(id, [&](ContainerRecord& r) { r.state.error = std::string(s.message()); });
+      continue;
+    }
+    ++report.restarted;
   }
   return report;
 }
@@ -665,12 +802,16 @@ void ContainerRuntime::StopAll(absl::Duration timeout) {
     absl::MutexLock lock(&mu_);
     for (const auto& [id, live] : live_) running.emplace_back(id, live);
   }
-  for (auto& [id, live] : running) (void)live->process->Signal(SIGTERM);
+  for (auto& [id, live] : running) {
+    live->CancelRestart();
+    (void)live->Process()->Signal(SIGTERM);
+  }
   absl::Time until = absl::Now() + timeout;
   for (auto& [id, live] : running) {
-    if (!live->process->WaitFor(std::max(until - absl::Now(), absl::ZeroDuration()))) {
+    std::shared_ptr<execdriver::Container> process = live->Process();
+    if (!process->WaitFor(std::max(until - absl::Now(), absl::ZeroDuration()))) {
       spdlog::warn("container {} did not stop within {}; killing it", id, absl::FormatDuration(timeout));
-      (void)live->process->Signal(SIGKILL);
+      (void)process->Signal(SIGKILL);
     }
   }
   for (auto& [id, live] : running) {

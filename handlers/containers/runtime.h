@@ -18,8 +18,13 @@
 //
 // When the process exits (for whatever reason), a waiter thread undoes the
 // same steps — links removed, interface and ports released, cgroup removed,
-// rootfs unmounted — and only then records the container as stopped, with
-// its exit code, OOM flag and finish time; `wait` returns after that.
+// rootfs unmounted — and then applies the restart policy (restart_policy.h).
+// Restarted: the record keeps Running and says Restarting (with the exit
+// code) during the back-off, then the same start runs again and RestartCount
+// goes up. Not restarted: the container is recorded as stopped, with its exit
+// code, OOM flag and finish time; `wait` returns after that. Stop, kill,
+// delete and shutdown cancel a restart, pending or to come. A start by a user
+// sets RestartCount to 0.
 //
 // Operations on one container are serialised; different containers proceed
 // in parallel. Every record change is written before the operation returns.
@@ -69,6 +74,7 @@ struct CreateRequest {
 struct RestoreReport {
   int restored = 0;
   int marked_stopped = 0;  // were running when the previous berthd ended
+  int restarted = 0;       // started again by their restart policy
   std::vector<std::string> warnings;
 };
 
@@ -105,7 +111,8 @@ class ContainerRuntime {
   // were running are marked stopped (exit code -127) and whatever their
   // crashed berthd left (cgroups) is removed; their address and host ports
   // are held (allocate_port Reserve=true: no rules, no proxy) until they start
-  // again, so that nobody else takes them meanwhile.
+  // again, so that nobody else takes them meanwhile. Then the containers
+  // whose restart policy says so (RestartAtRestore) are started again.
   RestoreReport Restore();
   // Stops every running container within `timeout` (SIGTERM, then SIGKILL).
   void StopAll(absl::Duration timeout);
@@ -124,7 +131,15 @@ class ContainerRuntime {
   };
 
   std::shared_ptr<absl::Mutex> OpLock(const std::string& id);
-  absl::Status StartLocked(const std::string& id);
+  // `by_policy`: a restart by the restart policy (RestartCount + 1) rather
+  // than a user's start (RestartCount = 0).
+  absl::Status StartLocked(const std::string& id, bool by_policy);
+  // Everything a start does once the record is known: on success `live`
+  // holds the new process and its network, and the record says running.
+  absl::Status Launch(const ContainerRecord& c, Live& live, bool by_policy);
+  // Marks `id`'s waiter so that the exit to come is not restarted and a
+  // pending restart is cancelled: before stop, kill, restart and delete.
+  void CancelRestart(const std::string& id);
   absl::Status StopLocked(const std::string& id, absl::Duration timeout);
   absl::Status MakeLayers(const std::string& id, const std::string& image);
   absl::Status WireNetwork(const ContainerRecord& c, execdriver::Container& process, StartUndo& undo,
@@ -134,7 +149,12 @@ class ContainerRuntime {
   absl::StatusOr<std::vector<LinkTarget>> ResolveLinks(const ContainerRecord& c);
   void Undo(StartUndo& undo);
   void HoldNetwork(const ContainerRecord& c, RestoreReport& report);
-  void OnExit(const std::string& id, std::shared_ptr<Live> live);
+  // The waiter thread: waits for each exit, undoes, records, restarts.
+  void Supervise(const std::string& id, std::shared_ptr<Live> live);
+  // Waits out a restart's back-off and returns `id`'s operation lock, held;
+  // null when the restart was cancelled meanwhile.
+  std::shared_ptr<absl::Mutex> AwaitRestart(const std::string& id, Live& live, absl::Duration delay);
+  void RecordStopped(const std::string& id, const execdriver::ExitStatus& status, const std::string& error);
   absl::Status RunJob(const std::string& name, std::vector<std::string> args, Env env, Env* out);
   absl::StatusOr<std::string> UniqueName();
 

@@ -6,7 +6,7 @@ BERTH_PACKAGES=(
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libsqlite3-dev sqlite3 libabsl-dev
   libiptc-dev libip4tc-dev iptables libnftables-dev libnftnl-dev nftables
   libnl-route-3-dev nlohmann-json3-dev
-  libcli11-dev libspdlog-dev doctest-dev libsystemd-dev
+  libcli11-dev libspdlog-dev doctest-dev libsystemd-dev libseccomp-dev
   iproute2 procps util-linux tar
   busybox-static runc help2man
 )

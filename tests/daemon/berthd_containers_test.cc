@@ -3,7 +3,8 @@
 // confinement, cgroup limits (OOM, pids), published ports reached from another
 // namespace and from berthd's host, links under --icc=false, stop's SIGKILL
 // after t, logs after exit and after a restart, a delete that leaves nothing,
-// and hostile images that try to make berthd write outside their rootfs.
+// hostile images that try to make berthd write outside their rootfs, restart
+// policies (on exit and at restore) and the seccomp filter with its opt-out.
 // Needs root; every container's cgroup lives under a parent of the test's own.
 #include <doctest/doctest.h>
 
@@ -198,7 +199,9 @@ TEST_CASE("a container cannot mount, mknod a disk, load modules or write sysrq-t
                         "grep CapBnd /proc/self/status; wc -c < /proc/timer_list")});
   CHECK(code == 0);
   RunResult logs = h.Job({"logs", "confined"});
-  CHECK(logs.out == "mount=255\nmknod=1\nsysrq=1\nCapBnd:\t00000000a80425fb\n0\n");
+  // mount is refused by the seccomp filter now (busybox's mount then exits 1;
+  // with only the missing CAP_SYS_ADMIN refusing it, it exited 255).
+  CHECK(logs.out == "mount=1\nmknod=1\nsysrq=1\nCapBnd:\t00000000a80425fb\n0\n");
 }
 
 TEST_CASE("cgroup limits: an OOM kill is 137 and recorded; a fork bomb stops at the pids limit") {
@@ -454,6 +457,120 @@ TEST_CASE("a SIGKILLed berthd leaves nothing running; the restarted one cleans u
   CHECK(h.Job({"start", "web"}).status == 0);
   CHECK(WaitFor([&] { return FetchFromHost(h.ns(), "http://127.0.0.1:8080/").out == "again\n"; }, absl::Seconds(10)));
   CHECK(Count(h.ns().Save(), "DNAT") == 1);
+}
+
+// A container that counts its runs in its own rootfs (which a restart keeps)
+// and exits 4 until run `succeed_at`, then 0.
+std::string CountingRuns(int succeed_at) {
+  return Cmd(absl::StrCat("n=$(cat /runs 2>/dev/null || echo 0); n=$((n+1)); echo $n > /runs; echo run $n; ",
+                          "[ $n -ge ", succeed_at, " ] && exit 0; exit 4"));
+}
+
+TEST_CASE("restart policy on-failure: two failures are restarted, the success ends it; wait sees only the end") {
+  Host h("onfail");
+  if (Skip(h.ns())) return;
+  REQUIRE(h.Ready() == "");
+  std::string id;
+  absl::Time start = absl::Now();
+  CHECK(h.Run({"Image=bb", "Name=flaky", "RestartPolicy=on-failure:5", CountingRuns(3)}, &id) == 0);
+  // Back-off: 100 ms, then 200 ms.
+  CHECK(absl::Now() - start >= absl::Milliseconds(300));
+  CHECK(h.Job({"logs", "flaky"}).out == "run 1\nrun 2\nrun 3\n");
+  json c = h.Inspect(id);
+  CHECK(c["RestartCount"] == 2);
+  CHECK(c["State"]["Running"] == false);
+  CHECK(c["State"]["Restarting"] == false);
+  CHECK(c["HostConfig"]["RestartPolicy"]["Name"] == "on-failure");
+
+  // A limit of 2: the first run and two restarts, all failing.
+  CHECK(h.Run({"Image=bb", "Name=doomed", R"(RestartPolicy={"Name":"on-failure","MaximumRetryCount":2})",
+               CountingRuns(100)},
+              &id) == 4);
+  CHECK(h.Job({"logs", "doomed"}).out == "run 1\nrun 2\nrun 3\n");
+  CHECK(h.Inspect(id)["RestartCount"] == 2);
+
+  // no: one run.
+  CHECK(h.Run({"Image=bb", "Name=once", "RestartPolicy=no", CountingRuns(3)}, &id) == 4);
+  CHECK(h.Inspect(id)["RestartCount"] == 0);
+}
+
+TEST_CASE("restart policy always: restarts exit 0; a user's stop or kill is final; a user's start resets the count") {
+  Host h("always");
+  if (Skip(h.ns())) return;
+  REQUIRE(h.Ready() == "");
+  std::string id = h.Start({"Image=bb", "Name=loop", "RestartPolicy=always", Cmd("echo up; sleep 0.1")});
+  REQUIRE(WaitFor([&] { return h.Inspect(id)["RestartCount"].get<int>() >= 3; }, absl::Seconds(20)));
+  CHECK(h.Inspect(id)["State"]["Running"] == true);
+  CHECK(h.Job({"-e", "t=1", "stop", "loop"}).status == 0);
+  CHECK(h.Job({"wait", "loop"}).status == 0);
+  json stopped = h.Inspect(id);
+  CHECK(stopped["State"]["Running"] == false);
+  CHECK(stopped["State"]["Restarting"] == false);
+  int count = stopped["RestartCount"];
+  absl::SleepFor(absl::Milliseconds(500));
+  CHECK(h.Inspect(id)["RestartCount"] == count);
+  CHECK(h.Inspect(id)["State"]["Running"] == false);
+
+  std::string sleeper = h.Start({"Image=bb", "Name=sleeper", "RestartPolicy=always", Cmd("exec sleep 1000")});
+  CHECK(h.Job({"kill", "sleeper"}).status == 0);
+  CHECK(h.Job({"wait", "sleeper"}).out == "137\n");
+  absl::SleepFor(absl::Milliseconds(500));
+  CHECK(h.Inspect(sleeper)["State"]["Running"] == false);
+  CHECK(h.Inspect(sleeper)["RestartCount"] == 0);
+
+  // A start by a user: the count starts again from 0.
+  CHECK(h.Job({"start", "loop"}).status == 0);
+  CHECK(h.Inspect(id)["RestartCount"].get<int>() <= 1);
+  CHECK(h.Job({"-e", "force=true", "container_delete", "loop"}).status == 0);
+  CHECK_FALSE(CgroupExists(h.cgroups(), id));
+}
+
+TEST_CASE("restart policy at restore: after a berthd crash, always and on-failure containers start again, no does not") {
+  Host h("restore");
+  if (Skip(h.ns())) return;
+  REQUIRE(h.Ready() == "");
+  std::string always = h.Start({"Image=bb", "Name=always", "RestartPolicy=always", Cmd("exec sleep 1000")});
+  std::string onfail = h.Start({"Image=bb", "Name=onfail", "RestartPolicy=on-failure:1", Cmd("exec sleep 1000")});
+  std::string never = h.Start({"Image=bb", "Name=never", Cmd("exec sleep 1000")});
+  int old_pid = h.Inspect(always)["State"]["Pid"];
+  h.berthd().proc->Signal(SIGKILL);
+  REQUIRE(h.berthd().proc->Wait(absl::Seconds(10)).has_value());
+  h.Stop();
+  REQUIRE(h.Ready() == "");
+  for (const std::string& id : {always, onfail}) {
+    json c = h.Inspect(id);
+    CHECK(c["State"]["Running"] == true);
+    CHECK(c["RestartCount"] == 1);
+    CHECK(c["State"]["Pid"].get<int>() != old_pid);
+  }
+  json n = h.Inspect(never);
+  CHECK(n["State"]["Running"] == false);
+  CHECK(n["State"]["ExitCode"] == -127);
+  // The old process is gone (a zombie of an adoptive parent counts as gone).
+  std::string stat = ReadFileOrEmpty(absl::StrCat("/proc/", old_pid, "/stat"));
+  CHECK((stat.empty() || stat.find(") Z ") != std::string::npos));
+  CHECK(h.Job({"-e", "t=0", "stop", "always"}).status == 0);
+  CHECK(h.Job({"-e", "t=0", "stop", "onfail"}).status == 0);
+}
+
+TEST_CASE("seccomp: unshare in a container fails with EPERM; with SecurityOpt seccomp=unconfined it works") {
+  Host h("seccomp");
+  if (Skip(h.ns())) return;
+  REQUIRE(h.Ready() == "");
+  std::string probe = "grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status; unshare -U true 2>&1 && echo unshare=ok; exit 0";
+  CHECK(h.Run({"Image=bb", "Name=filtered", Cmd(probe)}) == 0);
+  std::string filtered = h.Job({"logs", "filtered"}).out;
+  CHECK(filtered.rfind("NoNewPrivs:\t1\nSeccomp:\t2\n", 0) == 0);
+  CHECK_MESSAGE(Count(filtered, "Operation not permitted") == 1, filtered);
+  std::string id;
+  CHECK(h.Run({"Image=bb", "Name=unconfined", R"(SecurityOpt=["seccomp=unconfined"])", Cmd(probe)}, &id) == 0);
+  CHECK(h.Job({"logs", "unconfined"}).out == "NoNewPrivs:\t1\nSeccomp:\t0\nunshare=ok\n");
+  CHECK(h.Inspect(id)["HostConfig"]["SecurityOpt"].dump() == R"(["seccomp=unconfined"])");
+  RunResult bad = h.Job({"-e", "Image=bb", "-e", "Cmd=true", "-e", "SecurityOpt=apparmor:unconfined", "create"});
+  CHECK(bad.status == 1);
+  CHECK(bad.err ==
+        "SecurityOpt: unsupported option (berth knows seccomp=unconfined and no-new-privileges) "
+        "'apparmor:unconfined'\n");
 }
 
 }  // namespace

@@ -264,7 +264,9 @@ TEST_CASE("container records round-trip and refuse a bad id") {
   c.name = "/web";
   c.image = std::string(64, 'b');
   c.state.running = true;
+  c.state.restarting = true;
   c.state.pid = 42;
+  c.restart_count = 3;
   c.network.ip_address = "172.17.0.2";
   c.network.ip_prefix_len = 16;
   c.network.ports["80/tcp"] = {{"0.0.0.0", "8080"}};
@@ -275,8 +277,19 @@ TEST_CASE("container records round-trip and refuse a bad id") {
   CHECK(DecodeContainer("[]").status().message() == "config.json: not a JSON object");
   CHECK(DecodeContainer("{\"ID\":5}").status().message() == "config.json: ID has the wrong type");
   TempDir dir;
+  c.host_config.restart_policy = {"on-failure", 5};
+  c.host_config.security_opt = {"seccomp=unconfined"};
   REQUIRE(WriteContainer(dir.path(), c, true).ok());
-  CHECK(*DecodeContainer(ReadFileOrEmpty(dir.path() + "/" + c.id + "/config.json")) == c);
+  // config.json holds the state, hostconfig.json the policy and options; a
+  // record of the previous release (no Restarting, no SecurityOpt) reads too.
+  auto read = ReadContainer(dir.path() + "/" + c.id);
+  REQUIRE(read.ok());
+  CHECK(*read == c);
+  HostConfig old;
+  REQUIRE(DecodeHostConfig(R"({"PortBindings":{},"Links":[],"RestartPolicy":{"Name":"always","MaximumRetryCount":0}})",
+                           &old).ok());
+  CHECK(old.restart_policy.name == "always");
+  CHECK(old.security_opt.empty());
 }
 
 }  // namespace
