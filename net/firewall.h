@@ -5,7 +5,7 @@
 // mapper only see this interface; which backend runs is decided once, at
 // init_networkdriver.
 //
-// Both backends give the same behaviour (SPEC §7):
+// Both backends give the same behaviour (docs/networking.md):
 //   - DNAT of a published host port, from outside the bridge and from the
 //     host itself (not from 127.0.0.0/8: the userland proxy carries that);
 //   - the ACCEPT of traffic forwarded to a published container port;

@@ -139,7 +139,10 @@ double TimeToRestored(const std::vector<std::string>& argv) {
   return ms;
 }
 
-void WriteRecords(const std::string& root, int n) {
+// n container records under <root>/containers: with `networked`, every one
+// was running with an address and a published port; otherwise a tenth were
+// running when the daemon died, without networking.
+void WriteRecords(const std::string& root, int n, bool networked) {
   std::string dir = root + "/containers";
   std::filesystem::create_directories(dir);
   for (int i = 0; i < n; ++i) {
@@ -149,32 +152,17 @@ void WriteRecords(const std::string& root, int n) {
     c.id = id;
     c.name = absl::StrCat("/c", i);
     c.image = std::string(64, 'f');
-    c.state.running = i % 10 == 0;  // a tenth were running when the daemon died
+    c.state.running = networked || i % 10 == 0;
     c.state.pid = c.state.running ? 999999 : 0;
-    if (!WriteContainer(dir, c, false).ok()) std::exit(1);
-  }
-}
-
-// Containers that were running, each with an address and a published port.
-void WriteNetworkedRecords(const std::string& root, int n) {
-  std::string dir = root + "/containers";
-  std::filesystem::create_directories(dir);
-  for (int i = 0; i < n; ++i) {
-    ContainerRecord c;
-    char id[65];
-    std::snprintf(id, sizeof id, "%064x", i + 1);
-    c.id = id;
-    c.name = absl::StrCat("/c", i);
-    c.image = std::string(64, 'f');
-    c.config.exposed_ports = {"80/tcp"};
-    c.host_config.port_bindings["80/tcp"] = {PortBinding{"", absl::StrCat(20000 + i)}};
-    c.state.running = true;
-    c.state.pid = 999999;
-    c.network.ip_address = absl::StrCat("172.17.", (i + 2) / 256, ".", (i + 2) % 256);
-    c.network.ip_prefix_len = 16;
-    c.network.gateway = "172.17.42.1";
-    c.network.bridge = "berth0";
-    c.network.ports["80/tcp"] = {PortBinding{"", absl::StrCat(20000 + i)}};
+    if (networked) {
+      c.config.exposed_ports = {"80/tcp"};
+      c.host_config.port_bindings["80/tcp"] = {PortBinding{"", absl::StrCat(20000 + i)}};
+      c.network.ip_address = absl::StrCat("172.17.", (i + 2) / 256, ".", (i + 2) % 256);
+      c.network.ip_prefix_len = 16;
+      c.network.gateway = "172.17.42.1";
+      c.network.bridge = "berth0";
+      c.network.ports["80/tcp"] = {PortBinding{"", absl::StrCat(20000 + i)}};
+    }
     if (!WriteContainer(dir, c, false).ok()) std::exit(1);
   }
 }
@@ -218,7 +206,7 @@ int Main(int argc, char** argv) {
     empty_ms.push_back(TimeToReady({berthd, "-b", "none", "-g", dir + "/empty", "-p", dir + "/empty.pid", "-H",
                                     "ipc://" + dir + "/empty.sock"},
                                    "ipc://" + dir + "/empty.sock"));
-    WriteRecords(dir + "/full", 1000);
+    WriteRecords(dir + "/full", 1000, /*networked=*/false);
     restore_ms.push_back(TimeToReady({berthd, "-b", "none", "-g", dir + "/full", "-p", dir + "/full.pid", "-H",
                                       "ipc://" + dir + "/full.sock"},
                                      "ipc://" + dir + "/full.sock"));
@@ -232,7 +220,7 @@ int Main(int argc, char** argv) {
         std::string dir = absl::StrCat(base, "/net-", firewall, "-", run);
         std::string ns = absl::StrCat("berth-dbench-", ::getpid(), "-", firewall, "-", run);
         std::filesystem::create_directories(dir);
-        WriteNetworkedRecords(dir + "/root", 1000);
+        WriteRecords(dir + "/root", 1000, /*networked=*/true);
         if (RunQuiet({"ip", "netns", "add", ns}) != 0) {
           std::fprintf(stderr, "daemon_bench: cannot create namespace %s\n", ns.c_str());
           return 1;
