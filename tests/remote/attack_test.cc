@@ -39,6 +39,22 @@ using testing::TempDir;
 using testing::ToolPath;
 using testing::WaitFor;
 
+// Under AddressSanitizer berthd's allocator keeps freed memory in quarantine
+// and on shadow pages: its resident size says nothing about berth's own
+// memory. The bounds on it are checked in the main build; the sanitizer build
+// checks everything else these tests assert.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kRssMeaningful = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kRssMeaningful = false;
+#else
+constexpr bool kRssMeaningful = true;
+#endif
+#else
+constexpr bool kRssMeaningful = true;
+#endif
+
 size_t RssBytes(pid_t pid) {
   std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
   std::string line;
@@ -368,7 +384,7 @@ TEST_CASE("4. a frame of nested empty arrays costs memory and time in proportion
   MESSAGE("rss before ", rss_before >> 20, " MiB, peak ", rss_peak >> 20, " MiB; worst echo ",
           absl::FormatDuration(worst_echo));
   // The frame itself (16 MiB, held by ZeroMQ while it is read) plus a small constant.
-  CHECK(rss_peak < rss_before + (64 << 20));
+  if (kRssMeaningful) CHECK(rss_peak < rss_before + (64 << 20));
   CHECK(worst_echo < absl::Milliseconds(300));
 }
 
@@ -406,7 +422,7 @@ TEST_CASE("5. one connection cannot make berthd hold unbounded stdin: jobs beyon
   MESSAGE(refused, " of ", kJobs, " jobs refused; berthd's peak rss ", rss_peak >> 20, " MiB; ", message);
   CHECK(refused > 0);
   CHECK(absl::StartsWith(message, "cat: this connection has "));
-  CHECK(rss_peak < (256u << 20));  // 2 GB before the limits
+  if (kRssMeaningful) CHECK(rss_peak < (256u << 20));  // 2 GB before the limits
   // Other connections are served.
   Raw other(d.ipc);
   other.Job(1, "echo", {"still"});
@@ -490,7 +506,7 @@ TEST_CASE("6. during storms of 5,000 silent ZeroMQ clients others are served; me
   // few milliseconds the issue asks for), and the memory given back.
   CHECK(worst < 750);
   CHECK(worst_leaving < 750);
-  CHECK(rss_after < rss_start + (32 << 20));
+  if (kRssMeaningful) CHECK(rss_after < rss_start + (32 << 20));
 }
 
 // ---- 7. socket spoofing ----
