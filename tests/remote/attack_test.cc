@@ -616,6 +616,7 @@ TEST_CASE("rules: an id may be reused the moment its END arrives") {
   Raw c(d.ipc);
   int refused = 0, ended = 0;
   for (int i = 0; i < 300; ++i) {
+    CAPTURE(i);
     // `cat` runs on a pool thread: its removal reaches the I/O thread after its END.
     c.Job(7, "cat", {}, true);
     c.Send(EncodeData(FrameType::kStdin, 7, "x"));
