@@ -33,16 +33,8 @@ using testing::ScopedNetns;
 using testing::Words;
 
 Ipv4Address Ip(const char* s) { return *Ipv4Address::Parse(s); }
-Ipv4Network Net(const char* s) { return *Ipv4Network::Parse(s); }
 
-FirewallConfig Config(bool icc = true, bool ip_masq = true) {
-  FirewallConfig c;
-  c.bridge = "berth0";
-  c.network = Net("172.17.42.1/16");
-  c.icc = icc;
-  c.ip_masq = ip_masq;
-  return c;
-}
+FirewallConfig Config(bool icc = true, bool ip_masq = true) { return testing::BridgeFirewallConfig(icc, ip_masq); }
 
 // Runs "<table> <command>" lines through iptables-legacy in `netns`.
 void Oracle(const ScopedNetns& netns, const std::vector<std::string>& lines) {

@@ -26,16 +26,8 @@ using testing::Run;
 using testing::ScopedNetns;
 
 Ipv4Address Ip(const char* s) { return *Ipv4Address::Parse(s); }
-Ipv4Network Net(const char* s) { return *Ipv4Network::Parse(s); }
 
-FirewallConfig Config(bool icc = true, bool ip_masq = true) {
-  FirewallConfig c;
-  c.bridge = "berth0";
-  c.network = Net("172.17.42.1/16");
-  c.icc = icc;
-  c.ip_masq = ip_masq;
-  return c;
-}
+FirewallConfig Config(bool icc = true, bool ip_masq = true) { return testing::BridgeFirewallConfig(icc, ip_masq); }
 
 std::unique_ptr<Firewall> Make(const FirewallConfig& config = Config()) {
   auto f = MakeFirewall(FirewallBackend::kNftables, config);

@@ -531,4 +531,13 @@ std::unique_ptr<EchoServer> ServeEchoIn(const std::string& netns, uint16_t port)
   return std::make_unique<EchoServer>(fd);
 }
 
+FirewallConfig BridgeFirewallConfig(bool icc, bool ip_masq) {
+  FirewallConfig c;
+  c.bridge = "berth0";
+  c.network = *Ipv4Network::Parse("172.17.42.1/16");
+  c.icc = icc;
+  c.ip_masq = ip_masq;
+  return c;
+}
+
 }  // namespace berth::net::testing

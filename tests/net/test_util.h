@@ -23,6 +23,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "net/firewall.h"
 #include "net/ipv4.h"
 
 namespace berth::net::testing {
@@ -140,6 +141,9 @@ class EchoServer {
   std::vector<std::pair<Ipv4Address, uint16_t>> peers_;
   std::thread thread_;
 };
+
+// The firewall set-up most tests use: bridge berth0 on 172.17.42.1/16.
+FirewallConfig BridgeFirewallConfig(bool icc = true, bool ip_masq = true);
 
 // An EchoServer on TCP `port` of every address in the named namespace; null
 // when the port cannot be bound there.
