@@ -232,16 +232,16 @@ absl::Status Dispatcher::WaitForJobs(const std::vector<std::string>& names, absl
 
 // ---- requests ----
 
-Dispatcher::Forward& Dispatcher::NewForward(Frame f) {
+Dispatcher::Forward& Dispatcher::NewForward(JobRequest job) {
   uint64_t d = next_dispatch_++;
   Forward& fw = forwards_[d];
   fw.dispatch = d;
-  if (f.deadline_ms > 0) {
-    fw.deadline = absl::Now() + absl::Milliseconds(f.deadline_ms);
+  if (job.timeout != absl::InfiniteDuration()) {
+    fw.deadline = absl::Now() + job.timeout;
     deadlines_.push(Deadline{fw.deadline, d});
   }
-  if (f.trace_id.empty()) f.trace_id = NewTraceId();
-  fw.request = std::move(f);
+  if (job.trace_id.empty()) job.trace_id = NewTraceId();
+  fw.request = std::move(job);
   return fw;
 }
 
@@ -251,10 +251,11 @@ Dispatcher::Forward* Dispatcher::Find(uint64_t d) {
 }
 
 uint64_t Dispatcher::StartForClient(const std::string& key, Frame job) {
-  const uint64_t id = job.id;
-  Forward& fw = NewForward(std::move(job));
+  Forward& fw = NewForward(std::move(job.job));
   fw.client = key;
-  fw.client_id = id;
+  fw.client_id = job.id;
+  fw.has_stdin = job.has_stdin;
+  fw.end_tail = job.end_tail;
   const uint64_t d = fw.dispatch;
   Dispatch(fw);
   return d;
@@ -264,7 +265,7 @@ void Dispatcher::FromClient(uint64_t d, Frame f) {
   if (Forward* fw = Find(d)) FromRequester(*fw, std::move(f));
 }
 
-void Dispatcher::StartLocal(std::shared_ptr<LocalCall> call, Frame job) {
+void Dispatcher::StartLocal(std::shared_ptr<LocalCall> call, JobRequest job, bool has_stdin) {
   if (!Serves(job.name)) {
     Frame end;
     end.type = FrameType::kEnd;
@@ -277,6 +278,7 @@ void Dispatcher::StartLocal(std::shared_ptr<LocalCall> call, Frame job) {
   }
   Forward& fw = NewForward(std::move(job));
   fw.local = call;
+  fw.has_stdin = has_stdin;
   local_calls_[call.get()] = fw.dispatch;
   Dispatch(fw);
 }
@@ -391,13 +393,11 @@ void Dispatcher::Dispatch(Forward& fw) {
   }
   fw.worker = PeerKey(best->peer);
   best->in_flight.insert(fw.dispatch);
-  uint64_t deadline_ms = 0;
-  if (fw.deadline != absl::InfiniteFuture()) {
-    deadline_ms = static_cast<uint64_t>(std::max<int64_t>(1, absl::ToInt64Milliseconds(fw.deadline - absl::Now())));
-  }
+  // The worker gets the time still left.
+  if (fw.deadline != absl::InfiniteFuture()) fw.request.timeout = fw.deadline - absl::Now();
   // Workers may fold a job's last output into END: the relay passes it on as
   // is to requesters that accept that and splits it for the others.
-  SendToWorker(fw, EncodeJob(fw.request, fw.dispatch, deadline_ms, /*end_tail=*/true));
+  SendToWorker(fw, EncodeJob(fw.dispatch, fw.request, fw.has_stdin, /*end_tail=*/true));
   for (const std::string& chunk : fw.stdin_copy) SendToWorker(fw, EncodeData(FrameType::kStdin, fw.dispatch, chunk));
   if (fw.stdin_end) SendToWorker(fw, EncodeSimple(FrameType::kStdinEnd, fw.dispatch));
 }
@@ -448,7 +448,7 @@ void Dispatcher::ToRequester(Forward& fw, FrameType type, std::string data, uint
 
 void Dispatcher::AnswerRequester(Forward& fw, int status, absl::string_view message, const Frame* tail) {
   if (fw.answered) return;
-  if (tail != nullptr && (fw.local || !fw.request.end_tail)) {
+  if (tail != nullptr && (fw.local || !fw.end_tail)) {
     // This requester takes output in STDOUT/STDERR frames only.
     ToRequester(fw, tail->tail_stream, tail->data);
     tail = nullptr;

@@ -118,7 +118,7 @@ class Dispatcher {
   // Dispatch `d`'s client is gone: the job is cancelled, nothing is answered.
   void ClientGone(uint64_t d);
   // In-process callers (see local_call.h): the same, keyed by the call.
-  void StartLocal(std::shared_ptr<LocalCall> call, Frame job);
+  void StartLocal(std::shared_ptr<LocalCall> call, JobRequest job, bool has_stdin);
   void FromLocal(const LocalCall* call, Frame f);
   void LocalDone(const LocalCall* call) { local_calls_.erase(call); }
 
@@ -146,7 +146,9 @@ class Dispatcher {
     std::string client;  // requester's client key, or
     uint64_t client_id = 0;
     std::shared_ptr<LocalCall> local;  // an in-process caller
-    Frame request;
+    JobRequest request;
+    bool has_stdin = false;
+    bool end_tail = false;  // the requester accepts END frames with a tail
     std::string worker;                  // worker key; "" while queued
     std::deque<std::string> stdin_copy;  // kept while the job may be dispatched again
     uint64_t stdin_bytes = 0;
@@ -176,7 +178,7 @@ class Dispatcher {
     bool operator>(const Deadline& o) const { return when > o.when; }
   };
 
-  Forward& NewForward(Frame f);
+  Forward& NewForward(JobRequest job);
   Forward* Find(uint64_t d);
   void Dispatch(Forward& fw);
   void DispatchPending(const std::string& name);

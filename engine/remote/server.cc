@@ -65,7 +65,7 @@ class Server::Impl : public LocalCallPort, private Dispatcher::Port {
   }
   std::vector<WorkerInfo> Workers();
   // LocalCallPort: in-process callers, on their own threads.
-  bool StartCall(const std::shared_ptr<LocalCall>& call, Frame request) override;
+  bool StartCall(const std::shared_ptr<LocalCall>& call, JobRequest request, bool has_stdin) override;
   void CallStdin(const std::shared_ptr<LocalCall>& call, std::string chunk) override;
   void CallStdinEnd(const std::shared_ptr<LocalCall>& call) override;
   void CallCredit(const std::shared_ptr<LocalCall>& call, uint64_t bytes) override;
@@ -507,7 +507,7 @@ void Server::Impl::OnClientJob(const std::string& key, ClientState& c, Frame f) 
   }
   const uint64_t window = kInitialCredit + (f.has_stdin ? kInitialCredit : 0);
   const uint64_t serial = next_serial_++;
-  if (dispatcher_.Serves(f.name)) {
+  if (dispatcher_.Serves(f.job.name)) {
     // The session comes first: the dispatcher may answer at once (and end it).
     c.sessions[id] = Session{0, window, serial};
     c.windows += window;
@@ -519,7 +519,7 @@ void Server::Impl::OnClientJob(const std::string& key, ClientState& c, Frame f) 
     }
     return;
   }
-  const uint64_t deadline_ms = f.deadline_ms;
+  const absl::Duration timeout = f.job.timeout;
   std::shared_ptr<Executor> exec = c.exec;
   exec->Start(std::move(f));
   if (!exec->Has(id)) {
@@ -528,8 +528,8 @@ void Server::Impl::OnClientJob(const std::string& key, ClientState& c, Frame f) 
   }
   c.sessions[id] = Session{0, window, serial};
   c.windows += window;
-  if (deadline_ms > 0) {
-    timers_.push(Timer{absl::Now() + absl::Milliseconds(deadline_ms), TimerKind::kExecDeadline, key, id, 0, serial});
+  if (timeout != absl::InfiniteDuration()) {
+    timers_.push(Timer{absl::Now() + timeout, TimerKind::kExecDeadline, key, id, 0, serial});
   }
 }
 
@@ -562,7 +562,7 @@ void Server::Impl::ClientLost(const std::string& key) {
 }
 
 std::string Server::Impl::Refusal(const ClientState& c, const Frame& f) const {
-  const std::string& name = f.name;
+  const std::string& name = f.job.name;
   if (c.sessions.size() >= static_cast<size_t>(std::max(options_.max_connection_jobs, 1))) {
     return absl::StrCat(name, ": this connection has ", c.sessions.size(),
                         " jobs in flight, its limit (berthd --max-connection-jobs); wait for one to end");
@@ -630,9 +630,11 @@ void Server::Impl::FireTimer(const Timer& t) {
 
 // ---- in-process callers of worker-served jobs ----
 
-bool Server::Impl::StartCall(const std::shared_ptr<LocalCall>& call, Frame request) {
+bool Server::Impl::StartCall(const std::shared_ptr<LocalCall>& call, JobRequest request, bool has_stdin) {
   if (stopping_.load()) return false;
-  outbox_.Post([this, call, req = std::move(request)]() mutable { dispatcher_.StartLocal(call, std::move(req)); });
+  outbox_.Post([this, call, req = std::move(request), has_stdin]() mutable {
+    dispatcher_.StartLocal(call, std::move(req), has_stdin);
+  });
   return true;
 }
 
