@@ -12,6 +12,30 @@ namespace berth {
 
 namespace {
 
+// The `help` built-in (job_help.h).
+int HelpJob(Job& job) {
+  const Engine& eng = job.engine();
+  if (job.args().empty()) {
+    std::string out;
+    for (const std::string& name : eng.Commands()) {
+      std::optional<JobHelp> h = eng.Help(name);
+      const std::string summary = h ? h->summary : "";
+      const size_t pad = name.size() < 24 ? 24 - name.size() : 1;
+      absl::StrAppend(&out, name, summary.empty() ? "" : std::string(pad, ' '), summary, "\n");
+    }
+    return job.Error(job.Stdout().Write(std::move(out)));
+  }
+  if (job.args().size() > 1) return job.Errorf("help: want at most one NAME, got %d args", job.args().size());
+  const std::string& name = job.args()[0];
+  std::optional<JobHelp> h = eng.Help(name);
+  if (!h) {
+    if (!eng.HasHandler(name)) return job.Errorf("help: no job named '%s'", name);
+    h = JobHelp(name, "", "(no description)");
+  }
+  if (job.env().Get("format") == "json") return job.Error(job.Stdout().WriteEnv(HelpEnv(*h)));
+  return job.Error(job.Stdout().Write(HelpText(*h)));
+}
+
 // This thread's shard of the per-thread counters (running jobs, lookups).
 size_t ThreadShard(size_t shards) {
   static std::atomic<size_t> next{0};
@@ -29,6 +53,23 @@ Engine::Engine() : handlers_(new HandlerTable) {
     (void)job.Stdout().Write(std::move(out));
     return kStatusOk;
   }, HandlerOptions{.nonblocking = true});
+  (void)Register("help", HelpJob, HandlerOptions{.nonblocking = true});
+  Describe(JobHelp("commands", "", "lists the jobs this engine serves, one name a line"));
+  Describe(JobHelp("help", "[NAME]", "without NAME, every job and its summary; with NAME, its args, env and stdin",
+                   {{"format", "json: one JSON object instead of text"}}));
+}
+
+void Engine::Describe(JobHelp help) {
+  absl::MutexLock lock(&help_mu_);
+  std::string name = help.name;
+  help_.insert_or_assign(std::move(name), std::move(help));
+}
+
+std::optional<JobHelp> Engine::Help(absl::string_view name) const {
+  absl::MutexLock lock(&help_mu_);
+  auto it = help_.find(name);
+  if (it == help_.end()) return std::nullopt;
+  return it->second;
 }
 
 Engine::~Engine() { delete handlers_.load(); }

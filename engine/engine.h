@@ -11,6 +11,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "engine/job.h"
+#include "engine/job_help.h"
 
 namespace berth {
 
@@ -50,6 +52,12 @@ class Engine {
   bool HasHandler(absl::string_view name) const;
   // Registered names, sorted (the `commands` built-in prints these).
   std::vector<std::string> Commands() const;
+
+  // Describes a job for the `help` built-in (job_help.h), whether or not this
+  // engine has its handler; a second description of a name replaces the first.
+  void Describe(JobHelp help);
+  // The description of `name`, if any.
+  std::optional<JobHelp> Help(absl::string_view name) const;
 
   std::unique_ptr<Job> NewJob(absl::string_view name, std::vector<std::string> args = {});
   // Builds a job from a job line (see job_line.h): `name arg… KEY=VALUE…`.
@@ -128,6 +136,9 @@ class Engine {
   std::array<RunningShard, kRunningShards> running_;
   absl::Mutex running_mu_;
   absl::CondVar running_cv_;
+
+  mutable absl::Mutex help_mu_;
+  absl::flat_hash_map<std::string, JobHelp> help_ ABSL_GUARDED_BY(help_mu_);
 
   ShutdownOptions shutdown_options_;
   absl::Mutex hooks_mu_;

@@ -158,6 +158,50 @@ TEST_CASE("berth job import FILE: the client reads its own path and streams it")
   CHECK(absl::StrContains(tty.out, "status=2"));
 }
 
+TEST_CASE("berth help: every job with its summary; one job's args, env and stdin from the server") {
+  Daemon d;
+  RunResult all = d.Berth({"help"});
+  CHECK(all.status == 0);
+  CHECK(absl::StrContains(all.out, "echo                    prints its args joined by one space, and a newline\n"));
+  CHECK(absl::StrContains(all.out, "\ncreate "));
+  CHECK(absl::StrContains(all.out, "\nallocate_port "));  // -b none: the jobs exist and are described
+  RunResult stop = d.Berth({"help", "stop"});
+  CHECK(stop.status == 0);
+  CHECK(absl::StartsWith(stop.out, "Usage: stop ID (a full id, a unique id prefix, or a name)\n"));
+  CHECK(absl::StrContains(stop.out, "\nEnv (berth job -e KEY=VALUE):\n  t  seconds before SIGKILL (default 10)\n"));
+  CHECK(absl::StrContains(d.Berth({"help", "cat"}).out, "\nStdin: read to its end; redirect a file or a pipe into it\n"));
+  // The same as a job, and as JSON for programs.
+  CHECK(d.Berth({"job", "help", "stop"}).out == stop.out);
+  RunResult json = d.Berth({"job", "-e", "format=json", "help", "cat"});
+  CHECK(json.out == "{\"Name\":\"cat\",\"Usage\":\"\",\"Summary\":\"copies its stdin to its stdout\",\"Env\":{},"
+                    "\"Stdin\":\"required\"}\n");
+  RunResult missing = d.Berth({"help", "ehco"});
+  CHECK(missing.status == 1);
+  CHECK(missing.err == "help: no job named 'ehco'\n");
+}
+
+TEST_CASE("berth job: a job that requires stdin refuses a terminal; others run without one") {
+  Daemon d;
+  auto on_tty = [&](const std::string& words) {
+    return RunCommand({"/usr/bin/script", "-qec",
+                       absl::StrCat(ToolPath("BERTH"), " -H ", d.sock(), " job ", words, "; echo status=$?"),
+                       "/dev/null"});
+  };
+  RunResult cat = on_tty("cat");
+  CHECK_MESSAGE(absl::StrContains(cat.out, "berth: cat reads its stdin, which is a terminal here: redirect a file "
+                                           "(< FILE) or pipe into berth"),
+                cat.out);
+  CHECK(absl::StrContains(cat.out, "status=2"));
+  RunResult echo = on_tty("echo hi");
+  CHECK(absl::StrContains(echo.out, "hi"));
+  CHECK(absl::StrContains(echo.out, "status=0"));
+  // Redirected, cat runs.
+  TempDir work;
+  const std::string file = work / "in.txt";
+  REQUIRE(RunCommand({"/bin/sh", "-c", absl::StrCat("echo redirected >", file)}).status == 0);
+  CHECK(d.Berth({"job", "cat"}, file).out == "redirected\n");
+}
+
 TEST_CASE("berth: sleep takes seconds; --timeout bounds jobs and scripts") {
   Daemon d;
   CHECK(d.Berth({"job", "sleep", "0.01"}).status == 0);

@@ -283,6 +283,8 @@ int Main(int argc, char** argv) {
   // With -b none the network jobs still answer, but only to refuse: nothing
   // may create a bridge or write a rule on a daemon without networking.
   const HandlerGroup disabled_network = DisabledNetworkGroup();
+  // `help` knows every job berthd serves, in-process or through workers.
+  DescribeGroups(engine, known);
   for (const HandlerGroup& g : known) {
     bool left_to_workers = false;
     for (const HandlerGroup& r : *remote) left_to_workers |= r.name == g.name;
@@ -323,7 +325,9 @@ int Main(int argc, char** argv) {
     (*server)->Stop();
     return Fail(1, daemon.status().message());
   }
-  for (const HandlerGroup& g : DaemonGroups(**daemon)) {
+  const std::vector<HandlerGroup> daemon_groups = DaemonGroups(**daemon);
+  DescribeGroups(engine, daemon_groups);
+  for (const HandlerGroup& g : daemon_groups) {
     bool left_to_workers = false;
     for (const HandlerGroup& r : *remote) left_to_workers |= r.name == g.name;
     if (left_to_workers) continue;
