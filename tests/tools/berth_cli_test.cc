@@ -66,6 +66,14 @@ class Daemon {
   Process proc_;
 };
 
+// `berth job WORDS` with a terminal on stdin (script(1) gives berth one); the
+// output ends with `status=N`, berth's exit status.
+RunResult JobOnTerminal(const Daemon& d, const std::string& words) {
+  return RunCommand({"/usr/bin/script", "-qec",
+                     absl::StrCat(ToolPath("BERTH"), " -H ", d.sock(), " job ", words, "; echo status=$?"),
+                     "/dev/null"});
+}
+
 TEST_CASE("berth job: every word after NAME reaches the job exactly as typed") {
   Daemon d;
   CHECK(d.Berth({"job", "echo", "a", "--bar", "b"}).out == "a --bar b\n");
@@ -151,9 +159,7 @@ TEST_CASE("berth job import FILE: the client reads its own path and streams it")
   CHECK(imported.out.size() == 65);
   CHECK(absl::StrContains(d.Berth({"job", "images"}).out, "demo"));
   // import - reads stdin, which must not be a terminal: script(1) gives berth one.
-  RunResult tty =
-      RunCommand({"/usr/bin/script", "-qec",
-                  absl::StrCat(ToolPath("BERTH"), " -H ", d.sock(), " job import - x; echo status=$?"), "/dev/null"});
+  RunResult tty = JobOnTerminal(d, "import - x");
   CHECK(absl::StrContains(tty.out, "import: stdin is a terminal"));
   CHECK(absl::StrContains(tty.out, "status=2"));
 }
@@ -182,17 +188,12 @@ TEST_CASE("berth help: every job with its summary; one job's args, env and stdin
 
 TEST_CASE("berth job: a job that requires stdin refuses a terminal; others run without one") {
   Daemon d;
-  auto on_tty = [&](const std::string& words) {
-    return RunCommand({"/usr/bin/script", "-qec",
-                       absl::StrCat(ToolPath("BERTH"), " -H ", d.sock(), " job ", words, "; echo status=$?"),
-                       "/dev/null"});
-  };
-  RunResult cat = on_tty("cat");
+  RunResult cat = JobOnTerminal(d, "cat");
   CHECK_MESSAGE(absl::StrContains(cat.out, "berth: cat reads its stdin, which is a terminal here: redirect a file "
                                            "(< FILE) or pipe into berth"),
                 cat.out);
   CHECK(absl::StrContains(cat.out, "status=2"));
-  RunResult echo = on_tty("echo hi");
+  RunResult echo = JobOnTerminal(d, "echo hi");
   CHECK(absl::StrContains(echo.out, "hi"));
   CHECK(absl::StrContains(echo.out, "status=0"));
   // Redirected, cat runs.
