@@ -198,17 +198,18 @@ void Engine::OnShutdown(std::function<void()> hook, std::string name) {
   hooks_.push_back(Hook{std::move(hook), std::move(name)});
 }
 
-void Engine::Shutdown() {
+bool Engine::Shutdown() {
   {
     absl::MutexLock lock(&shutdown_mu_);
     if (shutdown_started_) {
       while (!shutdown_done_) shutdown_cv_.Wait(&shutdown_mu_);
-      return;
+      return shutdown_clean_;
     }
     shutdown_started_ = true;
   }
   shutdown_.store(true);
 
+  bool clean = true;
   {
     absl::Time until = absl::Now() + shutdown_options_.job_grace;
     absl::MutexLock lock(&running_mu_);
@@ -218,17 +219,20 @@ void Engine::Shutdown() {
     if (int64_t left = running_jobs(); left > 0) {
       spdlog::warn("shutdown: {} job(s) still running after {}; running shutdown hooks anyway", left,
                    absl::FormatDuration(shutdown_options_.job_grace));
+      clean = false;
     }
   }
 
-  RunHooks();
+  clean &= RunHooks();
 
   absl::MutexLock lock(&shutdown_mu_);
   shutdown_done_ = true;
+  shutdown_clean_ = clean;
   shutdown_cv_.SignalAll();
+  return clean;
 }
 
-void Engine::RunHooks() {
+bool Engine::RunHooks() {
   std::vector<Hook> hooks;
   {
     absl::MutexLock lock(&hooks_mu_);
@@ -242,6 +246,7 @@ void Engine::RunHooks() {
     bool done ABSL_GUARDED_BY(mu) = false;
   };
   const absl::Time until = absl::Now() + shutdown_options_.hook_budget;
+  bool all_done = true;
   for (auto it = hooks.rbegin(); it != hooks.rend(); ++it) {
     if (absl::Now() >= until) {
       spdlog::error("shutdown: hook '{}' skipped: the {} budget is spent", it->name,
@@ -275,8 +280,10 @@ void Engine::RunHooks() {
       spdlog::error("shutdown: hook '{}' did not finish within the {} budget; skipped", it->name,
                     absl::FormatDuration(shutdown_options_.hook_budget));
       worker.detach();
+      all_done = false;
     }
   }
+  return all_done;
 }
 
 }  // namespace berth

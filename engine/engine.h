@@ -65,8 +65,13 @@ class Engine {
 
   // Registers a hook for Shutdown; `name` identifies it in reports.
   void OnShutdown(std::function<void()> hook, std::string name = "");
-  // See the file comment. A second call waits for the first to finish.
-  void Shutdown();
+  // See the file comment. A second call waits for the first to finish and
+  // returns the same. True when nothing is left running: every job ended
+  // within the grace period and no hook was abandoned while it ran (one
+  // skipped before it started does not count). False means a job or a hook
+  // may still be running on another thread and using what it was given: the
+  // caller must not destroy that (berthd exits at once instead of unwinding).
+  bool Shutdown();
   bool IsShutdown() const { return shutdown_.load(); }
   void set_shutdown_options(ShutdownOptions options) { shutdown_options_ = options; }
 
@@ -91,7 +96,8 @@ class Engine {
   size_t BeginJob(bool* accepted);
   void EndJob(size_t shard);
   std::shared_ptr<const RegisteredHandler> FindHandler(absl::string_view name) const;
-  void RunHooks();
+  // Runs the hooks (see Shutdown); false if one was abandoned.
+  bool RunHooks();
 
   // Read on every job: kept on a cache line of their own, apart from the
   // lock word every lookup writes.
@@ -147,6 +153,7 @@ class Engine {
   absl::CondVar shutdown_cv_;
   bool shutdown_started_ ABSL_GUARDED_BY(shutdown_mu_) = false;
   bool shutdown_done_ ABSL_GUARDED_BY(shutdown_mu_) = false;
+  bool shutdown_clean_ ABSL_GUARDED_BY(shutdown_mu_) = false;
 };
 
 }  // namespace berth

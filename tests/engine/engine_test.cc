@@ -127,7 +127,7 @@ TEST_CASE("shutdown hooks run last-registered first") {
       order.push_back(i);
     });
   }
-  eng.Shutdown();
+  CHECK(eng.Shutdown());  // clean: every hook finished
   CHECK(order == std::vector<int>{3, 2, 1});
 }
 
@@ -171,7 +171,9 @@ TEST_CASE("a hook that overruns the budget is reported and skipped; the rest sti
   eng.OnShutdown([&] { first_ran = true; }, "first");
   eng.OnShutdown([stuck] { stuck->WaitForNotification(); }, "stuck");
   absl::Time start = absl::Now();
-  eng.Shutdown();
+  // Not clean: 'stuck' still runs on its thread, so the caller must not unwind.
+  CHECK_FALSE(eng.Shutdown());
+  CHECK_FALSE(eng.Shutdown());  // a second call says the same
   absl::Duration took = absl::Now() - start;
   stuck->Notify();
   spdlog::set_default_logger(previous);
@@ -180,6 +182,22 @@ TEST_CASE("a hook that overruns the budget is reported and skipped; the rest sti
   CHECK(log.str().find("shutdown: hook 'stuck' did not finish within the 300ms budget; skipped") != std::string::npos);
   CHECK(log.str().find("shutdown: hook 'first' skipped: the 300ms budget is spent") != std::string::npos);
   CHECK_FALSE(first_ran);
+}
+
+TEST_CASE("Shutdown is not clean while a job outlives the grace period") {
+  Engine eng;
+  eng.set_shutdown_options({absl::Milliseconds(100), absl::Seconds(1)});
+  absl::Notification started, release;
+  REQUIRE(eng.Register("stuck", [&](Job&) {
+    started.Notify();
+    release.WaitForNotification();
+    return kStatusOk;
+  }).ok());
+  std::thread runner([&] { (void)eng.NewJob("stuck")->Run(); });
+  started.WaitForNotification();
+  CHECK_FALSE(eng.Shutdown());
+  release.Notify();
+  runner.join();
 }
 
 TEST_CASE("a second Shutdown call waits until the first has finished") {

@@ -354,7 +354,14 @@ int Main(int argc, char** argv) {
       spdlog::info("berthd: signal {}: shutting down", info.ssi_signo);
       NotifySystemd("STOPPING=1");
       shutdown_thread = std::thread([&] {
-        engine.Shutdown();
+        if (!engine.Shutdown()) {
+          // A job or hook still runs with the daemon's objects: unwinding
+          // would free them under it. Leave now; restore at the next start
+          // cleans up what it did not finish.
+          spdlog::error("berthd: shutdown did not finish in time; exiting without unwinding");
+          spdlog::shutdown();
+          std::_Exit(1);
+        }
         (*server)->Stop();
         uint64_t one = 1;
         ssize_t n = ::write(done_fd, &one, sizeof one);
