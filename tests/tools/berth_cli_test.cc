@@ -329,6 +329,14 @@ TEST_CASE("berthd --dry-run runs the start's checks; errors name the flag") {
     CHECK(r.status == 1);
     CHECK(r.err == err);
   }
+  RunResult unknown_group = DryRun(dir, {"--remote-handlers", "nosuch"});
+  CHECK(unknown_group.status == 2);
+  CHECK(unknown_group.err ==
+        "berthd: --remote-handlers: unknown handler group 'nosuch' (known: network, util, version)\n");
+  RunResult no_net = DryRun(dir, {"-b", "none", "--remote-handlers", "network"});
+  CHECK(no_net.status == 2);
+  CHECK(no_net.err ==
+        "berthd: --remote-handlers: 'network' cannot be left to workers with -b none (networking is disabled)\n");
   RunResult tcp = DryRun(dir, {"-H", "tcp://0.0.0.0:23750"});
   CHECK(tcp.status == 1);
   CHECK(absl::StartsWith(tcp.err, "berthd: -H: refusing to serve tcp://0.0.0.0:23750 without CURVE keys"));

@@ -245,13 +245,17 @@ int Main(int argc, char** argv) {
   std::vector<HandlerGroup> known = StandaloneGroups();
   known.push_back(VersionGroup());
   absl::StatusOr<std::vector<HandlerGroup>> remote = FindGroups(config.remote_handlers, known);
-  if (!remote.ok()) return Fail(2, remote.status().message());
+  if (!remote.ok()) return Fail(2, absl::StrCat("--remote-handlers: ", remote.status().message()));
 
   DaemonOptions dopts;
   if (const char* d = std::getenv("BERTH_DRIVER")) dopts.env_driver = d;
   if (const char* t = std::getenv("BERTH_TMPDIR")) dopts.tmpdir_override = t;
   bool network_remote = false;
   for (const HandlerGroup& g : *remote) network_remote |= g.name == "network";
+  if (network_remote && config.disable_network) {
+    // A worker would serve real network jobs for a daemon without networking.
+    return Fail(2, "--remote-handlers: 'network' cannot be left to workers with -b none (networking is disabled)");
+  }
 
   if (config.dry_run) {
     // Everything above ran as for a start; print the merged configuration and
