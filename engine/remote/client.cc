@@ -244,21 +244,18 @@ uint64_t Client::Impl::StartCall(const JobRequest& req, Source* stdin, Output* o
   c.name = req.name;
   c.stdout = out;
   c.stderr = err;
-  uint64_t deadline_ms = 0;
   if (req.timeout != absl::InfiniteDuration()) {
-    deadline_ms = static_cast<uint64_t>(std::max<int64_t>(1, absl::ToInt64Milliseconds(req.timeout)));
     // The server answers a deadline itself; this only covers a server that went
     // silent, one heartbeat period after the deadline.
     c.give_up = absl::Now() + req.timeout + options_.heartbeat_interval * options_.heartbeat_liveness;
   }
-  Frame job;
-  job.type = FrameType::kJob;
-  job.name = req.name;
-  job.args = req.args;
-  job.env = req.env;
-  job.trace_id = req.trace_id.empty() ? NewTraceId() : req.trace_id;
-  job.has_stdin = stdin != nullptr;
-  Send(EncodeJob(job, id, deadline_ms, /*end_tail=*/true));
+  if (req.trace_id.empty()) {
+    JobRequest traced = req;
+    traced.trace_id = NewTraceId();
+    Send(EncodeJob(id, traced, stdin != nullptr, /*end_tail=*/true));
+  } else {
+    Send(EncodeJob(id, req, stdin != nullptr, /*end_tail=*/true));
+  }
   if (stdin != nullptr) {
     c.stdin_done = false;
     c.pump = std::make_unique<StdinPump>(stdin);

@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "engine/env.h"
+#include "engine/remote/request.h"
 #include "engine/streams.h"
 
 namespace berth::remote {
@@ -39,16 +40,6 @@ struct ClientOptions {
   absl::Duration connect_timeout = absl::Seconds(3);
   absl::Duration heartbeat_interval = absl::Seconds(1);
   int heartbeat_liveness = 3;
-};
-
-struct JobRequest {
-  std::string name;
-  std::vector<std::string> args;
-  Env env;
-  // The job must finish within this time (status 124 otherwise).
-  absl::Duration timeout = absl::InfiniteDuration();
-  // Carried into the job's env as BERTH_TRACE_ID; a fresh one if empty.
-  std::string trace_id;
 };
 
 struct JobResult {

@@ -20,7 +20,7 @@ void Executor::Start(Frame request) {
   const uint64_t id = request.id;
   const bool has_stdin = request.has_stdin;
   const bool end_tail = request.end_tail;
-  std::unique_ptr<Job> job = JobFromRequest(*ctx_.engine, request);
+  std::unique_ptr<Job> job = JobFromRequest(*ctx_.engine, request.job);
   if (job->nonblocking() && !has_stdin) {
     // Runs here and now; only output beyond the requester's credit waits.
     auto inlined = std::make_shared<InlineJob>(std::move(job), id, end_tail);

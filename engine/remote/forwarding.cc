@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "engine/remote/request.h"
 
 namespace berth::remote {
 namespace {
@@ -35,11 +36,7 @@ int Forward(const ClientOptions& options, Job& job) {
   if (!client.ok()) {
     return job.Error(absl::UnavailableError(absl::StrCat(job.name(), ": ", client.status().message())));
   }
-  JobRequest req;
-  req.name = job.name();
-  req.args = job.args();
-  req.env = job.env();
-  if (job.deadline() != absl::InfiniteFuture()) req.timeout = job.deadline() - absl::Now();
+  JobRequest req = RequestFromJob(job);
 
   // The local job's cancellation becomes a CANCEL on the wire. The callback
   // may run after this handler returns, so it shares ownership of the eventfd.

@@ -59,9 +59,8 @@ void LocalCall::PumpStdin(Job& job, LocalCallPort& port) {
 
 int LocalCall::Run(Job& job, LocalCallPort& port) {
   auto call = std::make_shared<LocalCall>();
-  Frame request = RequestFromJob(job);
-  const bool has_stdin = request.has_stdin;
-  if (!port.StartCall(call, std::move(request))) {
+  const bool has_stdin = job.Stdin().has_source();
+  if (!port.StartCall(call, RequestFromJob(job), has_stdin)) {
     return job.Error(absl::UnavailableError(absl::StrCat(job.name(), ": the server stopped")));
   }
   job.OnCancel([&port, call] { port.CallCancel(call); });

@@ -34,8 +34,9 @@ class LocalCall;
 class LocalCallPort {
  public:
   virtual ~LocalCallPort() = default;
-  // Relays `request` for `call`; false (nothing sent) once the server stops.
-  virtual bool StartCall(const std::shared_ptr<LocalCall>& call, Frame request) = 0;
+  // Relays `request` for `call` (with STDIN frames to follow when
+  // `has_stdin`); false (nothing sent) once the server stops.
+  virtual bool StartCall(const std::shared_ptr<LocalCall>& call, JobRequest request, bool has_stdin) = 0;
   // A stdin chunk (at most kMaxChunkBytes, within the worker's credit), or its end.
   virtual void CallStdin(const std::shared_ptr<LocalCall>& call, std::string chunk) = 0;
   virtual void CallStdinEnd(const std::shared_ptr<LocalCall>& call) = 0;

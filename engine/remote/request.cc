@@ -1,33 +1,34 @@
 #include "engine/remote/request.h"
 
-#include <algorithm>
+#include <random>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
 namespace berth::remote {
 
-Frame RequestFromJob(Job& job) {
-  Frame req;
-  req.type = FrameType::kJob;
+JobRequest RequestFromJob(Job& job) {
+  JobRequest req;
   req.name = job.name();
   req.args = job.args();
   req.env = job.env();
-  if (job.deadline() != absl::InfiniteFuture()) {
-    req.deadline_ms =
-        static_cast<uint64_t>(std::max<int64_t>(1, absl::ToInt64Milliseconds(job.deadline() - absl::Now())));
-  }
+  if (job.deadline() != absl::InfiniteFuture()) req.timeout = job.deadline() - absl::Now();
   req.trace_id = job.env().Get(kTraceIdKey);
   if (req.trace_id.empty()) req.trace_id = NewTraceId();
-  req.has_stdin = job.Stdin().has_source();
   return req;
 }
 
-std::unique_ptr<Job> JobFromRequest(Engine& engine, Frame& request) {
+std::unique_ptr<Job> JobFromRequest(Engine& engine, JobRequest& request) {
   std::unique_ptr<Job> job = engine.NewJob(request.name, std::move(request.args));
   job->env() = std::move(request.env);
   (void)job->env().Set(kTraceIdKey, request.trace_id.empty() ? NewTraceId() : request.trace_id);
-  if (request.deadline_ms > 0) job->set_deadline(absl::Now() + absl::Milliseconds(request.deadline_ms));
+  if (request.timeout != absl::InfiniteDuration()) job->set_deadline(absl::Now() + request.timeout);
   return job;
+}
+
+std::string NewTraceId() {
+  static thread_local std::mt19937_64 rng(std::random_device{}());
+  return absl::StrCat(absl::Hex(rng(), absl::kZeroPad16));
 }
 
 }  // namespace berth::remote

@@ -14,13 +14,15 @@
 // them on the worker, and a client that disappears has its jobs cancelled.
 //
 // Where each part lives (engine/remote/):
+//   server.cc     the I/O loop: reads each frame and routes it — a worker's to
+//                 the dispatcher, a client's to its session — plus the
+//                 per-connection limits and the heartbeats
 //   listener.h    the endpoints: ipc directory and modes, CURVE + ZAP, monitors
 //   executor.h    the jobs run here for one client (shared with the worker)
+//   dispatcher.h  the jobs relayed to workers: forwards, the pending queue,
+//                 replay of idempotent jobs, worker loss
 //   local_call.h  in-process callers of jobs that workers serve
 //   request.h     a request <-> an engine Job
-//   server.cc     the I/O loop, client sessions and their limits, and the
-//                 dispatch to workers (forwards, the pending queue, replay of
-//                 idempotent jobs, worker loss)
 #ifndef BERTH_ENGINE_REMOTE_SERVER_H_
 #define BERTH_ENGINE_REMOTE_SERVER_H_
 
@@ -31,6 +33,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "engine/engine.h"
+#include "engine/remote/dispatcher.h"
 
 namespace berth::remote {
 
@@ -76,18 +79,6 @@ struct ServerOptions {
   int io_threads = 2;
   absl::Duration heartbeat_interval = absl::Seconds(1);
   int heartbeat_liveness = 3;  // missed heartbeats before a peer is lost
-};
-
-// Registry and counters of one worker, as the `workers` job reports them.
-struct WorkerInfo {
-  std::string name;
-  std::string identity;
-  std::vector<std::string> jobs;
-  uint32_t capacity = 0;
-  uint32_t in_flight = 0;
-  uint64_t completed = 0;
-  uint64_t failed = 0;
-  bool draining = false;
 };
 
 class Server {

@@ -150,7 +150,7 @@ absl::string_view FrameTypeName(FrameType type) {
 
 namespace berth::remote {
 
-std::string EncodeJob(const Frame& request, uint64_t id, uint64_t deadline_ms, bool end_tail) {
+std::string EncodeJob(uint64_t id, const JobRequest& request, bool has_stdin, bool end_tail) {
   msgpack::sbuffer buf(256);
   Packer pk(buf);
   PackHeader(pk, end_tail ? 7 : 6, FrameType::kJob, id);
@@ -167,9 +167,13 @@ std::string EncodeJob(const Frame& request, uint64_t id, uint64_t deadline_ms, b
       pk.pack_false();
     }
   }
+  uint64_t deadline_ms = 0;  // no deadline
+  if (request.timeout != absl::InfiniteDuration()) {
+    deadline_ms = static_cast<uint64_t>(std::max<int64_t>(1, absl::ToInt64Milliseconds(request.timeout)));
+  }
   pk.pack_uint64(deadline_ms);
   PackStr(pk, request.trace_id);
-  if (request.has_stdin) {
+  if (has_stdin) {
     pk.pack_true();
   } else {
     pk.pack_false();
@@ -236,7 +240,7 @@ std::string EncodeSimple(FrameType type, uint64_t id) {
 std::string EncodeFrame(const Frame& f) {
   switch (f.type) {
     case FrameType::kJob:
-      return EncodeJob(f, f.id, f.deadline_ms, f.end_tail);
+      return EncodeJob(f.id, f.job, f.has_stdin, f.end_tail);
     case FrameType::kStdin:
     case FrameType::kStdout:
     case FrameType::kStderr:
@@ -316,11 +320,14 @@ absl::StatusOr<Frame> DecodeObject(const msgpack::object& root) {
   const msgpack::object* a = f + 3;
   switch (out.type) {
     case FrameType::kJob: {
-      if (!AsString(a[0], &out.name) || out.name.empty()) return Bad(out.type, "name must be a non-empty string");
-      if (!AsStrings(a[1], kMaxArgs, &out.args)) return Bad(out.type, "args must be an array of strings");
-      if (absl::Status s = DecodeEnv(a[2], &out.env); !s.ok()) return s;
-      if (!AsUint(a[3], &out.deadline_ms)) return Bad(out.type, "deadline_ms must be an unsigned integer");
-      if (!AsString(a[4], &out.trace_id) || !ValidTraceId(out.trace_id)) {
+      JobRequest& job = out.job;
+      if (!AsString(a[0], &job.name) || job.name.empty()) return Bad(out.type, "name must be a non-empty string");
+      if (!AsStrings(a[1], kMaxArgs, &job.args)) return Bad(out.type, "args must be an array of strings");
+      if (absl::Status s = DecodeEnv(a[2], &job.env); !s.ok()) return s;
+      uint64_t deadline_ms = 0;
+      if (!AsUint(a[3], &deadline_ms)) return Bad(out.type, "deadline_ms must be an unsigned integer");
+      if (deadline_ms > 0) job.timeout = absl::Milliseconds(std::min<uint64_t>(deadline_ms, uint64_t{1} << 53));
+      if (!AsString(a[4], &job.trace_id) || !ValidTraceId(job.trace_id)) {
         return Bad(out.type, "trace_id must be a string of at most 64 printable ASCII characters (or empty)");
       }
       if (!AsBool(a[5], &out.has_stdin)) return Bad(out.type, "has_stdin must be a boolean");
@@ -521,11 +528,6 @@ absl::StatusOr<Frame> DecodeFrame(const void* data, size_t size) {
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("malformed frame (", e.what(), ")"));
   }
-}
-
-std::string NewTraceId() {
-  static thread_local std::mt19937_64 rng(std::random_device{}());
-  return absl::StrCat(absl::Hex(rng(), absl::kZeroPad16));
 }
 
 uint64_t PeekFrameId(const void* data, size_t size) {

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "engine/env.h"
+#include "engine/remote/request.h"
 
 namespace berth::remote {
 
@@ -81,12 +82,8 @@ struct Frame {
   FrameType type = FrameType::kHeartbeat;
   uint64_t id = 0;  // request id, chosen by the requester; 0 for connection-level frames
 
-  // kJob
-  std::string name;
-  std::vector<std::string> args;
-  Env env;
-  uint64_t deadline_ms = 0;  // time left for the job; 0 = no deadline
-  std::string trace_id;
+  // kJob: the request, and how this sending of it goes on
+  JobRequest job;
   bool has_stdin = false;    // STDIN frames (then STDIN_END) will follow
   bool end_tail = false;     // the requester accepts END frames that carry a tail
 
@@ -114,10 +111,9 @@ struct Frame {
 
 // Encoders. Each returns the frame's bytes.
 std::string EncodeFrame(const Frame& frame);
-// JOB for `request` (a Frame of type kJob: name, args, env, trace id,
-// has_stdin) with the id, time left and end_tail of this sending: a relay
-// sends one request on under its own id and with the time still left.
-std::string EncodeJob(const Frame& request, uint64_t id, uint64_t deadline_ms, bool end_tail);
+// JOB `id` for `job`; has_stdin and end_tail as in Frame. A relay sends one
+// request on under its own id, with the time still left as its timeout.
+std::string EncodeJob(uint64_t id, const JobRequest& job, bool has_stdin, bool end_tail);
 std::string EncodeData(FrameType type, uint64_t id, absl::string_view data);
 std::string EncodeCredit(uint64_t id, uint64_t bytes);
 std::string EncodeEnd(uint64_t id, int32_t status, absl::string_view message);
@@ -126,9 +122,6 @@ std::string EncodeEndWithTail(uint64_t id, int32_t status, absl::string_view mes
                               absl::string_view tail);
 std::string EncodeError(uint64_t id, ErrorCode code, absl::string_view message);
 std::string EncodeSimple(FrameType type, uint64_t id);  // kStdinEnd, kCancel, kHeartbeat, kDrain, kBye
-
-// A fresh random trace id (16 hex digits) for a JOB frame.
-std::string NewTraceId();
 
 // Decodes one frame. Errors say what is wrong, e.g.
 // `unsupported protocol version 7 (this berth speaks 1)` or `JOB frame: args must be an array of strings`.

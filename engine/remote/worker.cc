@@ -271,7 +271,7 @@ void Worker::Impl::OnFrame(zmq::socket_t& sock, Frame f) {
       }
       if (draining_) {
         Send(sock, EncodeEnd(f.id, kStatusUnavailable,
-                             absl::StrCat(f.name, ": worker ", options_.name, " is draining")));
+                             absl::StrCat(f.job.name, ": worker ", options_.name, " is draining")));
         return;
       }
       const size_t capacity = static_cast<size_t>(options_.capacity);
@@ -279,7 +279,7 @@ void Worker::Impl::OnFrame(zmq::socket_t& sock, Frame f) {
         // The server sends at most `capacity` jobs at once; one that sends more
         // gets them back as unavailable rather than queued here.
         Send(sock, EncodeEnd(f.id, kStatusUnavailable,
-                             absl::StrCat(f.name, ": worker ", options_.name, " is at capacity (", options_.capacity,
+                             absl::StrCat(f.job.name, ": worker ", options_.name, " is at capacity (", options_.capacity,
                                           " jobs)")));
         return;
       }

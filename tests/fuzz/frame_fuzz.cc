@@ -12,8 +12,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (f.ok()) {
     std::string again = berth::remote::EncodeFrame(*f);
     absl::StatusOr<berth::remote::Frame> g = berth::remote::DecodeFrame(again.data(), again.size());
-    if (!g.ok() || g->type != f->type || g->id != f->id || g->name != f->name || g->args != f->args ||
-        !(g->env == f->env) || g->data != f->data || g->message != f->message || g->jobs != f->jobs) {
+    if (!g.ok() || g->type != f->type || g->id != f->id || g->job.name != f->job.name ||
+        g->job.args != f->job.args || !(g->job.env == f->job.env) || g->job.timeout != f->job.timeout ||
+        g->job.trace_id != f->job.trace_id || g->data != f->data || g->message != f->message || g->jobs != f->jobs) {
       std::abort();
     }
   }

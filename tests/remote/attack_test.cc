@@ -113,11 +113,11 @@ struct Raw {
     Frame j;
     j.type = FrameType::kJob;
     j.id = id;
-    j.name = name;
-    j.args = std::move(args);
+    j.job.name = name;
+    j.job.args = std::move(args);
     j.has_stdin = has_stdin;
-    j.deadline_ms = deadline_ms;
-    j.trace_id = std::move(trace_id);
+    if (deadline_ms > 0) j.job.timeout = absl::Milliseconds(deadline_ms);
+    j.job.trace_id = std::move(trace_id);
     Send(EncodeFrame(j));
   }
   // The next frame within `timeout`, or nullopt.
@@ -670,7 +670,7 @@ TEST_CASE("rules: a worker's output beyond its credit ends the job for the calle
   std::optional<Frame> job = w.Next(FrameType::kJob);
   REQUIRE(job.has_value());
   CHECK(job->end_tail);  // the server always accepts tails from workers
-  CHECK(job->trace_id.size() == 16);  // the client sent none: the server made one
+  CHECK(job->job.trace_id.size() == 16);  // the client sent none: the server made one
   // 1 MiB is the window; the fifth 256 KiB chunk is beyond it.
   for (int i = 0; i < 5; ++i) w.Send(EncodeData(FrameType::kStdout, job->id, std::string(kMaxChunkBytes, 'o')));
   std::string out;

@@ -34,14 +34,13 @@ using berth::testing::TempDir;
 // The bytes of a JOB frame, field by field.
 std::string JobBytes(uint64_t id, std::string name, std::vector<std::string> args, Env env, uint64_t deadline_ms,
                      std::string trace_id, bool has_stdin, bool end_tail = false) {
-  Frame f;
-  f.type = FrameType::kJob;
-  f.name = std::move(name);
-  f.args = std::move(args);
-  f.env = std::move(env);
-  f.trace_id = std::move(trace_id);
-  f.has_stdin = has_stdin;
-  return EncodeJob(f, id, deadline_ms, end_tail);
+  JobRequest job;
+  job.name = std::move(name);
+  job.args = std::move(args);
+  job.env = std::move(env);
+  if (deadline_ms > 0) job.timeout = absl::Milliseconds(deadline_ms);
+  job.trace_id = std::move(trace_id);
+  return EncodeJob(id, job, has_stdin, end_tail);
 }
 using berth::testing::WaitFor;
 
