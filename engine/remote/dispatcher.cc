@@ -540,7 +540,15 @@ void Dispatcher::LoseSilentWorkers(absl::Time now) {
     }
   }
   for (const std::string& key : silent) {
-    WorkerLost(key, absl::StrCat("no heartbeat for ", absl::FormatDuration(limit)));
+    const std::string reason = absl::StrCat("no heartbeat for ", absl::FormatDuration(limit));
+    // A silent worker's connection may outlive the silence (a network cut
+    // and mended): ZeroMQ then delivers this on it, and the worker starts
+    // over instead of talking to a server that no longer counts it.
+    const WorkerState& w = workers_.at(key);
+    port_.SendToPeer(w.peer, EncodeError(0, ErrorCode::kForgotten,
+                                         absl::StrCat("worker ", w.name, " was lost (", reason,
+                                                      "); send HELLO to serve again")));
+    WorkerLost(key, reason);
   }
 }
 

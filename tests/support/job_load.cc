@@ -79,8 +79,8 @@ void JobLoad::Run() {
   sock.connect(options_.endpoint);
   remote::Frame job;
   job.type = remote::FrameType::kJob;
-  job.name = options_.name;
-  job.args = options_.args;
+  job.job.name = options_.name;
+  job.job.args = options_.args;
   uint64_t next_id = 1;
   int in_flight = 0;
   while (true) {
