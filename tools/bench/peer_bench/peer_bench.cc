@@ -19,9 +19,11 @@
 //     natsConnection_Flush;
 //   throughput (window 64): the requester publishes requests with its own
 //     inbox as reply subject (natsConnection_PublishRequest) and reads replies
-//     from one synchronous subscription, keeping 64 in flight; requester and
-//     responder connections are buffered (no SendAsap), so nats.c's flusher
-//     thread writes whatever accumulated in one batch.
+//     from one synchronous subscription, keeping 64 in flight. Measured two
+//     ways, and NATS's better figure is the one compared: "batched", where
+//     requester and responder connections are buffered and nats.c's flusher
+//     thread writes what accumulated, and "asap", where both write each
+//     message at once (SendAsap).
 // Each server and responder runs in its own process (this binary re-executed
 // in a role).
 //
@@ -34,6 +36,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -132,10 +135,14 @@ int RunNatsResponder(const std::string& url) {
 
 class NatsRequest : public bench::RoundTrip {
  public:
-  explicit NatsRequest(const std::string& url)
-      : payload_(kPayloadSize, 'n'), inbox_(absl::StrCat("_INBOX.peer_bench.", ::getpid())) {
+  // `asap`: the window-64 requests and their replies are written at once
+  // rather than batched by nats.c's flusher (see the file comment).
+  NatsRequest(const std::string& url, bool asap)
+      : payload_(kPayloadSize, 'n'),
+        inbox_(absl::StrCat("_INBOX.peer_bench.", ::getpid(), asap ? ".asap" : ".batch")),
+        subject_(asap ? kSubjectAsap : kSubjectBatch) {
     latency_ = ConnectNats(url, false);
-    batch_ = ConnectNats(url, false);
+    batch_ = ConnectNats(url, asap);
     if (latency_ == nullptr || batch_ == nullptr) Fail(absl::StrCat("cannot connect to nats-server at ", url));
     Check(natsConnection_SubscribeSync(&replies_, batch_, inbox_.c_str()), "subscribe to the inbox");
     Check(natsConnection_Flush(batch_), "flush");
@@ -159,7 +166,7 @@ class NatsRequest : public bench::RoundTrip {
     auto t0 = bench::Clock::now();
     while (got < n) {
       while (sent < n && sent - got < kWindow) {
-        Check(natsConnection_PublishRequest(batch_, kSubjectBatch, inbox_.c_str(), payload_.data(), kPayloadSize),
+        Check(natsConnection_PublishRequest(batch_, subject_, inbox_.c_str(), payload_.data(), kPayloadSize),
               "publish");
         ++sent;
       }
@@ -179,6 +186,7 @@ class NatsRequest : public bench::RoundTrip {
   }
   std::string payload_;
   std::string inbox_;
+  const char* subject_;
   natsConnection* latency_ = nullptr;
   natsConnection* batch_ = nullptr;
   natsSubscription* replies_ = nullptr;
@@ -204,16 +212,22 @@ int Parent() {
   bench::SpawnRole(relay, "peer_bench", {"relay", relay_ep}, true);  // ready once the worker serves echo
 
   bench::ZmqEcho raw(raw_ep, kPayloadSize);
-  NatsRequest nats(nats_url);
+  NatsRequest nats_batched(nats_url, false);
+  NatsRequest nats_asap(nats_url, true);
   bench::EchoJob relayed(At(relay_ep), kJobArg);
-  bench::MeasureInterleaved({&raw, &nats, &relayed}, bench::MeasurePlan{});
-  RoundTripResult r = raw.Summary(), n = nats.Summary(), b = relayed.Summary();
+  bench::MeasureInterleaved({&raw, &nats_batched, &nats_asap, &relayed}, bench::MeasurePlan{});
+  RoundTripResult r = raw.Summary(), nb = nats_batched.Summary(), na = nats_asap.Summary(), b = relayed.Summary();
+  // NATS at its best: the lower p50 and the higher throughput of the two.
+  RoundTripResult n = nb;
+  n.p50_us = std::min(nb.p50_us, na.p50_us);
+  n.per_s = std::max(nb.per_s, na.per_s);
   std::printf("tcp loopback, %zu-byte payload; window 1 latency, window %d throughput; interleaved\n", kPayloadSize,
               kWindow);
   bench::PrintResult("raw cppzmq DEALER->ROUTER echo", r);
-  bench::PrintResult("NATS request/reply (nats.c)", n);
+  bench::PrintResult("NATS request/reply, batched", nb);
+  bench::PrintResult("NATS request/reply, asap", na);
   bench::PrintResult("berth job on a worker (relay)", b);
-  std::printf("  NATS/raw p50 %.2f; relay/raw p50 %.2f\n", n.p50_us / r.p50_us, b.p50_us / r.p50_us);
+  std::printf("  NATS (best of the two)/raw p50 %.2f; relay/raw p50 %.2f\n", n.p50_us / r.p50_us, b.p50_us / r.p50_us);
   std::printf("  fast path: not built yet, so no fast-path figures and no fast_vs_nats ratios\n");
   std::printf("peer_bench relay_vs_nats_p50=%.2f relay_vs_nats_throughput=%.2f\n", b.p50_us / n.p50_us,
               b.per_s / n.per_s);
