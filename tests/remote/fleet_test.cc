@@ -33,7 +33,7 @@ using testing::ToolPath;
 using testing::WaitFor;
 
 constexpr int kClientHost = 4;
-constexpr absl::Duration kTrip = absl::Milliseconds(20);
+constexpr absl::Duration kTrip = absl::Milliseconds(100);
 const std::string kEndpoint = "tcp://10.213.0.1:7730";
 
 bool SkipWithout(const FleetNet& net) {
@@ -128,7 +128,8 @@ TEST_CASE("a fleet across hosts: a link cut and restored, every job answered exa
 
   // w2's link cut (not idempotent): its jobs end 126 within 3 s, naming it.
   // berthd loses a worker 3 s after its last frame, which came before the
-  // link was down; kTrip covers the END's way to the client.
+  // link was down; kTrip covers the END's way to the client, on a loaded
+  // machine too.
   REQUIRE(f.net.Cut(2).empty());
   const absl::Time cut = absl::Now();
   REQUIRE(WaitFor([&] { return !Listed(f.berthd, "w2"); }, absl::Seconds(10)));
