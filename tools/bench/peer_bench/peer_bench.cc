@@ -47,6 +47,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "engine/runtime.h"
+#include "tools/bench/support/roles.h"
 #include "tools/bench/support/round_trip.h"
 
 namespace berth {

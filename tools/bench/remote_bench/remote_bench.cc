@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/remote/client.h"
 #include "engine/runtime.h"
+#include "tools/bench/support/roles.h"
 #include "tools/bench/support/round_trip.h"
 #include <zmq.hpp>
 

@@ -3,14 +3,11 @@
 // round trip is a RoundTrip; MeasureInterleaved runs several in alternating
 // slices so that a noisy neighbour's busy second falls on all of them alike.
 //
-// The servers the benches talk to run in child processes (the bench binary
-// re-executed in a role, see SpawnRole), as berthd and berth-worker would.
+// The servers the benches talk to run in child processes (roles.h).
 // Every failure of a measured round trip ends the bench with a message: a
 // bench that measured something else than it says is worse than none.
 #ifndef BERTH_TOOLS_BENCH_SUPPORT_ROUND_TRIP_H_
 #define BERTH_TOOLS_BENCH_SUPPORT_ROUND_TRIP_H_
-
-#include <sys/types.h>
 
 #include <chrono>
 #include <cstdint>
@@ -28,6 +25,8 @@ using Clock = std::chrono::steady_clock;
 constexpr int kWindow = 64;
 
 int64_t NanosSince(Clock::time_point t0);
+// Ends the bench: `bench: <what>` on stderr, exit status 1.
+[[noreturn]] void Fail(const std::string& what);
 
 struct RoundTripResult {
   double p50_us = 0;
@@ -64,30 +63,6 @@ void MeasureInterleaved(const std::vector<RoundTrip*>& trips, const MeasurePlan&
 
 // "  what  p50 … us  p99 … us  … /s"
 void PrintResult(const char* what, const RoundTripResult& r);
-
-// A child process killed (SIGKILL) and reaped when this goes away.
-struct Child {
-  pid_t pid = -1;
-  Child() = default;
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-  ~Child();
-};
-
-// Starts /proc/self/exe as `argv0 args…` and, when wait_ready, waits until it
-// prints a line on stdout (its "ready"). Exits the bench if it does not.
-void SpawnRole(Child& child, const std::string& argv0, const std::vector<std::string>& args, bool wait_ready);
-
-// ---- the roles a bench binary may be re-executed in ----
-
-// A cppzmq ROUTER echoing every message back to its sender, bound at `ep`.
-int RunZmqEchoServer(const std::string& ep);
-// A berth remote::Server (what berthd serves its socket with) at `ep`: with
-// `local_echo` it serves util's `echo` in-process; without, it relays `echo`
-// to a worker and says ready once one serves it.
-int RunJobServer(const std::string& ep, bool local_echo);
-// A berth remote::Worker (what berth-worker runs) serving util's `echo`.
-int RunEchoWorker(const std::string& ep);
 
 // ---- round trips ----
 
