@@ -39,6 +39,7 @@ void Dispatcher::OnHello(const Peer& peer, Frame f) {
   w.name = f.worker_name;
   w.capacity = f.capacity;
   w.last_seen = absl::Now();
+  silence_check_ = std::min(silence_check_, w.last_seen + SilenceLimit());
   w.idempotent.insert(f.idempotent.begin(), f.idempotent.end());
   std::vector<std::string> refused;
   for (const std::string& name : f.jobs) {
@@ -499,10 +500,12 @@ bool Dispatcher::TakeOutputWindow(Forward& fw, const WorkerState& w, uint64_t by
 // ---- time ----
 
 absl::Time Dispatcher::NextTimer() const {
-  return deadlines_.empty() ? absl::InfiniteFuture() : deadlines_.top().when;
+  absl::Time next = deadlines_.empty() ? absl::InfiniteFuture() : deadlines_.top().when;
+  return std::min(next, silence_check_);
 }
 
 void Dispatcher::FireTimers(absl::Time now) {
+  if (now >= silence_check_) LoseSilentWorkers(now);
   while (!deadlines_.empty() && deadlines_.top().when <= now) {
     const uint64_t d = deadlines_.top().dispatch;
     deadlines_.pop();
@@ -520,18 +523,32 @@ void Dispatcher::FireTimers(absl::Time now) {
 }
 
 void Dispatcher::Tick(absl::Time now) {
-  const absl::Duration limit = options_.heartbeat_interval * options_.heartbeat_liveness;
+  LoseSilentWorkers(now);
   const std::string beat = EncodeSimple(FrameType::kHeartbeat, 0);
+  for (auto& [key, w] : workers_) port_.SendToPeer(w.peer, beat);
+}
+
+void Dispatcher::LoseSilentWorkers(absl::Time now) {
+  const absl::Duration limit = SilenceLimit();
   std::vector<std::string> silent;
+  silence_check_ = absl::InfiniteFuture();
   for (auto& [key, w] : workers_) {
-    if (now - w.last_seen > limit) {
+    if (now - w.last_seen >= limit) {
       silent.push_back(key);
     } else {
-      port_.SendToPeer(w.peer, beat);
+      silence_check_ = std::min(silence_check_, w.last_seen + limit);
     }
   }
   for (const std::string& key : silent) {
-    WorkerLost(key, absl::StrCat("no heartbeat for ", absl::FormatDuration(limit)));
+    const std::string reason = absl::StrCat("no heartbeat for ", absl::FormatDuration(limit));
+    // A silent worker's connection may outlive the silence (a network cut
+    // and mended): ZeroMQ then delivers this on it, and the worker starts
+    // over instead of talking to a server that no longer counts it.
+    const WorkerState& w = workers_.at(key);
+    port_.SendToPeer(w.peer, EncodeError(0, ErrorCode::kForgotten,
+                                         absl::StrCat("worker ", w.name, " was lost (", reason,
+                                                      "); send HELLO to serve again")));
+    WorkerLost(key, reason);
   }
 }
 

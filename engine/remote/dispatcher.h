@@ -127,6 +127,9 @@ class Dispatcher {
   absl::Time NextTimer() const;
   void FireTimers(absl::Time now);
   // Once per heartbeat interval: heartbeats to workers, silent ones lost.
+  // A worker silent for heartbeat_interval × heartbeat_liveness is lost at
+  // that moment (NextTimer includes it), not at the next tick: so its jobs end
+  // within that time of its last frame, however the ticks fall.
   void Tick(absl::Time now);
   // Heartbeats to the workers on `socket` (a send to a vanished peer fails).
   void Probe(int socket);
@@ -200,6 +203,10 @@ class Dispatcher {
   bool TakeOutputWindow(Forward& fw, const WorkerState& w, uint64_t bytes);
   void OnWorkerOutput(WorkerState& w, Frame f);
   void UnserveName(const std::string& name, const std::string& worker_key);
+  absl::Duration SilenceLimit() const { return options_.heartbeat_interval * options_.heartbeat_liveness; }
+  // Loses the workers silent for SilenceLimit(); sets silence_check_ to when
+  // the next one would be.
+  void LoseSilentWorkers(absl::Time now);
   void PublishServed();
 
   Engine& engine_;
@@ -213,6 +220,9 @@ class Dispatcher {
   absl::flat_hash_map<std::string, std::deque<uint64_t>> pending_;
   absl::flat_hash_set<std::string> remote_names_;
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<Deadline>> deadlines_;
+  // When the quietest worker reaches SilenceLimit() (it may have spoken since:
+  // then the check finds nothing and moves on).
+  absl::Time silence_check_ = absl::InfiniteFuture();
   uint64_t next_dispatch_ = 1;
   size_t rr_ = 0;
 

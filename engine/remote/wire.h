@@ -58,6 +58,7 @@ enum class ErrorCode : uint16_t {
   kIdInUse = 2,       // JOB with the id of a live request of this connection
   kNotAllowed = 3,    // a frame type this side may not send
   kNamesRefused = 4,  // HELLO: these names are not routed to this worker
+  kForgotten = 5,     // to a worker: the server counted it lost (silent); HELLO again to serve
 };
 
 enum class FrameType : uint8_t {

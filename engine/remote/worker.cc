@@ -42,7 +42,8 @@ class Worker::Impl {
       : engine_(engine),
         options_(std::move(options)),
         control_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
-        pool_(std::make_unique<ThreadPool>(options_.capacity)) {}
+        pool_(std::make_unique<ThreadPool>(options_.capacity)),
+        hello_(EncodeHello(options_)) {}
   ~Impl() {
     DetachAll();
     pool_.reset();
@@ -64,6 +65,20 @@ class Worker::Impl {
     (void)sock.send(zmq::buffer(payload), zmq::send_flags::dontwait);
   }
   void OnFrame(zmq::socket_t& sock, Frame f);
+  // HELLO (and DRAIN when draining): what the server must know of us.
+  void Announce(zmq::socket_t& sock) {
+    Send(sock, hello_);
+    if (draining_) Send(sock, EncodeSimple(FrameType::kDrain, 0));
+  }
+  static std::string EncodeHello(const WorkerOptions& o) {
+    Frame hello;
+    hello.type = FrameType::kHello;
+    hello.worker_name = o.name;
+    hello.capacity = static_cast<uint32_t>(o.capacity);
+    hello.jobs = o.jobs;
+    hello.idempotent = o.idempotent;
+    return EncodeFrame(hello);
+  }
   void DetachAll() {
     if (exec_) exec_->DetachAll();
   }
@@ -75,6 +90,7 @@ class Worker::Impl {
   WorkerOptions options_;
   int control_;
   std::unique_ptr<ThreadPool> pool_;
+  const std::string hello_;
   Outbox outbox_;
   zmq::context_t ctx_{1};
   std::shared_ptr<Executor> exec_;  // the jobs of the current session
@@ -154,15 +170,7 @@ absl::StatusOr<Worker::Impl::Outcome> Worker::Impl::Session() {
   monitor.connect(mon);
   sock.connect(options_.endpoint);
 
-  Frame hello;
-  hello.type = FrameType::kHello;
-  hello.worker_name = options_.name;
-  hello.capacity = static_cast<uint32_t>(options_.capacity);
-  hello.jobs = options_.jobs;
-  hello.idempotent = options_.idempotent;
-  const std::string hello_bytes = EncodeFrame(hello);
-  Send(sock, hello_bytes);
-  if (draining_) Send(sock, EncodeSimple(FrameType::kDrain, 0));
+  Announce(sock);
   drain_announced_ = draining_;
 
   absl::Time start = absl::Now();
@@ -180,7 +188,11 @@ absl::StatusOr<Worker::Impl::Outcome> Worker::Impl::Session() {
         {nullptr, control_, ZMQ_POLLIN, 0},
     };
     absl::Time now = absl::Now();
-    int64_t ms = std::max<int64_t>(0, absl::ToInt64Milliseconds(last_beat + options_.heartbeat_interval - now) + 1);
+    // Wake for the next heartbeat, or when the server would have been silent
+    // too long: a lost server is noticed then, not up to a heartbeat later.
+    absl::Time wake = std::min(last_beat + options_.heartbeat_interval,
+                               (last_heard_ == absl::InfinitePast() ? start : last_heard_) + limit);
+    int64_t ms = std::max<int64_t>(0, absl::ToInt64Milliseconds(wake - now) + 1);
     PollIgnoringSignals(items, 4, ms);
     if (items[0].revents & ZMQ_POLLIN) {
       for (int batch = 0; batch < 256; ++batch) {
@@ -211,8 +223,7 @@ absl::StatusOr<Worker::Impl::Outcome> Worker::Impl::Session() {
           DetachAll();
         } else if (code == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && ++handshakes > 1) {
           // Reconnected (the server restarted): announce ourselves again.
-          Send(sock, hello_bytes);
-          if (draining_) Send(sock, EncodeSimple(FrameType::kDrain, 0));
+          Announce(sock);
         }
       }
     }
@@ -263,6 +274,11 @@ void Worker::Impl::OnFrame(zmq::socket_t& sock, Frame f) {
       return;
     case FrameType::kError:
       spdlog::warn("worker {}: the server says: {}", options_.name, f.message);
+      if (f.id == 0 && f.error_code == ErrorCode::kForgotten) {
+        // The server has ended whatever we ran for it; announce ourselves anew.
+        DetachAll();
+        Announce(sock);
+      }
       return;
     case FrameType::kJob: {
       if (exec_->Has(f.id)) {

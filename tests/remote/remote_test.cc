@@ -478,6 +478,37 @@ TEST_CASE("a lost worker fails its in-flight jobs with 126 naming job and worker
   CHECK(Call(*c, Req("nope")).result.status == kStatusNotFound);
 }
 
+TEST_CASE("a worker counted lost for silence is told so on its connection, and may say HELLO again") {
+  Fixture f(ServerOptions{}, false);  // heartbeats every 200 ms: silent 600 ms is lost
+  RawRequester worker(f.ipc);         // a raw worker that never heartbeats
+  Frame hello;
+  hello.type = FrameType::kHello;
+  hello.worker_name = "mute";
+  hello.capacity = 1;
+  hello.jobs = {"echo"};
+  worker.sock.send(zmq::buffer(EncodeFrame(hello)));
+  REQUIRE(f.server->WaitForJobs({"echo"}, absl::Seconds(5)).ok());
+  const absl::Time hello_at = absl::Now();
+  Frame told;
+  while (told.type != FrameType::kError) {
+    zmq::pollitem_t item{worker.sock.handle(), 0, ZMQ_POLLIN, 0};
+    REQUIRE_MESSAGE(zmq::poll(&item, 1, std::chrono::seconds(5)) == 1, "no ERROR for the silent worker");
+    zmq::message_t m;
+    REQUIRE(worker.sock.recv(m));
+    auto frame = DecodeFrame(m.data(), m.size());
+    REQUIRE(frame.ok());
+    told = *std::move(frame);
+  }
+  CHECK(absl::Now() - hello_at < absl::Seconds(2));
+  CHECK(told.id == 0);
+  CHECK(told.error_code == ErrorCode::kForgotten);
+  CHECK(told.message == "worker mute was lost (no heartbeat for 600ms); send HELLO to serve again");
+  CHECK(f.server->Workers().empty());
+  // The connection is the same; HELLO on it makes the worker a worker again.
+  worker.sock.send(zmq::buffer(EncodeFrame(hello)));
+  CHECK(WaitFor([&] { return f.server->Workers().size() == 1; }, absl::Seconds(5)));
+}
+
 TEST_CASE("an idempotent job is dispatched again when its worker is lost") {
   Fixture f(ServerOptions{}, false);
   auto a = std::make_unique<InProcessWorker>(f.ipc, "a", 1, std::vector<std::string>{"wait_cancel"});
