@@ -151,6 +151,15 @@ int64_t Engine::running_jobs() const {
   return total;
 }
 
+void Engine::AddObserver(EngineObserver* observer) {
+  absl::MutexLock lock(&observers_mu_);
+  auto list = std::make_unique<ObserverList>();
+  if (const ObserverList* now = observers_.load()) *list = *now;
+  list->push_back(observer);
+  observers_.store(list.get(), std::memory_order_release);
+  observer_lists_.push_back(std::move(list));
+}
+
 void Engine::OnShutdown(std::function<void()> hook, std::string name) {
   absl::MutexLock lock(&hooks_mu_);
   if (name.empty()) name = absl::StrCat("hook #", hooks_.size() + 1);
@@ -221,12 +230,17 @@ void Engine::RunHooks() {
       completion->cv.SignalAll();
     });
     bool done = false;
+    const absl::Time hook_start = absl::Now();
     {
       absl::MutexLock lock(&completion->mu);
       while (!completion->done) {
         if (completion->cv.WaitWithDeadline(&completion->mu, until)) break;
       }
       done = completion->done;
+    }
+    if (const ObserverList* observers = this->observers()) {
+      const HookReport report{it->name, hook_start, absl::Now() - hook_start, done};
+      for (EngineObserver* o : *observers) o->HookRan(report);
     }
     if (done) {
       worker.join();

@@ -50,6 +50,20 @@ absl::Status Job::Run() {
     return absl::FailedPreconditionError(absl::StrCat(name_, ": job has already completed"));
   }
 
+  // Observed runs only: with no observer, this is the one load a job pays.
+  const ObserverList* observers = eng.observers();
+  if (observers != nullptr && handler_ != nullptr && handler_->options.relayed) observers = nullptr;
+  absl::Time start;
+  if (observers != nullptr) {
+    start = absl::Now();
+    JobReport report;
+    report.name = name_;
+    report.trace_id = env_.GetView("BERTH_TRACE_ID");
+    report.found = handler_ != nullptr;
+    report.start = start;
+    for (EngineObserver* o : *observers) o->JobStarted(report);
+  }
+
   if (handler_ == nullptr) {
     (void)stderr_.Write(absl::StrCat(name_, ": command not found\n"));
     status_ = kStatusNotFound;
@@ -76,6 +90,7 @@ absl::Status Job::Run() {
     (void)stderr_.Close();
     stdin_.Close();
   }
+  if (observers != nullptr) Report(*observers, start, status_ == kStatusOk && !close_error.ok() ? kStatusErr : status_);
   eng.EndJob(shard);
 
   if (status_ == kStatusOk && !close_error.ok()) {
@@ -87,6 +102,17 @@ absl::Status Job::Run() {
   std::string message = stderr_.LastLine();
   if (message.empty()) message = absl::StrCat(name_, ": failed with status ", status_);
   return StatusFromJobStatus(status_, message);
+}
+
+void Job::Report(const ObserverList& observers, absl::Time start, int status) const {
+  JobReport report;
+  report.name = name_;
+  report.trace_id = env_.GetView("BERTH_TRACE_ID");
+  report.status = status;
+  report.found = handler_ != nullptr;
+  report.start = start;
+  report.duration = absl::Now() - start;
+  for (EngineObserver* o : observers) o->JobEnded(report);
 }
 
 void Job::Cancel() {

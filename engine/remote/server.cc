@@ -114,6 +114,9 @@ class Server::Impl : public LocalCallPort {
     // Output the worker may still send: the starting window plus the
     // requester's grants, less what it sent. Below zero, it broke the protocol.
     int64_t out_window = static_cast<int64_t>(kInitialCredit);
+    // For the engine's observers (engine/observer.h).
+    absl::Time started;
+    std::string worker_name;
   };
   struct WorkerState {
     Peer peer;
@@ -178,6 +181,9 @@ class Server::Impl : public LocalCallPort {
   // output (see Frame::has_tail), or null.
   void AnswerRequester(Forward& f, int status, absl::string_view message, const Frame* tail = nullptr);
   void FinishForward(uint64_t dispatch);
+  // Tell the engine's observers (engine/observer.h).
+  void ReportEnded(const Forward& fw, int status);
+  void ReportWorker(WorkerReport::Kind kind, const WorkerState& w, absl::string_view reason = "");
   void WorkerLost(const std::string& key, absl::string_view reason);
   void ClientLost(const std::string& key);
   void UnserveName(const std::string& name, const std::string& worker_key);
@@ -801,6 +807,15 @@ Server::Impl::Forward& Server::Impl::NewForward(Frame f) {
   }
   if (f.trace_id.empty()) f.trace_id = NewTraceId();
   fw.request = std::move(f);
+  if (const ObserverList* observers = engine_.observers()) {
+    fw.started = absl::Now();
+    JobReport r;
+    r.name = fw.request.name;
+    r.trace_id = fw.request.trace_id;
+    r.relayed = true;
+    r.start = fw.started;
+    for (EngineObserver* o : *observers) o->JobStarted(r);
+  }
   return fw;
 }
 
@@ -832,6 +847,7 @@ void Server::Impl::Dispatch(Forward& fw) {
     return;
   }
   fw.worker = PeerKey(best->peer);
+  fw.worker_name = best->name;
   best->in_flight.insert(fw.dispatch);
   uint64_t deadline_ms = 0;
   if (fw.deadline != absl::InfiniteFuture()) {
@@ -896,6 +912,7 @@ void Server::Impl::AnswerRequester(Forward& fw, int status, absl::string_view me
     tail = nullptr;
   }
   fw.answered = true;
+  ReportEnded(fw, status);
   if (fw.local) {
     Frame f;
     f.type = FrameType::kEnd;
@@ -914,6 +931,27 @@ void Server::Impl::AnswerRequester(Forward& fw, int status, absl::string_view me
     c->second.sessions.erase(s);
   }
   if (c->second.sessions.empty()) clients_.erase(c);
+}
+
+void Server::Impl::ReportEnded(const Forward& fw, int status) {
+  const ObserverList* observers = engine_.observers();
+  if (observers == nullptr || fw.started == absl::Time()) return;  // started before anyone watched
+  JobReport r;
+  r.name = fw.request.name;
+  r.trace_id = fw.request.trace_id;
+  r.worker = fw.worker_name;  // "" if it never reached a worker
+  r.relayed = true;
+  r.status = status;
+  r.start = fw.started;
+  r.duration = absl::Now() - fw.started;
+  for (EngineObserver* o : *observers) o->JobEnded(r);
+}
+
+void Server::Impl::ReportWorker(WorkerReport::Kind kind, const WorkerState& w, absl::string_view reason) {
+  const ObserverList* observers = engine_.observers();
+  if (observers == nullptr) return;
+  const WorkerReport r{kind, w.name, reason, w.capacity, w.in_flight.size()};
+  for (EngineObserver* o : *observers) o->WorkerChanged(r);
 }
 
 void Server::Impl::FinishForward(uint64_t dispatch) {
@@ -943,7 +981,8 @@ void Server::Impl::OnHello(const Peer& peer, Frame f) {
     }
     auto served = served_.find(name);
     if (served == served_.end()) {
-      if (!engine_.Register(name, [this](Job& job) { return RunRemote(job); }).ok()) {
+      if (!engine_.Register(name, [this](Job& job) { return RunRemote(job); }, HandlerOptions{.relayed = true})
+               .ok()) {
         refused.push_back(name);  // served in-process here
         continue;
       }
@@ -961,6 +1000,7 @@ void Server::Impl::OnHello(const Peer& peer, Frame f) {
                                           absl::StrJoin(refused, ", "))));
   }
   std::vector<std::string> names = w.jobs;
+  ReportWorker(WorkerReport::Kind::kHello, w);
   workers_[key] = std::move(w);
   PublishServed();
   for (const std::string& name : names) DispatchPending(name);
@@ -980,6 +1020,7 @@ void Server::Impl::OnWorkerFrame(WorkerState& w, Frame f) {
     case FrameType::kDrain:
       spdlog::info("worker {} is draining: {} job(s) in flight", w.name, w.in_flight.size());
       w.draining = true;
+      ReportWorker(WorkerReport::Kind::kDrain, w);
       return;
     case FrameType::kBye:
       WorkerLost(PeerKey(w.peer), "it left");
@@ -1053,6 +1094,7 @@ void Server::Impl::WorkerLost(const std::string& key, absl::string_view reason) 
   if (!w.in_flight.empty() || reason != "it left") {
     spdlog::warn("worker {} was lost ({}); {} job(s) in flight", w.name, reason, w.in_flight.size());
   }
+  ReportWorker(WorkerReport::Kind::kLost, w, reason);
   std::vector<uint64_t> redo;
   for (uint64_t d : w.in_flight) {
     auto fw = forwards_.find(d);
