@@ -52,7 +52,7 @@ class ContextObserver : public EngineObserver {
     if (depth < kMaxDepth) {
       JobContext& c = contexts[depth];
       c.name = r.name;
-      CopyTo(c.trace_id, sizeof c.trace_id, r.trace_id);
+      CopyTo(c.trace_id, sizeof c.trace_id, r.TraceId());
     }
     ++depth;
   }

@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "engine/job_line.h"
 #include "engine/log.h"
+#include "engine/tick_clock.h"
 
 namespace berth {
 
@@ -152,6 +153,7 @@ int64_t Engine::running_jobs() const {
 }
 
 void Engine::AddObserver(EngineObserver* observer) {
+  TickClock::Calibrate();  // before any job is timed
   absl::MutexLock lock(&observers_mu_);
   auto list = std::make_unique<ObserverList>();
   if (const ObserverList* now = observers_.load()) *list = *now;

@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "engine/engine.h"
 #include "engine/log.h"
+#include "engine/tick_clock.h"
 
 namespace berth {
 
@@ -53,15 +54,10 @@ absl::Status Job::Run() {
   // Observed runs only: with no observer, this is the one load a job pays.
   const ObserverList* observers = eng.observers();
   if (observers != nullptr && handler_ != nullptr && handler_->options.relayed) observers = nullptr;
-  absl::Time start;
+  uint64_t start = 0;
   if (observers != nullptr) {
-    start = absl::Now();
-    JobReport report;
-    report.name = name_;
-    report.trace_id = env_.GetView("BERTH_TRACE_ID");
-    report.found = handler_ != nullptr;
-    report.start = start;
-    for (EngineObserver* o : *observers) o->JobStarted(report);
+    start = TickClock::Now();
+    for (EngineObserver* o : *observers) o->JobStarted(NewReport());
   }
 
   if (handler_ == nullptr) {
@@ -104,14 +100,19 @@ absl::Status Job::Run() {
   return StatusFromJobStatus(status_, message);
 }
 
-void Job::Report(const ObserverList& observers, absl::Time start, int status) const {
+JobReport Job::NewReport() const {
   JobReport report;
   report.name = name_;
-  report.trace_id = env_.GetView("BERTH_TRACE_ID");
-  report.status = status;
+  report.env = &env_;
+  report.handler = handler_.get();
   report.found = handler_ != nullptr;
-  report.start = start;
-  report.duration = absl::Now() - start;
+  return report;
+}
+
+void Job::Report(const ObserverList& observers, uint64_t start, int status) const {
+  JobReport report = NewReport();
+  report.status = status;
+  report.duration = TickClock::Between(start, TickClock::Now());
   for (EngineObserver* o : observers) o->JobEnded(report);
 }
 

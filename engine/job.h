@@ -123,8 +123,10 @@ class Job {
   Job(Engine* engine, absl::string_view name, std::vector<std::string> args,
       std::shared_ptr<const RegisteredHandler> handler);
 
-  // Tells `observers` that this job ended with `status`.
-  void Report(const ObserverList& observers, absl::Time start, int status) const;
+  // What observers are told about this job; Report tells them it ended
+  // with `status`, `start` being its TickClock reading at the start.
+  JobReport NewReport() const;
+  void Report(const ObserverList& observers, uint64_t start, int status) const;
 
   Engine* const engine_;
   const std::string name_;

@@ -4,7 +4,8 @@
 // Metrics, events and traces (handlers/observe/) listen here; the engine knows
 // nothing of them. Contract:
 // - With no observer added, a job costs one relaxed atomic load more than
-//   without this interface: no clock read, no lock, no allocation.
+//   without this interface: no clock read, no lock, no allocation. With
+//   observers, two TickClock readings (engine/tick_clock.h) and the calls.
 // - With observers, each is called on the thread that ran the job (for jobs
 //   relayed to workers: the server's I/O thread), so a callback must be short,
 //   must not block and must not run jobs. Callbacks may run concurrently.
@@ -20,19 +21,26 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "engine/env.h"
 
 namespace berth {
 
 // One job that starts (status and duration not yet set) or ended. Views are
-// valid during the callback only.
+// valid during the callback only. The job started `duration` before the
+// JobEnded call (an observer that wants wall time reads the clock then).
 struct JobReport {
   absl::string_view name;
-  absl::string_view trace_id;  // BERTH_TRACE_ID of the job, or ""
+  // BERTH_TRACE_ID of the job, or "" — looked up only by observers that ask.
+  absl::string_view TraceId() const { return env != nullptr ? env->GetView("BERTH_TRACE_ID") : trace_id; }
+  const Env* env = nullptr;    // the job's env (in-process jobs), or null
+  absl::string_view trace_id;  // used when env is null (relayed jobs)
+  // Identifies the handler while the job runs (in-process jobs; null for
+  // relayed ones and names without a handler): a key for caches.
+  const void* handler = nullptr;
   absl::string_view worker;    // the worker that ran it; "" for in-process
   bool relayed = false;        // relayed to a worker (`worker` is known at the end)
   int status = 0;
   bool found = true;  // false: no handler (status 127); `name` is untrusted then
-  absl::Time start;
   absl::Duration duration;
 };
 

@@ -813,7 +813,6 @@ Server::Impl::Forward& Server::Impl::NewForward(Frame f) {
     r.name = fw.request.name;
     r.trace_id = fw.request.trace_id;
     r.relayed = true;
-    r.start = fw.started;
     for (EngineObserver* o : *observers) o->JobStarted(r);
   }
   return fw;
@@ -942,7 +941,6 @@ void Server::Impl::ReportEnded(const Forward& fw, int status) {
   r.worker = fw.worker_name;  // "" if it never reached a worker
   r.relayed = true;
   r.status = status;
-  r.start = fw.started;
   r.duration = absl::Now() - fw.started;
   for (EngineObserver* o : *observers) o->JobEnded(r);
 }

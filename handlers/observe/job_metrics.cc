@@ -16,6 +16,8 @@ constexpr char kOther[] = "(other)";
 
 }  // namespace
 
+std::atomic<uint64_t> JobMetrics::next_serial_{1};
+
 const std::vector<double>& JobMetrics::Buckets() {
   static const std::vector<double> kBounds = {0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005,
                                               0.001,   0.0025,   0.005,   0.01,   0.025,   0.05,
@@ -28,8 +30,7 @@ void JobMetrics::Histogram::Add(absl::Duration d) {
   const std::vector<double>& bounds = Buckets();
   size_t i = 0;
   while (i < bounds.size() && s > bounds[i]) ++i;
-  if (i < kBuckets) buckets[i].fetch_add(1, std::memory_order_relaxed);
-  count.fetch_add(1, std::memory_order_relaxed);
+  buckets[i].fetch_add(1, std::memory_order_relaxed);
   sum_ns.fetch_add(static_cast<uint64_t>(absl::ToInt64Nanoseconds(d)), std::memory_order_relaxed);
 }
 
@@ -40,7 +41,33 @@ size_t JobMetrics::StatusSlot(int status) {
   return std::size(kSlotStatuses);
 }
 
-JobMetrics::NameStats* JobMetrics::Find(absl::string_view name, bool found) {
+JobMetrics::NameStats* JobMetrics::Find(const JobReport& r) {
+  // The last handler this thread saw, for this JobMetrics: a pointer and a
+  // name compare, no hashing. The name guards against a handler freed and
+  // another allocated at its address.
+  // `owner` is this JobMetrics' serial number, not its address, which a
+  // later one could reuse.
+  struct Last {
+    uint64_t owner = 0;
+    const void* handler = nullptr;
+    std::string name;
+    NameStats* stats = nullptr;
+  };
+  thread_local Last last;
+  if (r.handler != nullptr && last.handler == r.handler && last.owner == serial_ && last.name == r.name) {
+    return last.stats;
+  }
+  NameStats* stats = FindName(r.name, r.found);
+  if (r.handler != nullptr) {
+    last.owner = serial_;
+    last.handler = r.handler;
+    last.name.assign(r.name.data(), r.name.size());
+    last.stats = stats;
+  }
+  return stats;
+}
+
+JobMetrics::NameStats* JobMetrics::FindName(absl::string_view name, bool found) {
   if (!found) name = kNotFound;
   if (const Table* t = table_.load(std::memory_order_acquire)) {
     auto it = t->find(name);
@@ -69,11 +96,11 @@ JobMetrics::NameStats* JobMetrics::Insert(absl::string_view name) {
 }
 
 void JobMetrics::JobStarted(const JobReport& r) {
-  Find(r.name, r.found)->started.fetch_add(1, std::memory_order_relaxed);
+  Find(r)->started.fetch_add(1, std::memory_order_relaxed);
 }
 
 void JobMetrics::JobEnded(const JobReport& r) {
-  NameStats* s = Find(r.name, r.found);
+  NameStats* s = Find(r);
   s->ended[StatusSlot(r.status)].fetch_add(1, std::memory_order_relaxed);
   (r.relayed ? s->remote : s->local).Add(r.duration);
 }
@@ -98,13 +125,13 @@ uint64_t JobMetrics::Ended(absl::string_view name, int status) const {
 
 void JobMetrics::WriteHistogram(PromWriter& out, const std::string& name, const char* where,
                                 const Histogram& h) const {
-  const uint64_t count = h.count.load(std::memory_order_relaxed);
-  if (count == 0) return;
   std::vector<uint64_t> cumulative;
   uint64_t running = 0;
-  for (const auto& b : h.buckets) cumulative.push_back(running += b.load(std::memory_order_relaxed));
-  out.Histogram("berth_job_duration_seconds", {{"job", name}, {"where", where}}, Buckets(), cumulative,
-                std::max(count, running), h.sum_ns.load(std::memory_order_relaxed) / 1e9);
+  for (size_t i = 0; i < kBuckets; ++i) cumulative.push_back(running += h.buckets[i].load(std::memory_order_relaxed));
+  const uint64_t count = running + h.buckets[kBuckets].load(std::memory_order_relaxed);
+  if (count == 0) return;
+  out.Histogram("berth_job_duration_seconds", {{"job", name}, {"where", where}}, Buckets(), cumulative, count,
+                h.sum_ns.load(std::memory_order_relaxed) / 1e9);
 }
 
 void JobMetrics::WriteTo(PromWriter& out) const {

@@ -17,6 +17,7 @@ absl::Status TraceRecorder::Start(std::string path) {
   if (recording_) return absl::FailedPreconditionError(absl::StrCat("trace: already recording into ", path_));
   path_ = std::move(path);
   recording_ = true;
+  recording_jobs_.store(true, std::memory_order_relaxed);
   return absl::OkStatus();
 }
 
@@ -28,6 +29,7 @@ absl::StatusOr<std::string> TraceRecorder::Stop() {
   absl::Status s = Write();
   absl::MutexLock lock(&mu_);
   recording_ = false;
+  recording_jobs_.store(false, std::memory_order_relaxed);
   if (!s.ok()) return s;
   return path_;
 }
@@ -93,13 +95,15 @@ void TraceRecorder::HookRan(const HookReport& r) {
 }
 
 void TraceRecorder::JobEnded(const JobReport& r) {
+  if (!recording_jobs_.load(std::memory_order_relaxed)) return;
+  const absl::Time start = absl::Now() - r.duration;
   std::string track = !r.relayed ? absl::StrCat("thread ", std::hash<std::thread::id>()(std::this_thread::get_id()) % 100000)
                                        : absl::StrCat("worker ", r.worker);
   absl::MutexLock lock(&mu_);
   if (!recording_) return;
-  Add(Span{r.found ? std::string(r.name) : "(not found)", "job", std::move(track), Micros(r.start),
+  Add(Span{r.found ? std::string(r.name) : "(not found)", "job", std::move(track), Micros(start),
            absl::ToInt64Microseconds(r.duration),
-           {{"trace_id", std::string(r.trace_id)},
+           {{"trace_id", std::string(r.TraceId())},
             {"status", absl::StrCat(r.status)},
             {"where", !r.relayed ? "in-process" : absl::StrCat("worker ", r.worker)}}});
 }

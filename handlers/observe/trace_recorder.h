@@ -18,6 +18,7 @@
 #ifndef BERTH_HANDLERS_OBSERVE_TRACE_RECORDER_H_
 #define BERTH_HANDLERS_OBSERVE_TRACE_RECORDER_H_
 
+#include <atomic>
 #include <map>
 #include <string>
 #include <vector>
@@ -68,6 +69,7 @@ class TraceRecorder : public EngineObserver {
   mutable absl::Mutex mu_;
   std::string path_ ABSL_GUARDED_BY(mu_);
   bool recording_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<bool> recording_jobs_{false};  // recording_, read without the lock on every job
   std::vector<Span> spans_ ABSL_GUARDED_BY(mu_);
   size_t job_spans_ ABSL_GUARDED_BY(mu_) = 0;
   size_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
