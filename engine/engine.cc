@@ -219,6 +219,7 @@ void Engine::RunHooks() {
       continue;
     }
     auto completion = std::make_shared<Completion>();
+    const absl::Time hook_start = absl::Now();
     std::thread worker([fn = std::move(it->fn), completion, name = it->name] {
       try {
         fn();
@@ -232,7 +233,6 @@ void Engine::RunHooks() {
       completion->cv.SignalAll();
     });
     bool done = false;
-    const absl::Time hook_start = absl::Now();
     {
       absl::MutexLock lock(&completion->mu);
       while (!completion->done) {

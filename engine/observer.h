@@ -68,6 +68,12 @@ class EngineObserver {
   virtual void JobEnded(const JobReport& report) { (void)report; }
   virtual void HookRan(const HookReport& report) { (void)report; }
   virtual void WorkerChanged(const WorkerReport& report) { (void)report; }
+  // The server received (in) or sent one frame of `bytes` bytes, on its I/O
+  // thread: called per frame, so it must cost nanoseconds.
+  virtual void FrameBytes(bool in, size_t bytes) { (void)in, (void)bytes; }
+  // The server refused a frame with an ERROR of `kind` (docs/protocol.md:
+  // bad_frame, id_in_use, not_allowed, names_refused).
+  virtual void FrameRefused(absl::string_view kind) { (void)kind; }
 };
 
 // The observers of an engine at one moment (immutable once published).

@@ -184,6 +184,7 @@ class Server::Impl : public LocalCallPort {
   // Tell the engine's observers (engine/observer.h).
   void ReportEnded(const Forward& fw, int status);
   void ReportWorker(WorkerReport::Kind kind, const WorkerState& w, absl::string_view reason = "");
+  void ReportRefused(ErrorCode code);
   void WorkerLost(const std::string& key, absl::string_view reason);
   void ClientLost(const std::string& key);
   void UnserveName(const std::string& name, const std::string& worker_key);
@@ -452,6 +453,7 @@ void Server::Impl::ReadRouter(int s) {
     if (parts.size() != 1) {
       // berth frames are exactly one part after the routing id.
       SendTo(peer, EncodeError(0, ErrorCode::kBadFrame, absl::StrCat("expected one frame per message, got ", parts.size())));
+      ReportRefused(ErrorCode::kBadFrame);
       continue;
     }
     OnFrame(peer, parts[0].data(), parts[0].size());
@@ -473,6 +475,9 @@ void Server::Impl::ReadMonitor(int s) {
 
 bool Server::Impl::SendTo(const Peer& peer, const std::string& payload) {
   if (static_cast<size_t>(peer.socket) >= listener_->size()) return false;
+  if (const ObserverList* observers = engine_.observers()) {
+    for (EngineObserver* o : *observers) o->FrameBytes(false, payload.size());
+  }
   zmq::socket_t& sock = listener_->router(static_cast<size_t>(peer.socket));
   try {
     if (!sock.send(zmq::buffer(peer.identity), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
@@ -506,6 +511,9 @@ void Server::Impl::ProcessLostPeers() {
 
 void Server::Impl::OnFrame(const Peer& peer, const void* data, size_t size) {
   ++frames_since_tick_;
+  if (const ObserverList* observers = engine_.observers()) {
+    for (EngineObserver* o : *observers) o->FrameBytes(true, size);
+  }
   absl::StatusOr<Frame> f = DecodeFrame(data, size);
   std::string key = PeerKey(peer);
   if (!f.ok()) {
@@ -515,6 +523,7 @@ void Server::Impl::OnFrame(const Peer& peer, const void* data, size_t size) {
     // the limit, say) ends that request: going on would corrupt its stdin.
     if (id != 0 && !workers_.contains(key) && FailSession(key, id, f.status().message())) return;
     SendTo(peer, EncodeError(id, ErrorCode::kBadFrame, f.status().message()));
+    ReportRefused(ErrorCode::kBadFrame);
     return;
   }
   auto w = workers_.find(key);
@@ -587,6 +596,7 @@ void Server::Impl::OnClientFrame(const Peer& peer, Frame f) {
         std::shared_ptr<Executor> exec = c.exec;
         if (s->second.dispatch != 0 || !exec->ReapEnded(f.id)) {
           SendTo(peer, EncodeError(f.id, ErrorCode::kIdInUse, absl::StrCat("request id ", f.id, " is already in use")));
+          ReportRefused(ErrorCode::kIdInUse);
           return;
         }
       }
@@ -659,6 +669,7 @@ void Server::Impl::OnClientFrame(const Peer& peer, Frame f) {
       return;
     }
     default:
+      ReportRefused(ErrorCode::kNotAllowed);
       SendTo(peer, EncodeError(f.id, ErrorCode::kNotAllowed,
                                absl::StrCat("a client may not send ", FrameTypeName(f.type), " frames")));
       drop_if_idle();
@@ -952,6 +963,17 @@ void Server::Impl::ReportWorker(WorkerReport::Kind kind, const WorkerState& w, a
   for (EngineObserver* o : *observers) o->WorkerChanged(r);
 }
 
+void Server::Impl::ReportRefused(ErrorCode code) {
+  const ObserverList* observers = engine_.observers();
+  if (observers == nullptr) return;
+  const char* kind = code == ErrorCode::kBadFrame   ? "bad_frame"
+                     : code == ErrorCode::kIdInUse  ? "id_in_use"
+                     : code == ErrorCode::kNotAllowed ? "not_allowed"
+                     : code == ErrorCode::kNamesRefused ? "names_refused"
+                                                        : "other";
+  for (EngineObserver* o : *observers) o->FrameRefused(kind);
+}
+
 void Server::Impl::FinishForward(uint64_t dispatch) {
   auto fw = forwards_.find(dispatch);
   if (fw == forwards_.end()) return;
@@ -993,6 +1015,7 @@ void Server::Impl::OnHello(const Peer& peer, Frame f) {
   spdlog::info("worker {} ({}) serves {} with capacity {}", w.name, Printable(peer.identity),
                absl::StrJoin(w.jobs, ", "), w.capacity);
   if (!refused.empty()) {
+    ReportRefused(ErrorCode::kNamesRefused);
     SendTo(peer, EncodeError(0, ErrorCode::kNamesRefused,
                              absl::StrCat("not routed to this worker (served in-process or reserved): ",
                                           absl::StrJoin(refused, ", "))));
@@ -1057,6 +1080,7 @@ void Server::Impl::OnWorkerFrame(WorkerState& w, Frame f) {
       return;
     }
     default:
+      ReportRefused(ErrorCode::kNotAllowed);
       SendTo(w.peer, EncodeError(f.id, ErrorCode::kNotAllowed,
                                  absl::StrCat("a worker may not send ", FrameTypeName(f.type), " frames")));
       return;

@@ -116,6 +116,17 @@ void JobMetrics::WorkerChanged(const WorkerReport& r) {
   if (r.kind == WorkerReport::Kind::kLost && r.reason != "it left") ++workers_lost_[std::string(r.name)];
 }
 
+void JobMetrics::FrameBytes(bool in, size_t bytes) {
+  frames_[in ? 0 : 1].fetch_add(1, std::memory_order_relaxed);
+  frame_bytes_[in ? 0 : 1].fetch_add(bytes, std::memory_order_relaxed);
+}
+
+void JobMetrics::FrameRefused(absl::string_view kind) {
+  size_t i = 0;
+  while (i + 1 < std::size(kRefusedKinds) && kind != kRefusedKinds[i]) ++i;
+  refused_[i].fetch_add(1, std::memory_order_relaxed);
+}
+
 uint64_t JobMetrics::Ended(absl::string_view name, int status) const {
   const Table* t = table_.load(std::memory_order_acquire);
   if (t == nullptr) return 0;
@@ -158,6 +169,18 @@ void JobMetrics::WriteTo(PromWriter& out) const {
   for (const auto& [name, s] : sorted) {
     WriteHistogram(out, name, "in-process", s->local);
     WriteHistogram(out, name, "worker", s->remote);
+  }
+  out.Family("berth_frames_total", "counter", "Frames berthd's server received (in) and sent (out).");
+  out.Family("berth_frame_bytes_total", "counter",
+             "Bytes of those frames: job requests, stream chunks (stdin, stdout, stderr), credits, ends.");
+  for (int i = 0; i < 2; ++i) {
+    const PromLabels dir = {{"direction", i == 0 ? "in" : "out"}};
+    out.Sample("berth_frames_total", dir, frames_[i].load(std::memory_order_relaxed));
+    out.Sample("berth_frame_bytes_total", dir, frame_bytes_[i].load(std::memory_order_relaxed));
+  }
+  out.Family("berth_frames_refused_total", "counter", "Frames refused with an ERROR, by its kind.");
+  for (size_t i = 0; i < std::size(kRefusedKinds); ++i) {
+    out.Sample("berth_frames_refused_total", {{"kind", kRefusedKinds[i]}}, refused_[i].load(std::memory_order_relaxed));
   }
   absl::MutexLock lock(&mu_);
   out.Family("berth_shutdown_hook_duration_seconds", "gauge", "How long each shutdown hook took.");

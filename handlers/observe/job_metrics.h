@@ -17,6 +17,7 @@
 #define BERTH_HANDLERS_OBSERVE_JOB_METRICS_H_
 
 #include <array>
+#include <iterator>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -45,10 +46,13 @@ class JobMetrics : public EngineObserver {
   void JobEnded(const JobReport& report) override;
   void HookRan(const HookReport& report) override;
   void WorkerChanged(const WorkerReport& report) override;
+  void FrameBytes(bool in, size_t bytes) override;
+  void FrameRefused(absl::string_view kind) override;
 
   // The families berth_jobs_started_total, berth_jobs_ended_total,
   // berth_job_duration_seconds, berth_shutdown_hook_duration_seconds,
-  // berth_workers_lost_total, berth_workers_seen_total.
+  // berth_workers_lost_total, berth_workers_seen_total, berth_frames_total,
+  // berth_frame_bytes_total, berth_frames_refused_total.
   void WriteTo(PromWriter& out) const;
 
   // For tests: ended jobs of `name` with `status`.
@@ -80,6 +84,11 @@ class JobMetrics : public EngineObserver {
   static std::atomic<uint64_t> next_serial_;
   const uint64_t serial_ = next_serial_.fetch_add(1);
   std::atomic<const Table*> table_{nullptr};
+  // The server's frames: [0] received, [1] sent.
+  std::array<std::atomic<uint64_t>, 2> frames_{};
+  std::array<std::atomic<uint64_t>, 2> frame_bytes_{};
+  static constexpr const char* kRefusedKinds[] = {"bad_frame", "id_in_use", "not_allowed", "names_refused", "other"};
+  std::array<std::atomic<uint64_t>, std::size(kRefusedKinds)> refused_{};
   mutable absl::Mutex mu_;
   std::vector<std::unique_ptr<const Table>> tables_ ABSL_GUARDED_BY(mu_);  // every table published
   std::vector<std::unique_ptr<NameStats>> stats_ ABSL_GUARDED_BY(mu_);
