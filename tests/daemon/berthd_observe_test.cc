@@ -59,6 +59,14 @@ std::string Sample(const std::string& page, const std::string& series) {
   return "(absent)";
 }
 
+// The value of the first sample line starting with `prefix`.
+std::string PrefixSample(const std::string& page, const std::string& prefix) {
+  for (absl::string_view line : absl::StrSplit(page, '\n')) {
+    if (absl::StartsWith(line, prefix)) return std::string(line.substr(line.rfind(' ') + 1));
+  }
+  return "(absent)";
+}
+
 std::vector<std::string> Statuses(const std::string& lines, const std::string& type) {
   std::vector<std::string> out;
   for (absl::string_view line : absl::StrSplit(lines, '\n', absl::SkipEmpty())) {
@@ -133,6 +141,19 @@ TEST_CASE("metrics, events and a trace of a real berthd after a known workload")
   RunResult kept = d->Job({"-e", "Image=bb", "-e", Cmd("true"), "create"});  // stays, stopped
   REQUIRE(kept.status == 0);
   REQUIRE(d->Job({"image_delete", "bb2"}).status == 0);
+  // A running container has CPU and memory figures from its cgroup.
+  RunResult sleeper = d->Job({"-e", "Image=bb", "-e", "Name=sleeper", "-e", Cmd("sleep 60"), "create"});
+  REQUIRE_MESSAGE(sleeper.status == 0, sleeper.err);
+  REQUIRE(d->Job({"start", "sleeper"}).status == 0);
+  const std::string sleeper_id = sleeper.out.substr(0, 12);
+  std::string running_page = d->Job({"metrics"}).out;
+  CHECK(Sample(running_page, "berth_containers{state=\"running\"}") == "1");
+  const std::string memory = PrefixSample(running_page, absl::StrCat("berth_container_memory_bytes{id=\"", sleeper_id, "\""));
+  CHECK_MESSAGE((memory != "(absent)" && std::stod(memory) > 0), running_page);
+  CHECK(PrefixSample(running_page, absl::StrCat("berth_container_cpu_seconds_total{id=\"", sleeper_id, "\"")) !=
+        "(absent)");
+  CHECK(Sample(running_page, "berth_ips_allocated") == "1");
+  REQUIRE(d->Job({"-e", "force=true", "container_delete", "sleeper"}).status == 0);
   // One request followed by its trace id.
   RunResult traced = RunCommand({ToolPath("BERTH"), "-H", d->sock, "job", "echo", "traced"}, {"BERTH_TRACE_ID=t-obs-1"});
   REQUIRE(traced.status == 0);
@@ -185,7 +206,8 @@ TEST_CASE("metrics, events and a trace of a real berthd after a known workload")
   CHECK(d->Job({"metrics", "x"}).err == "metrics: takes no arguments, got 'x'\n");
 
   // The follower saw the run; interrupted, it ends with 130.
-  const std::vector<std::string> life = {"create", "start", "die", "destroy", "create"};
+  const std::vector<std::string> life = {"create", "start", "die", "destroy", "create",
+                                         "create", "start", "die", "destroy"};
   REQUIRE(WaitFor([&] { return Statuses(follower.Stdout(), "container").size() >= life.size(); }, absl::Seconds(10)));
   follower.Signal(SIGINT);
   CHECK(follower.Wait(absl::Seconds(10)) == 130);
@@ -194,7 +216,7 @@ TEST_CASE("metrics, events and a trace of a real berthd after a known workload")
   json die;
   for (absl::string_view line : absl::StrSplit(follower.Stdout(), '\n', absl::SkipEmpty())) {
     json e = json::parse(line);
-    if (e["status"] == "die") die = e;
+    if (e["status"] == "die" && die.is_null()) die = e;  // the first container's
   }
   CHECK(die["id"] == id);
   CHECK(die["from"] == "bb");

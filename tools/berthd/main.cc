@@ -403,9 +403,10 @@ int Main(int argc, char** argv) {
       // Followers of `events` end now, so that they do not hold the shutdown up.
       obs.events().Close();
       shutdown_thread = std::thread([&] {
-        if (metrics != nullptr) metrics->Stop();
         engine.Shutdown();
         (*server)->Stop();
+        // Last: until here a scrape shows the shutdown hooks' durations.
+        if (metrics != nullptr) metrics->Stop();
         uint64_t one = 1;
         ssize_t n = ::write(done_fd, &one, sizeof one);
         (void)n;
