@@ -66,50 +66,48 @@ absl::StatusOr<std::vector<Bar>> ReadRows(const std::string& text, const std::st
   return rows;
 }
 
-// A tick step giving 5-10 ticks over `span` ms.
+// A tick step giving about 4-10 ticks over `span` ms.
 double TickStep(double span) {
   double step = std::pow(10.0, std::floor(std::log10(std::max(span, 1e-3))));
-  while (span / step > 10) step *= 2;
+  if (span / step < 2) {
+    step /= 5;
+  } else if (span / step < 5) {
+    step /= 2;
+  }
   return step;
 }
 
-}  // namespace
+constexpr int kLabel = 230, kPlot = 640, kRow = 22;
 
-absl::StatusOr<std::string> TraceToSvg(const std::string& json_text, const std::string& file) {
-  absl::StatusOr<std::vector<Bar>> rows = ReadRows(json_text, file);
-  if (!rows.ok()) return rows.status();
-  const double t0 = rows->front().start_ms;
+// One panel: a title, a time axis from the first bar's start, a row per bar
+// with its nested jobs. Returns the height used.
+int DrawPanel(std::string& svg, int top, const char* title, const std::vector<Bar>& rows) {
+  const double t0 = rows.front().start_ms;
   double t1 = t0;
-  for (const Bar& r : *rows) t1 = std::max(t1, r.start_ms + r.dur_ms);
+  for (const Bar& r : rows) t1 = std::max(t1, r.start_ms + r.dur_ms);
   const double span = std::max(t1 - t0, 0.001);
-  constexpr int kLabel = 230, kPlot = 640, kRow = 22, kTop = 40;
-  const int height = kTop + static_cast<int>(rows->size()) * kRow + 30;
-  const int width = kLabel + kPlot + 120;
   auto x = [&](double ms) { return kLabel + (ms - t0) / span * kPlot; };
-  std::string svg = absl::StrFormat(
-      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
-      "font-size=\"12\">\n"
-      "<style>.step{fill:#4c78a8}.hook{fill:#e45756}.job{fill:#f2cf5b}.axis{stroke:#999}</style>\n"
-      "<text x=\"8\" y=\"18\" font-size=\"14\">berthd start-up and shutdown (%.1f ms shown)</text>\n",
-      width, height, span);
+  absl::StrAppendFormat(&svg, "<text x=\"8\" y=\"%d\" font-size=\"14\" font-weight=\"bold\">%s (%.1f ms)</text>\n",
+                        top + 16, title, span);
+  const int rows_top = top + 30;
+  const int axis_bottom = rows_top + static_cast<int>(rows.size()) * kRow;
   const double step = TickStep(span);
   for (double t = 0; t <= span + 1e-9; t += step) {
     absl::StrAppendFormat(&svg,
                           "<line class=\"axis\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>"
                           "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" fill=\"#555\">%g ms</text>\n",
-                          x(t0 + t), kTop - 6, x(t0 + t), height - 24, x(t0 + t), height - 10, t);
+                          x(t0 + t), rows_top - 4, x(t0 + t), axis_bottom, x(t0 + t), axis_bottom + 14, t);
   }
-  int y = kTop;
-  for (const Bar& r : *rows) {
+  int y = rows_top;
+  for (const Bar& r : rows) {
     const double w = std::max(1.0, r.dur_ms / span * kPlot);
     absl::StrAppendFormat(&svg,
-                          "<text x=\"8\" y=\"%d\">%s%s</text>\n"
+                          "<text x=\"8\" y=\"%d\">%s</text>\n"
                           "<rect class=\"%s\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\">"
                           "<title>%s: %.3f ms</title></rect>\n"
                           "<text x=\"%.1f\" y=\"%d\" fill=\"#333\">%.2f ms</text>\n",
-                          y + 14, r.cat == "hook" ? "shutdown: " : "", Escape(r.name), r.cat, x(r.start_ms), y + 2, w,
-                          kRow - 6, Escape(r.name), r.dur_ms, x(r.start_ms) + w + 4, y + 14, r.dur_ms);
+                          y + 14, Escape(r.name), r.cat, x(r.start_ms), y + 2, w, kRow - 6, Escape(r.name), r.dur_ms,
+                          std::min(x(r.start_ms) + w + 4, static_cast<double>(kLabel + kPlot + 4)), y + 14, r.dur_ms);
     for (const Bar& j : r.jobs) {
       absl::StrAppendFormat(&svg,
                             "<rect class=\"job\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"5\">"
@@ -119,6 +117,31 @@ absl::StatusOr<std::string> TraceToSvg(const std::string& json_text, const std::
     }
     y += kRow;
   }
+  return axis_bottom + 24 - top;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> TraceToSvg(const std::string& json_text, const std::string& file) {
+  absl::StatusOr<std::vector<Bar>> rows = ReadRows(json_text, file);
+  if (!rows.ok()) return rows.status();
+  // Start-up and shutdown on axes of their own: between them berthd ran for
+  // as long as it ran, which would squeeze both into slivers.
+  std::vector<Bar> steps, hooks;
+  for (Bar& r : *rows) (r.cat == "step" ? steps : hooks).push_back(std::move(r));
+  std::string body;
+  int height = 8;
+  if (!steps.empty()) height += DrawPanel(body, height, "start-up: NewDaemon steps", steps);
+  if (!hooks.empty()) height += DrawPanel(body, height, "shutdown: hooks, last registered first", hooks);
+  const int width = kLabel + kPlot + 90;
+  std::string svg = absl::StrFormat(
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
+      "font-size=\"12\">\n"
+      "<style>.step{fill:#4c78a8}.hook{fill:#e45756}.job{fill:#f2cf5b}.axis{stroke:#ccc}</style>\n"
+      "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+      width, height);
+  svg += body;
   svg += "</svg>\n";
   return svg;
 }

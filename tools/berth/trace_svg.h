@@ -2,9 +2,10 @@
 // Chrome trace-event JSON that `berthd --trace FILE` writes) as an SVG
 // picture, for `berth trace-svg FILE > startup.svg`.
 //
-// One row per NewDaemon step and per shutdown hook, in time order: a bar
-// (<rect class="step"> / <rect class="hook">) from its start to its end on a
-// shared time axis in milliseconds, with its name and duration beside it. The
+// Two panels, each with a time axis of its own in milliseconds: start-up,
+// one row per NewDaemon step, and shutdown, one row per hook, in time order:
+// a bar (<rect class="step"> / <rect class="hook">) from its start to its end,
+// with its name and duration beside it. The
 // jobs that ran inside a step or hook (a job span within its time) are drawn
 // nested as thin bars (<rect class="job">) in that row. Jobs outside every
 // step and hook are left out: the picture is start-up and shutdown.
