@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "engine/log.h"
+#include "handlers/observe/log_context.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/sinks/base_sink.h"
 
@@ -30,38 +31,15 @@ SendV JournalSend() {
   return send;
 }
 
-// The job running on this thread (innermost first), for log fields.
-struct JobContext {
-  absl::string_view name;  // the Job's own name, alive while it runs
-  char trace_id[48] = {};
-};
-constexpr int kMaxDepth = 8;
-thread_local JobContext contexts[kMaxDepth];
-thread_local int depth = 0;
-
-void CopyTo(char* dst, size_t size, absl::string_view src) {
-  const size_t n = std::min(size - 1, src.size());
-  std::memcpy(dst, src.data(), n);
-  dst[n] = '\0';
-}
-
 class ContextObserver : public EngineObserver {
  public:
   void JobStarted(const JobReport& r) override {
-    if (r.relayed) return;
-    if (depth < kMaxDepth) {
-      JobContext& c = contexts[depth];
-      c.name = r.name;
-      CopyTo(c.trace_id, sizeof c.trace_id, r.TraceId());
-    }
-    ++depth;
+    if (!r.relayed) PushLogFrame(r.name, r.TraceId());
   }
   void JobEnded(const JobReport& r) override {
-    if (!r.relayed && depth > 0) --depth;
+    if (!r.relayed) PopLogFrame();
   }
 };
-
-const JobContext* Current() { return depth > 0 && depth <= kMaxDepth ? &contexts[depth - 1] : nullptr; }
 
 int Priority(spdlog::level::level_enum level) {
   switch (level) {
@@ -80,9 +58,10 @@ class JournalSink : public spdlog::sinks::base_sink<std::mutex> {
     std::vector<std::string> fields = {absl::StrCat("MESSAGE=", absl::string_view(msg.payload.data(), msg.payload.size())),
                                        absl::StrCat("PRIORITY=", Priority(msg.level)),
                                        "SYSLOG_IDENTIFIER=berthd"};
-    if (const JobContext* c = Current()) {
-      fields.push_back(absl::StrCat("BERTH_JOB=", c->name));
-      if (c->trace_id[0] != '\0') fields.push_back(absl::StrCat("BERTH_TRACE_ID=", c->trace_id));
+    if (const LogFrame* f = CurrentLogFrame()) {
+      fields.push_back(absl::StrCat("BERTH_JOB=", f->job));
+      if (f->trace_id[0] != '\0') fields.push_back(absl::StrCat("BERTH_TRACE_ID=", f->trace_id));
+      if (f->container_id[0] != '\0') fields.push_back(absl::StrCat("CONTAINER_ID=", f->container_id));
     }
     std::vector<struct iovec> iov;
     for (std::string& f : fields) iov.push_back({f.data(), f.size()});
@@ -100,9 +79,10 @@ class JsonSink : public spdlog::sinks::base_sink<std::mutex> {
     auto level = spdlog::level::to_string_view(msg.level);
     j["level"] = std::string(level.data(), level.size());
     j["msg"] = std::string(msg.payload.data(), msg.payload.size());
-    if (const JobContext* c = Current()) {
-      j["job"] = std::string(c->name);
-      if (c->trace_id[0] != '\0') j["trace_id"] = c->trace_id;
+    if (const LogFrame* f = CurrentLogFrame()) {
+      j["job"] = std::string(f->job);
+      if (f->trace_id[0] != '\0') j["trace_id"] = f->trace_id;
+      if (f->container_id[0] != '\0') j["container_id"] = f->container_id;
     }
     std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     line.push_back('\n');

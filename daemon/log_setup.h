@@ -2,10 +2,11 @@
 //   text  (default) under systemd — stderr is the journal's stream
 //         (JOURNAL_STREAM names it) — each record goes to the journal through
 //         libsystemd's sd_journal_sendv with its PRIORITY and, when logged
-//         while a job runs on that thread, BERTH_JOB and BERTH_TRACE_ID;
-//         elsewhere lines on stderr, as spdlog writes them.
+//         while a job runs on that thread, BERTH_JOB and BERTH_TRACE_ID, and
+//         CONTAINER_ID when the job acts on a container
+//         (handlers/observe/log_context.h); elsewhere lines on stderr, as spdlog writes them.
 //   json  one JSON object a line on stderr: time (RFC 3339, UTC, ns), level,
-//         msg, and job / trace_id as above.
+//         msg, and job / trace_id / container_id as above.
 // The job context comes from an EngineObserver that ConfigureLogging returns
 // (add it to the engine); plain text on stderr needs none (null).
 #ifndef BERTH_DAEMON_LOG_SETUP_H_

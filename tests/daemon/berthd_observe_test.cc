@@ -292,11 +292,27 @@ TEST_CASE("--log-format json, and the flags' errors") {
   Netns ns("obslog");
   if (Skip(ns)) return;
   TempDir dir;
-  Berthd d(ns, dir, {"-b", "none", "--log-format", "json"});
+  execdriver::CgroupOptions cgroups;
+  cgroups.parent = absl::StrCat("berth-t-", ::getpid(), "-obslog");
+  struct Cleanup {
+    const execdriver::CgroupOptions& c;
+    ~Cleanup() { (void)execdriver::Container::RemoveCgroupParent(c); }
+  } cleanup{cgroups};
+  Berthd d(ns, dir, {"-b", "none", "-D", "--log-format", "json", "--cgroup-parent", cgroups.parent});
   REQUIRE_MESSAGE(d.WaitReady(), d.proc->Stderr());
+  // A container job's records name its container.
+  const std::string tar = dir / "busybox.tar";
+  REQUIRE(testing::WriteBusyboxTar(tar).ok());
+  REQUIRE(d.Job({"import", "-", "bb"}, tar).status == 0);
+  RunResult created = d.Job({"-e", "Image=bb", "-e", Cmd("true"), "create"});
+  REQUIRE_MESSAGE(created.status == 0, created.err);
+  const std::string id = created.out.substr(0, created.out.find('\n'));
+  REQUIRE(d.Job({"start", id}).status == 0);
+  REQUIRE(d.Job({"wait", id}).status == 0);
   REQUIRE(d.Stop() == 0);
   int lines = 0;
   bool driver_line = false;
+  bool start_line = false;
   for (absl::string_view line : absl::StrSplit(d.proc->Stderr(), '\n', absl::SkipEmpty())) {
     json j = json::parse(line, nullptr, false);
     REQUIRE_MESSAGE(j.is_object(), line);
@@ -309,9 +325,15 @@ TEST_CASE("--log-format json, and the flags' errors") {
       driver_line = true;
       CHECK(j["job"] == "daemon_graphdriver");
     }
+    if (absl::StartsWith(j["msg"].get<std::string>(), "-job start(")) {
+      start_line = true;
+      CHECK(j["job"] == "start");
+      CHECK(j["container_id"] == id);
+    }
   }
   CHECK(lines > 3);
   CHECK(driver_line);
+  CHECK(start_line);
 
   const std::vector<std::string> base = {ToolPath("BERTHD"), "-b", "none", "-g", dir / "root2", "-p", dir / "p2",
                                          "-H", "ipc://" + dir.path() + "/b2.sock"};
