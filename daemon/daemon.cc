@@ -138,9 +138,13 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::New(Engine& engine, Config confi
         // The MTU the config step resolved.
         (void)step.env.SetInt("Mtu", d->config_.mtu);
         if (d->options_.wait_for_jobs) {
-          spdlog::info("waiting up to {} for workers to serve the network jobs",
-                       absl::FormatDuration(d->options_.network_wait));
+          spdlog::info("waiting up to {} for berth-worker processes to serve the network jobs ({})",
+                       absl::FormatDuration(d->options_.network_wait), absl::StrJoin(kNetworkJobs, ", "));
+          const absl::Time wait_start = absl::Now();
           failed = d->options_.wait_for_jobs(kNetworkJobs, d->options_.network_wait);
+          if (failed.ok()) {
+            spdlog::info("workers serve the network jobs (waited {})", absl::FormatDuration(absl::Now() - wait_start));
+          }
           if (!failed.ok()) {
             failed = absl::UnavailableError(absl::StrCat(
                 failed.message(), ": start `berth-worker --handlers network` against this berthd, or run with -b none"));
@@ -157,8 +161,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::New(Engine& engine, Config confi
       job->env() = std::move(step.env);
       auto out = job->Stdout().AddEnv();
       absl::Status s = job->Run();
-      spdlog::debug("NewDaemon: {} {} in {}", step.job, s.ok() ? "done" : "failed",
-                    absl::FormatDuration(absl::Now() - start));
+      const absl::Duration took = absl::Now() - start;
+      spdlog::debug("NewDaemon: {} {} in {}", step.job, s.ok() ? "done" : "failed", absl::FormatDuration(took));
+      d->step_timings_.push_back(StepTiming{step.job, took, job->status()});
+      if (d->options_.on_step) d->options_.on_step(step.job, start, took, job->status());
       if (!s.ok()) {
         failed = s;
         break;

@@ -49,6 +49,16 @@ struct DaemonOptions {
   std::function<absl::Status(const std::vector<std::string>&, absl::Duration)> wait_for_jobs;
   absl::Duration network_wait = absl::Seconds(30);
   absl::Duration stop_timeout = absl::Seconds(10);  // SIGTERM to SIGKILL for containers
+  // Called after each step with its job name, start, duration and status (for
+  // traces; the Daemon keeps the timings too, see step_timings).
+  std::function<void(const std::string&, absl::Time, absl::Duration, int)> on_step;
+};
+
+// How long one NewDaemon step took.
+struct StepTiming {
+  std::string job;
+  absl::Duration duration;
+  int status = 0;
 };
 
 struct Step {
@@ -85,6 +95,8 @@ class Daemon {
   // Present once the restore step has run.
   ContainerRuntime* runtime() const { return runtime_.get(); }
   std::vector<std::string> warnings() const { return warnings_; }
+  // The steps NewDaemon ran, in order, with their durations.
+  const std::vector<StepTiming>& step_timings() const { return step_timings_; }
 
  private:
   Daemon(Engine& engine, Config config, DaemonOptions options);
@@ -122,6 +134,7 @@ class Daemon {
   DaemonOptions options_;
   std::vector<std::string> registered_;
   std::vector<std::string> warnings_;
+  std::vector<StepTiming> step_timings_;
   absl::Mutex once_mu_;
   std::map<std::string, bool> done_ ABSL_GUARDED_BY(once_mu_);
 

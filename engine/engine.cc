@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "engine/job_line.h"
 #include "engine/log.h"
+#include "engine/tick_clock.h"
 
 namespace berth {
 
@@ -192,6 +193,16 @@ int64_t Engine::running_jobs() const {
   return total;
 }
 
+void Engine::AddObserver(EngineObserver* observer) {
+  TickClock::Calibrate();  // before any job is timed
+  absl::MutexLock lock(&observers_mu_);
+  auto list = std::make_unique<ObserverList>();
+  if (const ObserverList* now = observers_.load()) *list = *now;
+  list->push_back(observer);
+  observers_.store(list.get(), std::memory_order_release);
+  observer_lists_.push_back(std::move(list));
+}
+
 void Engine::OnShutdown(std::function<void()> hook, std::string name) {
   absl::MutexLock lock(&hooks_mu_);
   if (name.empty()) name = absl::StrCat("hook #", hooks_.size() + 1);
@@ -254,6 +265,7 @@ bool Engine::RunHooks() {
       continue;
     }
     auto completion = std::make_shared<Completion>();
+    const absl::Time hook_start = absl::Now();
     std::thread worker([fn = std::move(it->fn), completion, name = it->name] {
       try {
         fn();
@@ -273,6 +285,10 @@ bool Engine::RunHooks() {
         if (completion->cv.WaitWithDeadline(&completion->mu, until)) break;
       }
       done = completion->done;
+    }
+    if (const ObserverList* observers = this->observers()) {
+      const HookReport report{it->name, hook_start, absl::Now() - hook_start, done};
+      for (EngineObserver* o : *observers) o->HookRan(report);
     }
     if (done) {
       worker.join();

@@ -25,6 +25,7 @@
 #include "absl/time/time.h"
 #include "engine/job.h"
 #include "engine/job_help.h"
+#include "engine/observer.h"
 
 namespace berth {
 
@@ -82,6 +83,12 @@ class Engine {
   // Jobs currently inside Run.
   int64_t running_jobs() const;
 
+  // Adds an observer (see engine/observer.h for the contract: never removed,
+  // must outlive the engine's jobs). Thread-safe.
+  void AddObserver(EngineObserver* observer);
+  // The observers now, or null when there are none: the one load a job pays.
+  const ObserverList* observers() const { return observers_.load(std::memory_order_acquire); }
+
  private:
   friend class Job;
   struct Hook {
@@ -103,6 +110,10 @@ class Engine {
   // lock word every lookup writes.
   alignas(64) std::atomic<bool> logging_{false};
   std::atomic<bool> shutdown_{false};
+  std::atomic<const ObserverList*> observers_{nullptr};
+  // Every list ever published (a job may still read an old one): a handful.
+  absl::Mutex observers_mu_;
+  std::vector<std::unique_ptr<const ObserverList>> observer_lists_ ABSL_GUARDED_BY(observers_mu_);
 
   // The handlers, read on every job without a lock: the current table is
   // immutable; a change copies it, publishes the copy, waits until no lookup

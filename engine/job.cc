@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "engine/engine.h"
 #include "engine/log.h"
+#include "engine/tick_clock.h"
 
 namespace berth {
 
@@ -50,6 +51,15 @@ absl::Status Job::Run() {
     return absl::FailedPreconditionError(absl::StrCat(name_, ": job has already completed"));
   }
 
+  // Observed runs only: with no observer, this is the one load a job pays.
+  const ObserverList* observers = eng.observers();
+  if (observers != nullptr && handler_ != nullptr && handler_->options.relayed) observers = nullptr;
+  uint64_t start = 0;
+  if (observers != nullptr) {
+    start = TickClock::Now();
+    for (EngineObserver* o : *observers) o->JobStarted(NewReport());
+  }
+
   if (handler_ == nullptr) {
     (void)stderr_.Write(absl::StrCat(name_, ": command not found\n"));
     status_ = kStatusNotFound;
@@ -76,6 +86,7 @@ absl::Status Job::Run() {
     (void)stderr_.Close();
     stdin_.Close();
   }
+  if (observers != nullptr) Report(*observers, start, status_ == kStatusOk && !close_error.ok() ? kStatusErr : status_);
   eng.EndJob(shard);
 
   if (status_ == kStatusOk && !close_error.ok()) {
@@ -87,6 +98,22 @@ absl::Status Job::Run() {
   std::string message = stderr_.LastLine();
   if (message.empty()) message = absl::StrCat(name_, ": failed with status ", status_);
   return StatusFromJobStatus(status_, message);
+}
+
+JobReport Job::NewReport() const {
+  JobReport report;
+  report.name = name_;
+  report.env = &env_;
+  report.handler = handler_.get();
+  report.found = handler_ != nullptr;
+  return report;
+}
+
+void Job::Report(const ObserverList& observers, uint64_t start, int status) const {
+  JobReport report = NewReport();
+  report.status = status;
+  report.duration = TickClock::Between(start, TickClock::Now());
+  for (EngineObserver* o : observers) o->JobEnded(report);
 }
 
 void Job::Cancel() {

@@ -22,6 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "engine/env.h"
+#include "engine/observer.h"
 #include "engine/status.h"
 #include "engine/streams.h"
 
@@ -39,6 +40,9 @@ struct HandlerOptions {
   // A server may then run it on its I/O thread instead of handing it to a pool
   // thread, saving two thread switches per job.
   bool nonblocking = false;
+  // The handler relays the job to another process, whose server reports it to
+  // the engine's observers (engine/observer.h): Job::Run does not.
+  bool relayed = false;
 };
 
 // A handler as the engine keeps it. Cache-line aligned so that, allocated by
@@ -118,6 +122,11 @@ class Job {
   friend class Engine;
   Job(Engine* engine, absl::string_view name, std::vector<std::string> args,
       std::shared_ptr<const RegisteredHandler> handler);
+
+  // What observers are told about this job; Report tells them it ended
+  // with `status`, `start` being its TickClock reading at the start.
+  JobReport NewReport() const;
+  void Report(const ObserverList& observers, uint64_t start, int status) const;
 
   Engine* const engine_;
   const std::string name_;

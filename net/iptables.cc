@@ -2,6 +2,9 @@
 
 #include "net/iptables.h"
 
+#include "absl/time/clock.h"
+#include "net/iptables_stats.h"
+
 #include <fcntl.h>
 #include <libiptc/libiptc.h>
 #include <sys/file.h>
@@ -184,6 +187,7 @@ absl::Status IptablesBatch::CreateChain(absl::string_view chain) {
     return ErrorFor(absl::StrCat("create chain ", chain), errno);
   }
   changed_ = true;
+  ++rule_changes_;
   return absl::OkStatus();
 }
 
@@ -202,6 +206,7 @@ absl::Status IptablesBatch::FlushChain(absl::string_view chain) {
     return ErrorFor(absl::StrCat("flush chain ", chain), errno);
   }
   changed_ = true;
+  ++rule_changes_;
   return absl::OkStatus();
 }
 
@@ -213,6 +218,7 @@ absl::Status IptablesBatch::DeleteChain(absl::string_view chain) {
     return ErrorFor(absl::StrCat("delete chain ", chain), errno);
   }
   changed_ = true;
+  ++rule_changes_;
   return absl::OkStatus();
 }
 
@@ -276,6 +282,7 @@ absl::Status IptablesBatch::Append(const Rule& rule) {
     return ErrorFor(absl::StrCat("append ", rule.ToString()), errno);
   }
   changed_ = true;
+  ++rule_changes_;
   return absl::OkStatus();
 }
 
@@ -299,6 +306,7 @@ absl::Status IptablesBatch::Insert(const Rule& rule, int position) {
     return ErrorFor(absl::StrCat("insert ", rule.ToString()), errno);
   }
   changed_ = true;
+  ++rule_changes_;
   return absl::OkStatus();
 }
 
@@ -392,6 +400,7 @@ absl::Status IptablesBatch::DeleteAt(absl::string_view chain, int index) {
                     errno);
   }
   changed_ = true;
+  ++rule_changes_;
   return absl::OkStatus();
 }
 
@@ -399,7 +408,9 @@ absl::Status IptablesBatch::Commit() {
   if (absl::Status s = CheckUsable(); !s.ok()) return s;
   finished_ = true;
   absl::Status result = absl::OkStatus();
+  const absl::Time start = absl::Now();
   if (changed_ && !iptc_commit(handle_)) {
+    IptablesStats::Process().Commit(rule_changes_, absl::Now() - start, /*ok=*/false);
     int err = errno;
     result = ErrorFor("commit", err);
     if (err == EAGAIN) {
@@ -408,6 +419,7 @@ absl::Status IptablesBatch::Commit() {
           ": the table changed while berth was updating it"));
     }
   }
+  if (changed_ && result.ok()) IptablesStats::Process().Commit(rule_changes_, absl::Now() - start, /*ok=*/true);
   iptc_free(handle_);
   handle_ = nullptr;
   locks_.reset();

@@ -114,6 +114,7 @@ class IptablesBatch {
   std::unique_ptr<Locks> locks_;
   xtc_handle* handle_;
   bool changed_ = false;
+  uint64_t rule_changes_ = 0;  // chains and rules changed, for IptablesStats
   bool finished_ = false;
 };
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/log.h"
+#include "engine/remote/reports.h"
 #include "engine/remote/request.h"
 
 namespace berth::remote {
@@ -49,7 +50,7 @@ void Dispatcher::OnHello(const Peer& peer, Frame f) {
     }
     auto served = served_.find(name);
     if (served == served_.end()) {
-      if (!engine_.Register(name, options_.handler).ok()) {
+      if (!engine_.Register(name, options_.handler, HandlerOptions{.relayed = true}).ok()) {
         refused.push_back(name);  // served in-process here
         continue;
       }
@@ -62,11 +63,13 @@ void Dispatcher::OnHello(const Peer& peer, Frame f) {
   spdlog::info("worker {} ({}) serves {} with capacity {}", w.name, PrintableIdentity(peer.identity),
                absl::StrJoin(w.jobs, ", "), w.capacity);
   if (!refused.empty()) {
+    ReportRefused(engine_, ErrorCode::kNamesRefused);
     port_.SendToPeer(peer, EncodeError(0, ErrorCode::kNamesRefused,
                                        absl::StrCat("not routed to this worker (served in-process or reserved): ",
                                                     absl::StrJoin(refused, ", "))));
   }
   std::vector<std::string> names = w.jobs;
+  ReportWorker(WorkerReport::Kind::kHello, w);
   workers_[key] = std::move(w);
   PublishServed();
   DispatchPendingOf(names);
@@ -90,6 +93,7 @@ void Dispatcher::OnWorkerFrame(const std::string& key, Frame f) {
     case FrameType::kDrain:
       spdlog::info("worker {} is draining: {} job(s) in flight", w.name, w.in_flight.size());
       w.draining = true;
+      ReportWorker(WorkerReport::Kind::kDrain, w);
       return;
     case FrameType::kBye:
       WorkerLost(key, "it left");
@@ -102,6 +106,7 @@ void Dispatcher::OnWorkerFrame(const std::string& key, Frame f) {
       OnWorkerOutput(w, std::move(f));
       return;
     default:
+      ReportRefused(engine_, ErrorCode::kNotAllowed);
       port_.SendToPeer(w.peer, EncodeError(f.id, ErrorCode::kNotAllowed,
                                            absl::StrCat("a worker may not send ", FrameTypeName(f.type), " frames")));
       return;
@@ -145,6 +150,7 @@ void Dispatcher::WorkerLost(const std::string& key, absl::string_view reason) {
   if (!w.in_flight.empty() || reason != "it left") {
     spdlog::warn("worker {} was lost ({}); {} job(s) in flight", w.name, reason, w.in_flight.size());
   }
+  ReportWorker(WorkerReport::Kind::kLost, w, reason);
   std::vector<uint64_t> redo;
   for (uint64_t d : w.in_flight) {
     Forward* f = Find(d);
@@ -243,6 +249,14 @@ Dispatcher::Forward& Dispatcher::NewForward(JobRequest job) {
   }
   if (job.trace_id.empty()) job.trace_id = NewTraceId();
   fw.request = std::move(job);
+  if (const ObserverList* observers = engine_.observers()) {
+    fw.started = absl::Now();
+    JobReport r;
+    r.name = fw.request.name;
+    r.trace_id = fw.request.trace_id;
+    r.relayed = true;
+    for (EngineObserver* o : *observers) o->JobStarted(r);
+  }
   return fw;
 }
 
@@ -393,6 +407,7 @@ void Dispatcher::Dispatch(Forward& fw) {
     return;
   }
   fw.worker = PeerKey(best->peer);
+  fw.worker_name = best->name;
   best->in_flight.insert(fw.dispatch);
   // The worker gets the time still left.
   if (fw.deadline != absl::InfiniteFuture()) fw.request.timeout = fw.deadline - absl::Now();
@@ -455,6 +470,7 @@ void Dispatcher::AnswerRequester(Forward& fw, int status, absl::string_view mess
     tail = nullptr;
   }
   fw.answered = true;
+  ReportEnded(fw, status);
   if (fw.local) {
     Frame f;
     f.type = FrameType::kEnd;
@@ -467,6 +483,26 @@ void Dispatcher::AnswerRequester(Forward& fw, int status, absl::string_view mess
                                                                     tail->data)
                                                 : EncodeEnd(fw.client_id, status, message));
   port_.ClientRequestEnded(fw.client, fw.client_id);
+}
+
+void Dispatcher::ReportEnded(const Forward& fw, int status) {
+  const ObserverList* observers = engine_.observers();
+  if (observers == nullptr || fw.started == absl::Time()) return;  // started before anyone watched
+  JobReport r;
+  r.name = fw.request.name;
+  r.trace_id = fw.request.trace_id;
+  r.worker = fw.worker_name;  // "" if it never reached a worker
+  r.relayed = true;
+  r.status = status;
+  r.duration = absl::Now() - fw.started;
+  for (EngineObserver* o : *observers) o->JobEnded(r);
+}
+
+void Dispatcher::ReportWorker(WorkerReport::Kind kind, const WorkerState& w, absl::string_view reason) {
+  const ObserverList* observers = engine_.observers();
+  if (observers == nullptr) return;
+  const WorkerReport r{kind, w.name, reason, w.capacity, w.in_flight.size()};
+  for (EngineObserver* o : *observers) o->WorkerChanged(r);
 }
 
 void Dispatcher::EndQueued(Forward& fw, int status, absl::string_view message) {

@@ -41,6 +41,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "engine/engine.h"
+#include "engine/observer.h"
 #include "engine/remote/local_call.h"
 #include "engine/remote/outbox.h"
 #include "engine/remote/wire.h"
@@ -162,6 +163,9 @@ class Dispatcher {
     // Output the worker may still send: the starting window plus the
     // requester's grants, less what it sent. Below zero, it broke the protocol.
     int64_t out_window = static_cast<int64_t>(kInitialCredit);
+    // For the engine's observers (engine/observer.h).
+    absl::Time started;
+    std::string worker_name;
   };
   struct WorkerState {
     Peer peer;
@@ -203,6 +207,9 @@ class Dispatcher {
   bool TakeOutputWindow(Forward& fw, const WorkerState& w, uint64_t bytes);
   void OnWorkerOutput(WorkerState& w, Frame f);
   void UnserveName(const std::string& name, const std::string& worker_key);
+  // Tell the engine's observers (engine/observer.h).
+  void ReportEnded(const Forward& fw, int status);
+  void ReportWorker(WorkerReport::Kind kind, const WorkerState& w, absl::string_view reason = "");
   absl::Duration SilenceLimit() const { return options_.heartbeat_interval * options_.heartbeat_liveness; }
   // Loses the workers silent for SilenceLimit(); sets silence_check_ to when
   // the next one would be.

@@ -29,6 +29,7 @@
 #include "engine/remote/local_call.h"
 #include "engine/remote/request.h"
 #include "engine/remote/outbox.h"
+#include "engine/remote/reports.h"
 #include "engine/remote/security.h"
 #include "engine/remote/thread_pool.h"
 #include "engine/remote/wire.h"
@@ -326,6 +327,7 @@ void Server::Impl::ReadRouter(int s) {
     if (parts.size() != 1) {
       // berth frames are exactly one part after the routing id.
       SendTo(peer, EncodeError(0, ErrorCode::kBadFrame, absl::StrCat("expected one frame per message, got ", parts.size())));
+      ReportRefused(engine_, ErrorCode::kBadFrame);
       continue;
     }
     OnFrame(peer, parts[0].data(), parts[0].size());
@@ -347,6 +349,7 @@ void Server::Impl::ReadMonitor(int s) {
 
 bool Server::Impl::SendTo(const Peer& peer, const std::string& payload) {
   if (static_cast<size_t>(peer.socket) >= listener_->size()) return false;
+  ReportFrameBytes(engine_, false, payload.size());
   zmq::socket_t& sock = listener_->router(static_cast<size_t>(peer.socket));
   try {
     if (!sock.send(zmq::buffer(peer.identity), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
@@ -380,6 +383,7 @@ void Server::Impl::ProcessLostPeers() {
 
 void Server::Impl::OnFrame(const Peer& peer, const void* data, size_t size) {
   ++frames_since_tick_;
+  ReportFrameBytes(engine_, true, size);
   absl::StatusOr<Frame> f = DecodeFrame(data, size);
   std::string key = PeerKey(peer);
   if (!f.ok()) {
@@ -389,6 +393,7 @@ void Server::Impl::OnFrame(const Peer& peer, const void* data, size_t size) {
     // the limit, say) ends that request: going on would corrupt its stdin.
     if (id != 0 && !dispatcher_.IsWorker(key) && FailSession(key, id, f.status().message())) return;
     SendTo(peer, EncodeError(id, ErrorCode::kBadFrame, f.status().message()));
+    ReportRefused(engine_, ErrorCode::kBadFrame);
     return;
   }
   if (dispatcher_.IsWorker(key)) {
@@ -482,6 +487,7 @@ void Server::Impl::OnClientFrame(const Peer& peer, Frame f) {
       return;
     }
     default:
+      ReportRefused(engine_, ErrorCode::kNotAllowed);
       SendTo(peer, EncodeError(f.id, ErrorCode::kNotAllowed,
                                absl::StrCat("a client may not send ", FrameTypeName(f.type), " frames")));
       drop_if_idle();
@@ -497,6 +503,7 @@ void Server::Impl::OnClientJob(const std::string& key, ClientState& c, Frame f) 
     std::shared_ptr<Executor> exec = c.exec;
     if (s->second.dispatch != 0 || !exec->ReapEnded(id)) {
       SendTo(c.peer, EncodeError(id, ErrorCode::kIdInUse, absl::StrCat("request id ", id, " is already in use")));
+      ReportRefused(engine_, ErrorCode::kIdInUse);
       return;
     }
   }

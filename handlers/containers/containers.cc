@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "handlers/observe/log_context.h"
 #include "absl/time/clock.h"
 #include "handlers/containers/container_logs.h"
 #include "handlers/containers/create_request.h"
@@ -30,7 +31,9 @@ absl::StatusOr<std::string> OneId(ContainerRuntime* rt, Job& job) {
   if (job.args().size() != 1) {
     return absl::InvalidArgumentError(absl::StrCat("usage: ", job.name(), " ID (a container name, id or id prefix)"));
   }
-  return rt->store().Resolve(job.args()[0]);
+  absl::StatusOr<std::string> id = rt->store().Resolve(job.args()[0]);
+  if (id.ok()) SetLogContainer(*id);  // the job's log records name it
+  return id;
 }
 
 absl::StatusOr<absl::Duration> StopTimeout(const Env& env) {

@@ -17,9 +17,16 @@
 #include "handlers/storage/storage.h"
 #include "nlohmann/json.hpp"
 #include "storage/image.h"
+#include "handlers/observe/event_log.h"
 
 namespace berth {
 namespace {
+
+// A container event (docs/observability.md): `from` is the image as the user named it.
+void ContainerEvent(const std::string& status, const std::string& id, const std::string& image,
+                    std::map<std::string, std::string> attributes = {}) {
+  EventLog::Process().Publish("container", status, id, image, std::move(attributes));
+}
 
 // How long the undo of a stopped container may take before Stop reports it.
 constexpr absl::Duration kCleanupBound = absl::Seconds(60);
@@ -233,6 +240,7 @@ absl::StatusOr<std::string> ContainerRuntime::Create(const CreateRequest& r) {
       return absl::Status(s.code(), absl::StrCat("Links: ", link, ": ", s.message()));
     }
   }
+  ContainerEvent("create", c.id, c.config.image, {{"name", c.name}});
   return c.id;
 }
 
@@ -369,6 +377,7 @@ absl::Status ContainerRuntime::StartLocked(const std::string& id, bool by_policy
   if (old != nullptr && old->waiter.joinable()) old->waiter.join();
   auto live = std::make_shared<Live>();
   if (absl::Status s = Launch(c, *live, by_policy); !s.ok()) return s;
+  ContainerEvent("start", id, c.config.image);
   absl::MutexLock lock(&mu_);
   live_[id] = live;
   live->waiter = std::thread([this, id, live] { Supervise(id, live); });
@@ -477,6 +486,9 @@ void ContainerRuntime::Supervise(const std::string& id, std::shared_ptr<Live> li
   for (;;) {
     std::shared_ptr<execdriver::Container> process = live->Process();
     execdriver::ExitStatus status = process->Wait();
+    const std::string image = rec.ok() ? rec->config.image : "";
+    if (status.oom_killed) ContainerEvent("oom", id, image);
+    ContainerEvent("die", id, image, {{"exitCode", absl::StrCat(status.code)}});
     StepTimes times;
     StartUndo undo;
     undo.id = id;
@@ -518,6 +530,7 @@ void ContainerRuntime::Supervise(const std::string& id, std::shared_ptr<Live> li
     absl::StatusOr<ContainerRecord> c = store_.Get(id);
     s = c.ok() ? Launch(*c, *live, /*by_policy=*/true) : c.status();
     op->Unlock();
+    if (s.ok()) ContainerEvent("start", id, image, {{"restartedBy", "policy"}});
     if (!s.ok()) {
       spdlog::warn("container {}: restart by its policy failed: {}", id, s.message());
       RecordStopped(id, status, std::string(s.message()));
@@ -592,7 +605,12 @@ absl::Status ContainerRuntime::Stop(const std::string& id, absl::Duration timeou
   CancelRestart(id);
   std::shared_ptr<absl::Mutex> op = OpLock(id);
   absl::MutexLock lock(op.get());
-  return StopLocked(id, timeout);
+  absl::Status s = StopLocked(id, timeout);
+  if (s.ok()) {
+    absl::StatusOr<ContainerRecord> c = store_.Get(id);
+    ContainerEvent("stop", id, c.ok() ? c->config.image : "");
+  }
+  return s;
 }
 
 absl::Status ContainerRuntime::StopLocked(const std::string& id, absl::Duration timeout) {
@@ -615,7 +633,12 @@ absl::Status ContainerRuntime::Kill(const std::string& id, int signal) {
   CancelRestart(id);
   absl::StatusOr<std::shared_ptr<execdriver::Container>> p = Process(id);
   if (!p.ok()) return p.status();
-  return (*p)->Signal(signal);
+  absl::Status s = (*p)->Signal(signal);
+  if (s.ok()) {
+    absl::StatusOr<ContainerRecord> c = store_.Get(id);
+    ContainerEvent("kill", id, c.ok() ? c->config.image : "", {{"signal", absl::StrCat(signal)}});
+  }
+  return s;
 }
 
 absl::Status ContainerRuntime::Restart(const std::string& id, absl::Duration timeout) {
@@ -671,6 +694,7 @@ absl::Status ContainerRuntime::Delete(const std::string& id, bool force) {
       return absl::Status(s.code(), absl::StrCat("removing layer ", layer, ": ", s.message()));
     }
   }
+  ContainerEvent("destroy", id, c->config.image);
   absl::MutexLock locks(&mu_);
   op_locks_.erase(id);
   return absl::OkStatus();

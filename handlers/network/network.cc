@@ -2,6 +2,8 @@
 
 #include "handlers/network/network.h"
 
+#include "handlers/observe/event_log.h"
+
 #include <atomic>
 #include <memory>
 #include <optional>
@@ -231,6 +233,7 @@ int AllocateInterface(Job& job, const Driver& driver) {
   Put(out, "Bridge", iface->bridge);
   Put(out, "MacAddress", iface->mac.ToString());
   if (!iface->host_veth.empty()) Put(out, "HostVeth", iface->host_veth);
+  EventLog::Process().Publish("network", "allocate", *id, "", {{"ip", iface->ip.ToString()}, {"bridge", iface->bridge}});
   return Reply(job, out);
 }
 
@@ -243,6 +246,7 @@ int ReleaseInterface(Job& job, const Driver& driver) {
       !s.ok()) {
     return Fail(job, s);
   }
+  EventLog::Process().Publish("network", "release", *id);
   return kStatusOk;
 }
 
@@ -299,6 +303,11 @@ int AllocatePort(Job& job, const Driver& driver) {
   Env out;
   Put(out, "HostIP", m->host_ip.ToString());
   (void)out.SetInt("HostPort", m->host_port);
+  EventLog::Process().Publish("network", "port", *id, "",
+                              {{"hostIP", m->host_ip.ToString()},
+                               {"hostPort", absl::StrCat(m->host_port)},
+                               {"containerPort", absl::StrCat(request->container_port)},
+                               {"proto", std::string(job.env().GetView("Proto").empty() ? "tcp" : job.env().GetView("Proto"))}});
   return Reply(job, out);
 }
 

@@ -1,5 +1,7 @@
 #include "handlers/storage/storage.h"
 
+#include "handlers/observe/event_log.h"
+
 #include <sys/utsname.h>
 
 #include <algorithm>
@@ -13,6 +15,10 @@
 
 namespace berth {
 namespace {
+
+void ImageEvent(const std::string& status, const std::string& id, const std::string& name = "") {
+  EventLog::Process().Publish("image", status, id, name);
+}
 
 struct Stores {
   storage::Graph* graph;
@@ -71,6 +77,7 @@ int Import(const Stores& s, Job& job) {
   absl::StatusOr<storage::Image> stored = s.graph->Register(std::move(image), std::move(layer));
   if (!stored.ok()) return job.Error(absl::StrCat("import: ", stored.status().message()));
   if (absl::Status t = s.tags->Set(repo, tag, stored->id, /*force=*/true); !t.ok()) return job.Error(t);
+  ImageEvent("import", stored->id, absl::StrCat(repo, ":", tag));
   return job.Error(job.Stdout().Write(stored->id + "\n"));
 }
 
@@ -116,7 +123,9 @@ int Tag(const Stores& s, Job& job) {
   if (!name.ok()) return job.Error(name.status());
   absl::StatusOr<std::string> id = ResolveImage(s.graph, s.tags, a[0]);
   if (!id.ok()) return job.Error(id.status());
-  return job.Error(s.tags->Set(name->first, name->second, *id, force));
+  if (absl::Status t = s.tags->Set(name->first, name->second, *id, force); !t.ok()) return job.Error(t);
+  ImageEvent("tag", *id, absl::StrCat(name->first, ":", name->second));
+  return kStatusOk;
 }
 
 int Inspect(const Stores& s, Job& job) {
@@ -140,6 +149,7 @@ int Delete(const Stores& s, Job& job) {
     if (tag.empty()) tag = "latest";
     if (absl::Status d = s.tags->Delete(repo, tag); !d.ok()) return job.Error(d);
     absl::StrAppend(&out, "Untagged: ", repo, ":", tag, "\n");
+    ImageEvent("untag", id, absl::StrCat(repo, ":", tag));
     if (s.tags->ByID().contains(id)) return job.Error(job.Stdout().Write(out));
   } else {
     absl::StatusOr<std::string> resolved = ResolveImage(s.graph, s.tags, name);
@@ -153,13 +163,17 @@ int Delete(const Stores& s, Job& job) {
     }
     absl::StatusOr<std::vector<std::string>> untagged = s.tags->DeleteImage(id);
     if (!untagged.ok()) return job.Error(untagged.status());
-    for (const std::string& t : *untagged) absl::StrAppend(&out, "Untagged: ", t, "\n");
+    for (const std::string& t : *untagged) {
+      absl::StrAppend(&out, "Untagged: ", t, "\n");
+      ImageEvent("untag", id, t);
+    }
   }
   if (absl::Status d = s.graph->Delete(id); !d.ok()) {
     (void)job.Stdout().Write(out);
     return job.Error(d);
   }
   absl::StrAppend(&out, "Deleted: ", id, "\n");
+  ImageEvent("delete", id);
   return job.Error(job.Stdout().Write(out));
 }
 

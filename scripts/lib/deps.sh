@@ -8,7 +8,7 @@ BERTH_PACKAGES=(
   libnl-route-3-dev nlohmann-json3-dev
   libcli11-dev libspdlog-dev doctest-dev libsystemd-dev libseccomp-dev
   iproute2 procps util-linux tar
-  busybox-static runc help2man nats-server libnats-dev
+  busybox-static runc help2man nats-server libnats-dev libcpp-httplib-dev prometheus
 )
 
 berth_install_missing_packages() {

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
 #include "engine/engine.h"
 #include "engine/remote/client.h"
@@ -446,6 +447,59 @@ TEST_CASE("a deadline on a worker's job: 124 to the client, a cancel to the work
     auto ws = f.server->Workers();
     return ws.size() == 1 && ws[0].in_flight == 0;
   }, absl::Seconds(5)));
+}
+
+// What the engine's observers hear (engine/observer.h), kept as text.
+class Recorder : public EngineObserver {
+ public:
+  void JobStarted(const JobReport& r) override { Add(absl::StrCat("start ", r.name, r.relayed ? " relayed" : "")); }
+  void JobEnded(const JobReport& r) override {
+    Add(absl::StrCat("end ", r.name, " ", r.status, r.relayed ? " relayed by " : " here", r.worker, " trace ",
+                     r.TraceId()));
+  }
+  void WorkerChanged(const WorkerReport& r) override {
+    const char* kind = r.kind == WorkerReport::Kind::kHello ? "hello" : r.kind == WorkerReport::Kind::kDrain ? "drain"
+                                                                                                          : "lost";
+    Add(absl::StrCat("worker ", kind, " ", r.name, " ", r.reason));
+  }
+  std::vector<std::string> Lines() {
+    absl::MutexLock lock(&mu_);
+    return lines_;
+  }
+
+ private:
+  void Add(std::string line) {
+    absl::MutexLock lock(&mu_);
+    lines_.push_back(std::move(line));
+  }
+  absl::Mutex mu_;
+  std::vector<std::string> lines_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST_CASE("relayed jobs and workers are reported once to the engine's observers, by the server") {
+  Fixture f(ServerOptions{}, false);
+  Recorder seen;
+  f.engine.AddObserver(&seen);
+  auto w = std::make_unique<InProcessWorker>(f.ipc, "w1", 1);
+  REQUIRE(f.server->WaitForJobs({"whoami"}, absl::Seconds(5)).ok());
+  auto c = f.Connect(f.ipc);
+  JobRequest req = Req("whoami");
+  req.trace_id = "tr-1";
+  CHECK(Call(*c, req).out == "w1\n");
+  // An in-process caller of a relayed name: the server reports it, Job::Run not.
+  std::unique_ptr<Job> local = f.engine.NewJob("whoami");
+  REQUIRE(local->env().Set("BERTH_TRACE_ID", "tr-2").ok());
+  REQUIRE(local->Run().ok());
+  w->Stop();
+  REQUIRE(WaitFor([&] { return seen.Lines().size() >= 6; }, absl::Seconds(5)));
+  INFO(absl::StrJoin(seen.Lines(), " | "));
+  std::vector<std::string> lines = seen.Lines();
+  REQUIRE(lines.size() == 6);
+  CHECK(std::vector<std::string>(lines.begin(), lines.begin() + 5) ==
+        std::vector<std::string>{"worker hello w1 ", "start whoami relayed", "end whoami 0 relayed by w1 trace tr-1",
+                                 "start whoami relayed", "end whoami 0 relayed by w1 trace tr-2"});
+  // Its BYE, or its connection closing, whichever the server sees first.
+  CHECK((lines[5] == "worker lost w1 it left" || lines[5] == "worker lost w1 disconnected"));
 }
 
 TEST_CASE("a lost worker fails its in-flight jobs with 126 naming job and worker") {

@@ -4,7 +4,7 @@
 //   berth [GLOBAL…] commands | workers | help [NAME] | keygen [-o BASE]
 //   berth [GLOBAL…] run [--local] [-n] (FILE | -e SCRIPT)
 //   berth completion bash
-//   berth [GLOBAL…] version | info | images | ps | inspect | logs | start | stop | rm | rmi
+//   berth [GLOBAL…] version | info | images | ps | inspect | logs | start | stop | rm | rmi | events | trace-svg
 //     (docker-style verbs over the jobs: tools/berth/verbs.h)
 //   GLOBAL: -H ENDPOINT, --timeout DURATION, --server-key KEY, --key FILE; they
 //   may also come after the subcommand (before a job's NAME).
@@ -59,6 +59,7 @@
 #include "handlers/version.h"
 #include "tools/berth/completion.h"
 #include "tools/berth/did_you_mean.h"
+#include "tools/berth/progress.h"
 #include "tools/berth/verbs.h"
 
 namespace berth {
@@ -131,6 +132,12 @@ int RunJob(const Common& c, remote::JobRequest req, std::unique_ptr<Source> in, 
   absl::StatusOr<absl::Duration> timeout = Timeout(c);
   if (!timeout.ok()) return Fail(2, timeout.status().message());
   if (*timeout != absl::InfiniteDuration()) req.timeout = *timeout;
+  // BERTH_TRACE_ID in berth's environment names the request in berthd's traces.
+  if (const char* trace = std::getenv("BERTH_TRACE_ID"); trace != nullptr && req.trace_id.empty()) {
+    req.trace_id = trace;
+  }
+  // A long stdin (an import) shows its progress on a terminal.
+  in = WithProgress(std::move(in));
   auto client = ConnectTo(c);
   if (!client.ok()) return Fail(kStatusUnavailable, client.status().message());
 

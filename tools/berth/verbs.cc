@@ -1,7 +1,11 @@
 #include "tools/berth/verbs.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -9,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
+#include "tools/berth/trace_svg.h"
 
 namespace berth {
 namespace {
@@ -56,6 +61,23 @@ remote::JobRequest Request(std::string name, std::vector<std::string> args = {})
   return r;
 }
 
+int TraceSvgCommand(const std::string& file) {
+  std::ifstream in(file);
+  if (!in) {
+    std::fprintf(stderr, "berth: trace-svg: cannot read %s: %s\n", file.c_str(), std::strerror(errno));
+    return 1;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<std::string> svg = TraceToSvg(text.str(), file);
+  if (!svg.ok()) {
+    std::fprintf(stderr, "berth: %s\n", std::string(svg.status().message()).c_str());
+    return 1;
+  }
+  std::fputs(svg->c_str(), stdout);
+  return 0;
+}
+
 }  // namespace
 
 Verbs::Verbs(CLI::App& app) {
@@ -92,6 +114,12 @@ Verbs::Verbs(CLI::App& app) {
   rm_->add_option("id", ids_, "containers")->required();
   rmi_ = app.add_subcommand("rmi", "delete images (job: image_delete)");
   rmi_->add_option("id", ids_, "images")->required();
+  events_ = app.add_subcommand("events", "follow berthd's events until interrupted (job: events)");
+  events_->add_option("--since", since_, "replay from this time: unix seconds, RFC 3339 or a duration ago (10m)");
+  events_->add_option("--until", until_, "stop at this time (same forms)");
+  events_->add_option("-f,--filter", filters_, "KEY=VALUE, KEY one of type, event, id, from (repeatable)");
+  trace_svg_ = app.add_subcommand("trace-svg", "draw a berthd trace file's start-up and shutdown as SVG on stdout");
+  trace_svg_->add_option("file", trace_file_, "the trace (berthd --trace FILE)")->required();
 }
 
 bool Verbs::Run(const CaptureFn& capture, const StreamFn& stream, int* status) {
@@ -207,6 +235,18 @@ bool Verbs::Run(const CaptureFn& capture, const StreamFn& stream, int* status) {
     if (timestamps_) (void)req.env.SetBool("timestamps", true);
     if (!tail_.empty()) (void)req.env.Set("tail", tail_);
     *status = stream(std::move(req));
+    return true;
+  }
+  if (*events_) {
+    remote::JobRequest req = Request("events");
+    if (!since_.empty()) (void)req.env.Set("since", since_);
+    if (!until_.empty()) (void)req.env.Set("until", until_);
+    if (!filters_.empty()) (void)req.env.SetList("filter", filters_);
+    *status = stream(std::move(req));
+    return true;
+  }
+  if (*trace_svg_) {
+    *status = TraceSvgCommand(trace_file_);
     return true;
   }
   struct Each {

@@ -8,6 +8,10 @@
 //   inspect ID…        `container_inspect`, else `image_inspect`, as JSON
 //   logs [-f] [-t] [--tail N] ID   the `logs` job (follow, timestamps, tail)
 //   start ID…, stop [-t N] ID…, rm [-f] ID…, rmi ID…   the lifecycle jobs
+//   events [--since T] [--until T] [--filter K=V]…   the `events` job, followed
+//                      until interrupted (or until T); one JSON object a line
+//   trace-svg FILE     a berthd trace file's start-up/shutdown timeline as SVG
+//                      (tools/berth/trace_svg.h), on stdout; needs no server
 //
 // Tables are the default; `--format json` prints the job's own JSON, and -q only
 // ids. Errors and exit statuses are the job's.
@@ -47,6 +51,12 @@ class Verbs {
   CLI::App* stop_;
   CLI::App* rm_;
   CLI::App* rmi_;
+  CLI::App* events_;
+  CLI::App* trace_svg_;
+  std::string since_;
+  std::string until_;
+  std::vector<std::string> filters_;
+  std::string trace_file_;
   std::string format_ = "table";
   bool quiet_ = false;
   bool all_ = false;

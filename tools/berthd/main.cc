@@ -38,7 +38,10 @@
 #include "nlohmann/json.hpp"
 #include "daemon/config.h"
 #include "daemon/daemon.h"
+#include "daemon/daemon_metrics.h"
+#include "daemon/metrics_server.h"
 #include "daemon/groups.h"
+#include "daemon/log_setup.h"
 #include "daemon/notify.h"
 #include "daemon/system.h"
 #include "engine/engine.h"
@@ -47,6 +50,7 @@
 #include "engine/runtime.h"
 #include "handlers/groups.h"
 #include "handlers/network/network.h"
+#include "handlers/observe/observability.h"
 #include "handlers/version.h"
 
 namespace berth {
@@ -78,6 +82,17 @@ absl::Status LockRoot(const std::string& root) {
                                                       " is locked); give each berthd its own -g"));
   }
   return absl::OkStatus();  // fd stays open (and locked) until exit
+}
+
+// Writes the trace file of --trace (or of a `trace start` still recording).
+void WriteTrace(Observability& obs) {
+  if (!obs.trace().recording()) return;
+  absl::StatusOr<std::string> path = obs.trace().Stop();
+  if (path.ok()) {
+    spdlog::info("wrote the trace {}", *path);
+  } else {
+    spdlog::warn("{}", path.status().message());
+  }
 }
 
 // The long name of `opt` without dashes ("bip"), or "" for one without.
@@ -204,6 +219,16 @@ int Main(int argc, char** argv) {
   app.add_option("-l,--log-level", log_level, "log level: debug, info, warn, error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
+  std::string metrics_addr;
+  app.add_option("--metrics-addr", metrics_addr,
+                 "serve GET /metrics (Prometheus text) on this loopback HOST:PORT (default: off)");
+  std::string trace_file;
+  app.add_option("--trace", trace_file,
+                 "record start-up, jobs and shutdown into this Chrome trace file, written at exit (default: off)");
+  std::string log_format = "text";
+  app.add_option("--log-format", log_format,
+                 "text (the journal's fields under systemd, else stderr lines) or json (JSON lines on stderr)")
+      ->capture_default_str();
   std::string config_file = kDefaultConfigFile;
   app.add_option("--config-file", config_file,
                  "JSON file of settings, keys named as the long flags (a missing default file is no settings)")
@@ -235,6 +260,8 @@ int Main(int argc, char** argv) {
   config.disable_network = config.bridge_iface == kDisableNetworkBridge;
   if (config.debug) log_level = "debug";
   spdlog::set_level(spdlog::level::from_str(log_level));
+  absl::StatusOr<std::unique_ptr<EngineObserver>> log_context = ConfigureLogging(log_format);
+  if (!log_context.ok()) return Fail(2, log_context.status().message());
 
   // The same checks for a start and a dry run, root first.
   std::vector<std::string> unused_warnings;  // NewDaemon's step 3 logs them
@@ -284,6 +311,25 @@ int Main(int argc, char** argv) {
 
   Engine engine;
   engine.set_logging(config.debug);
+  // Metrics, events and traces watch every job from the first.
+  Observability obs;
+  obs.Attach(engine);
+  if (*log_context != nullptr) engine.AddObserver(log_context->get());
+  if (absl::Status s = obs.Group().install(engine); !s.ok()) return Fail(1, s.message());
+  if (!trace_file.empty()) {
+    if (absl::Status s = obs.trace().Start(trace_file); !s.ok()) return Fail(1, s.message());
+  }
+  dopts.on_step = [&obs](const std::string& step, absl::Time start, absl::Duration took, int status) {
+    obs.trace().Step(step, start, took, status);
+  };
+  std::unique_ptr<MetricsServer> metrics;
+  if (!metrics_addr.empty()) {
+    absl::StatusOr<std::unique_ptr<MetricsServer>> started =
+        MetricsServer::Start(metrics_addr, [&obs] { return obs.MetricsText(); });
+    if (!started.ok()) return Fail(1, started.status().message());
+    metrics = *std::move(started);
+    spdlog::info("serving metrics on {}", metrics->url());
+  }
   // With -b none the network jobs still answer, but only to refuse: nothing
   // may create a bridge or write a rule on a daemon without networking.
   const HandlerGroup disabled_network = DisabledNetworkGroup();
@@ -327,8 +373,11 @@ int Main(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<Daemon>> daemon = Daemon::New(engine, config, dopts);
   if (!daemon.ok()) {
     (*server)->Stop();
+    if (metrics != nullptr) metrics->Stop();
+    WriteTrace(obs);
     return Fail(1, daemon.status().message());
   }
+  AddDaemonMetrics(obs, **daemon);
   const std::vector<HandlerGroup> daemon_groups = DaemonGroups(**daemon);
   DescribeGroups(engine, daemon_groups);
   for (const HandlerGroup& g : daemon_groups) {
@@ -341,6 +390,7 @@ int Main(int argc, char** argv) {
   spdlog::info("berthd ready in {} (root {}, driver {})", absl::FormatDuration(absl::Now() - start),
                (*daemon)->dirs().root, (*daemon)->driver()->Name());
   NotifySystemd("READY=1");
+  obs.events().Publish("daemon", "ready", "berthd", "", {{"pid", absl::StrCat(::getpid())}, {"root", (*daemon)->dirs().root}});
 
   // The first signal starts a graceful shutdown on another thread; the loop
   // keeps reading signals so that a third can force the exit.
@@ -357,16 +407,22 @@ int Main(int argc, char** argv) {
     if (signals == 1) {
       spdlog::info("berthd: signal {}: shutting down", info.ssi_signo);
       NotifySystemd("STOPPING=1");
+      obs.events().Publish("daemon", "stopping", "berthd", "", {{"signal", absl::StrCat(info.ssi_signo)}});
+      // Followers of `events` end now, so that they do not hold the shutdown up.
+      obs.events().Close();
       shutdown_thread = std::thread([&] {
         if (!engine.Shutdown()) {
           // A job or hook still runs with the daemon's objects: unwinding
           // would free them under it. Leave now; restore at the next start
           // cleans up what it did not finish.
           spdlog::error("berthd: shutdown did not finish in time; exiting without unwinding");
+          WriteTrace(obs);  // the trace shows which hook held it up
           spdlog::shutdown();
           std::_Exit(1);
         }
         (*server)->Stop();
+        // Last: until here a scrape shows the shutdown hooks' durations.
+        if (metrics != nullptr) metrics->Stop();
         uint64_t one = 1;
         ssize_t n = ::write(done_fd, &one, sizeof one);
         (void)n;
@@ -377,6 +433,7 @@ int Main(int argc, char** argv) {
     }
   }
   shutdown_thread.join();
+  WriteTrace(obs);
   return 0;
 }
 

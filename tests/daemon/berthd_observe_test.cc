@@ -1,0 +1,358 @@
+// Seeing inside a real berthd (docs/observability.md): after a known workload
+// of jobs, an import, a container's life and an image untag, /metrics (over
+// HTTP, from inside berthd's network namespace) holds the counts, and the
+// real `promtool check metrics` accepts it; `berth events` followed the run
+// and `events since=` replays it; the --trace file has a span for every
+// NewDaemon step and shutdown hook and the traced request with its trace id;
+// `berth trace-svg` draws it as well-formed SVG with one bar per step; and
+// `berth job import` shows its progress on a terminal only. Needs root.
+#include <doctest/doctest.h>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "execdriver/container.h"
+#include "nlohmann/json.hpp"
+#include "tests/daemon/berthd_harness.h"
+#include "tests/support/busybox_rootfs.h"
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+#include <zmq.hpp>
+
+namespace berth {
+namespace {
+
+using nlohmann::json;
+using testing::Berthd;
+using testing::Netns;
+using testing::Process;
+using testing::ProcessOptions;
+using testing::RunCommand;
+using testing::RunResult;
+using testing::Skip;
+using testing::TempDir;
+using testing::ToolPath;
+using testing::WaitFor;
+
+constexpr char kMetricsAddr[] = "127.0.0.1:9323";
+
+// The NewDaemon steps of a start with networking, in order (docs/daemon.md).
+const std::vector<std::string> kSteps = {
+    "daemon_config", "daemon_pidfile",        "daemon_system_checks", "daemon_root",     "daemon_graphdriver",
+    "daemon_containers_dir", "daemon_graph",  "init_networkdriver",   "daemon_graphdb",  "daemon_sysinfo",
+    "daemon_dns",    "daemon_restore",        "daemon_shutdown_hooks"};
+
+std::string Cmd(const std::string& script) { return "Cmd=" + json({"sh", "-c", script}).dump(); }
+
+// The value of the sample line `series` (name and labels exactly) on `page`.
+std::string Sample(const std::string& page, const std::string& series) {
+  for (absl::string_view line : absl::StrSplit(page, '\n')) {
+    if (absl::StartsWith(line, series + " ")) return std::string(line.substr(series.size() + 1));
+  }
+  return "(absent)";
+}
+
+// The value of the first sample line starting with `prefix`.
+std::string PrefixSample(const std::string& page, const std::string& prefix) {
+  for (absl::string_view line : absl::StrSplit(page, '\n')) {
+    if (absl::StartsWith(line, prefix)) return std::string(line.substr(line.rfind(' ') + 1));
+  }
+  return "(absent)";
+}
+
+std::vector<std::string> Statuses(const std::string& lines, const std::string& type) {
+  std::vector<std::string> out;
+  for (absl::string_view line : absl::StrSplit(lines, '\n', absl::SkipEmpty())) {
+    json e = json::parse(line, nullptr, false);
+    if (e.is_object() && e.value("type", "") == type) out.push_back(e.value("status", ""));
+  }
+  return out;
+}
+
+// argv run with a pseudo-terminal as its stdin, stdout and stderr (python3's
+// pty); the terminal's output, then the exit status on the last line.
+RunResult OnTerminal(const std::vector<std::string>& argv) {
+  std::string script =
+      "import os, pty, sys\n"
+      "pid, fd = pty.fork()\n"
+      "if pid == 0:\n"
+      "    os.execv(sys.argv[1], sys.argv[1:])\n"
+      "out = b''\n"
+      "while True:\n"
+      "    try:\n"
+      "        d = os.read(fd, 65536)\n"
+      "    except OSError:\n"
+      "        break\n"
+      "    if not d:\n"
+      "        break\n"
+      "    out += d\n"
+      "_, st = os.waitpid(pid, 0)\n"
+      "sys.stdout.write(out.decode(errors='replace'))\n"
+      "sys.exit(os.waitstatus_to_exitcode(st))\n";
+  std::vector<std::string> full = {"/usr/bin/python3", "-c", script};
+  full.insert(full.end(), argv.begin(), argv.end());
+  return RunCommand(full, {}, "", absl::Seconds(60));
+}
+
+TEST_CASE("metrics, events and a trace of a real berthd after a known workload") {
+  Netns ns("obs");
+  if (Skip(ns)) return;
+  TempDir dir;
+  execdriver::CgroupOptions cgroups;
+  cgroups.parent = absl::StrCat("berth-t-", ::getpid(), "-obs");
+  const std::string trace = dir / "trace.json";
+  auto d = std::make_unique<Berthd>(
+      ns, dir, std::vector<std::string>{"--metrics-addr", kMetricsAddr, "--trace", trace, "--cgroup-parent", cgroups.parent});
+  struct Cleanup {
+    const execdriver::CgroupOptions& c;
+    ~Cleanup() { (void)execdriver::Container::RemoveCgroupParent(c); }
+  } cleanup{cgroups};
+  REQUIRE_MESSAGE(d->WaitReady(), d->proc->Stderr());
+  CHECK(absl::StrContains(d->proc->Stderr(), absl::StrCat("serving metrics on http://", kMetricsAddr, "/metrics")));
+
+  // `berth events` follows from here until interrupted.
+  Process follower(ProcessOptions{{ToolPath("BERTH"), "-H", d->sock, "events"}, {}, "", dir.path()});
+  REQUIRE(WaitFor([&] { return Sample(d->Job({"metrics"}).out, "berth_jobs_started_total{job=\"events\"}") == "1"; },
+                  absl::Seconds(10)));
+
+  // The workload.
+  for (int i = 0; i < 3; ++i) REQUIRE(d->Job({"echo", "hi"}).status == 0);
+  for (int i = 0; i < 2; ++i) REQUIRE(d->Job({"fail"}).status == 1);
+  const std::string tar = dir / "busybox.tar";
+  REQUIRE(testing::WriteBusyboxTar(tar).ok());
+  RunResult imported = d->Job({"import", "-", "bb"}, tar);
+  REQUIRE_MESSAGE(imported.status == 0, imported.err);
+  REQUIRE(d->Job({"tag", "bb", "bb2"}).status == 0);
+  RunResult created = d->Job({"-e", "Image=bb", "-e", Cmd("exit 3"), "create"});
+  REQUIRE_MESSAGE(created.status == 0, created.err);
+  const std::string id = created.out.substr(0, created.out.find('\n'));
+  REQUIRE(d->Job({"start", id}).status == 0);
+  RunResult waited = d->Job({"wait", id});
+  REQUIRE(waited.status == 0);
+  CHECK(waited.out == "3\n");
+  REQUIRE(d->Job({"container_delete", id}).status == 0);
+  RunResult kept = d->Job({"-e", "Image=bb", "-e", Cmd("true"), "create"});  // stays, stopped
+  REQUIRE(kept.status == 0);
+  REQUIRE(d->Job({"image_delete", "bb2"}).status == 0);
+  // A running container has CPU and memory figures from its cgroup.
+  RunResult sleeper = d->Job({"-e", "Image=bb", "-e", "Name=sleeper", "-e", Cmd("sleep 60"), "create"});
+  REQUIRE_MESSAGE(sleeper.status == 0, sleeper.err);
+  REQUIRE(d->Job({"start", "sleeper"}).status == 0);
+  const std::string sleeper_id = sleeper.out.substr(0, 12);
+  std::string running_page = d->Job({"metrics"}).out;
+  CHECK(Sample(running_page, "berth_containers{state=\"running\"}") == "1");
+  const std::string memory = PrefixSample(running_page, absl::StrCat("berth_container_memory_bytes{id=\"", sleeper_id, "\""));
+  CHECK_MESSAGE((memory != "(absent)" && std::stod(memory) > 0), running_page);
+  CHECK(PrefixSample(running_page, absl::StrCat("berth_container_cpu_seconds_total{id=\"", sleeper_id, "\"")) !=
+        "(absent)");
+  CHECK(Sample(running_page, "berth_ips_allocated") == "1");
+  REQUIRE(d->Job({"-e", "force=true", "container_delete", "sleeper"}).status == 0);
+  // One request followed by its trace id.
+  RunResult traced = RunCommand({ToolPath("BERTH"), "-H", d->sock, "job", "echo", "traced"}, {"BERTH_TRACE_ID=t-obs-1"});
+  REQUIRE(traced.status == 0);
+
+  // A frame berthd cannot decode: refused (an ERROR back), and counted.
+  {
+    zmq::context_t ctx;
+    zmq::socket_t raw(ctx, zmq::socket_type::dealer);
+    raw.set(zmq::sockopt::linger, 0);
+    raw.set(zmq::sockopt::rcvtimeo, 10000);
+    raw.connect(d->sock);
+    REQUIRE(raw.send(zmq::str_buffer("garbage")));
+    zmq::message_t error;
+    REQUIRE(raw.recv(error));
+  }
+
+  // /metrics over HTTP from inside the namespace, checked by promtool.
+  RunResult scraped = RunCommand(ns.Enter({"/usr/bin/python3", "-c",
+                                           absl::StrCat("import urllib.request, sys; r = urllib.request.urlopen("
+                                                        "'http://", kMetricsAddr, "/metrics'); "
+                                                        "sys.stdout.write(r.headers['Content-Type'] + '\\n'); "
+                                                        "sys.stdout.write(r.read().decode())")}));
+  REQUIRE_MESSAGE(scraped.status == 0, scraped.err);
+  const std::string page = scraped.out.substr(scraped.out.find('\n') + 1);
+  CHECK(scraped.out.substr(0, scraped.out.find('\n')) == "text/plain; version=0.0.4; charset=utf-8");
+  CHECK(Sample(page, "berth_jobs_started_total{job=\"echo\"}") == "4");
+  CHECK(Sample(page, "berth_jobs_ended_total{job=\"echo\",status=\"0\"}") == "4");
+  CHECK(Sample(page, "berth_jobs_ended_total{job=\"fail\",status=\"1\"}") == "2");
+  CHECK(Sample(page, "berth_jobs_ended_total{job=\"import\",status=\"0\"}") == "1");
+  CHECK(Sample(page, "berth_job_duration_seconds_count{job=\"fail\",where=\"in-process\"}") == "2");
+  CHECK(Sample(page, "berth_images") == "1");
+  CHECK(Sample(page, "berth_containers{state=\"stopped\"}") == "1");
+  CHECK(Sample(page, "berth_containers{state=\"running\"}") == "0");
+  // In flight: the events follower (an HTTP scrape is no job).
+  CHECK(Sample(page, "berth_jobs_in_flight{worker=\"berthd (in-process)\",identity=\"\"}") == "1");
+  CHECK(Sample(page, "berth_jobs_queued{worker=\"berthd (in-process)\",identity=\"\"}") == "0");
+  for (const std::string& step : kSteps) {
+    CHECK_MESSAGE(Sample(page, absl::StrCat("berth_startup_step_seconds{step=\"", step, "\"}")) != "(absent)", step);
+  }
+  CHECK(std::stoi(Sample(page, "berth_iptables_rules_written_total")) > 0);
+  CHECK(Sample(page, "berth_frames_refused_total{kind=\"bad_frame\"}") == "1");
+  CHECK(Sample(page, "berth_frames_refused_total{kind=\"id_in_use\"}") == "0");
+  CHECK(std::stoll(Sample(page, "berth_frame_bytes_total{direction=\"in\"}")) > 2 << 20);  // two imports' tars
+  CHECK(std::stoll(Sample(page, "berth_frames_total{direction=\"out\"}")) > 20);
+  CHECK(std::stoi(Sample(page, "berth_iptables_commit_seconds_count")) > 0);
+  const std::string page_file = dir / "metrics.txt";
+  std::ofstream(page_file) << page;
+  RunResult checked = RunCommand({"/usr/bin/promtool", "check", "metrics"}, {}, page_file);
+  CHECK_MESSAGE(checked.status == 0, checked.out << checked.err);
+  CHECK(d->Job({"metrics", "x"}).err == "metrics: takes no arguments, got 'x'\n");
+
+  // The follower saw the run; interrupted, it ends with 130.
+  const std::vector<std::string> life = {"create", "start", "die", "destroy", "create",
+                                         "create", "start", "die", "destroy"};
+  REQUIRE(WaitFor([&] { return Statuses(follower.Stdout(), "container").size() >= life.size(); }, absl::Seconds(10)));
+  follower.Signal(SIGINT);
+  CHECK(follower.Wait(absl::Seconds(10)) == 130);
+  CHECK(Statuses(follower.Stdout(), "container") == life);
+  CHECK(Statuses(follower.Stdout(), "image") == std::vector<std::string>{"import", "tag", "untag"});
+  json die;
+  for (absl::string_view line : absl::StrSplit(follower.Stdout(), '\n', absl::SkipEmpty())) {
+    json e = json::parse(line);
+    if (e["status"] == "die" && die.is_null()) die = e;  // the first container's
+  }
+  CHECK(die["id"] == id);
+  CHECK(die["from"] == "bb");
+  CHECK(die["attributes"]["exitCode"] == "3");
+  CHECK(die["timeNano"].get<int64_t>() / 1000000000 == die["time"].get<int64_t>());
+
+  // Replayed from the ring: the daemon's ready first, filtered by type.
+  RunResult replay = d->Job({"-e", "since=0", "-e", absl::StrCat("until=", absl::ToUnixSeconds(absl::Now()) + 1),
+                             "-e", "filter=[\"type=daemon\",\"type=container\"]", "events"});
+  REQUIRE_MESSAGE(replay.status == 0, replay.err);
+  CHECK(Statuses(replay.out, "daemon") == std::vector<std::string>{"ready"});
+  CHECK(Statuses(replay.out, "container") == life);
+  CHECK(Statuses(replay.out, "image").empty());
+
+  // Progress on a terminal only.
+  RunResult quiet = d->Job({"import", tar, "bb3"});
+  REQUIRE(quiet.status == 0);
+  CHECK(quiet.err.empty());
+  RunResult tty = OnTerminal({ToolPath("BERTH"), "-H", d->sock, "job", "import", tar, "bb4"});
+  CHECK_MESSAGE(tty.status == 0, tty.out << tty.err);
+  CHECK_MESSAGE(absl::StrContains(tty.out, "sent "), tty.out);
+  CHECK_MESSAGE(absl::StrContains(tty.out, "MiB/s, "), tty.out);
+
+  REQUIRE(d->Stop() == 0);
+  CHECK(absl::StrContains(d->proc->Stderr(), absl::StrCat("wrote the trace ", trace)));
+
+  // The trace: every step, every hook, the traced request.
+  std::ifstream in(trace);
+  json doc = json::parse(in, nullptr, false);
+  REQUIRE(doc.is_object());
+  std::vector<std::string> steps;
+  std::vector<std::string> hooks;
+  int traced_spans = 0;
+  for (const json& e : doc["traceEvents"]) {
+    if (e["ph"] != "X") continue;
+    if (e["cat"] == "step") steps.push_back(e["name"]);
+    if (e["cat"] == "hook") hooks.push_back(e["name"]);
+    if (e["cat"] == "job" && e["args"]["trace_id"] == "t-obs-1") {
+      ++traced_spans;
+      CHECK(e["name"] == "echo");
+      CHECK(e["args"]["status"] == "0");
+      CHECK(e["args"]["where"] == "in-process");
+    }
+  }
+  CHECK(steps == kSteps);
+  // Last registered first (docs/daemon.md); the steps' own hooks find their
+  // work done by the full teardown and return at once.
+  CHECK(hooks == std::vector<std::string>{"stop running containers", "release all ports", "unmount the graph driver",
+                                          "close graphdb", "close graphdb", "network: release port mappings",
+                                          "unmount the graph driver", "remove the pid file"});
+  CHECK(traced_spans == 1);
+
+  // The timeline: well-formed SVG, one bar per step.
+  RunResult svg = RunCommand({ToolPath("BERTH"), "trace-svg", trace});
+  REQUIRE_MESSAGE(svg.status == 0, svg.err);
+  const std::string svg_file = dir / "startup.svg";
+  std::ofstream(svg_file) << svg.out;
+  RunResult bars = RunCommand(
+      {"/usr/bin/python3", "-c",
+       "import sys, xml.etree.ElementTree as E\n"
+       "root = E.parse(sys.argv[1]).getroot()\n"
+       "rects = [r for r in root.iter('{http://www.w3.org/2000/svg}rect')]\n"
+       "print(sum(r.get('class') == 'step' for r in rects), sum(r.get('class') == 'hook' for r in rects))\n",
+       svg_file});
+  REQUIRE_MESSAGE(bars.status == 0, bars.err);
+  CHECK(bars.out == absl::StrCat(kSteps.size(), " ", hooks.size(), "\n"));
+  RunResult not_trace = RunCommand({ToolPath("BERTH"), "trace-svg", page_file});
+  CHECK(not_trace.status == 1);
+  CHECK(not_trace.err == absl::StrCat("berth: trace-svg: ", page_file, ": not a trace file (want {\"traceEvents\":[...]})\n"));
+}
+
+TEST_CASE("--log-format json, and the flags' errors") {
+  Netns ns("obslog");
+  if (Skip(ns)) return;
+  TempDir dir;
+  execdriver::CgroupOptions cgroups;
+  cgroups.parent = absl::StrCat("berth-t-", ::getpid(), "-obslog");
+  struct Cleanup {
+    const execdriver::CgroupOptions& c;
+    ~Cleanup() { (void)execdriver::Container::RemoveCgroupParent(c); }
+  } cleanup{cgroups};
+  Berthd d(ns, dir, {"-b", "none", "-D", "--log-format", "json", "--cgroup-parent", cgroups.parent});
+  REQUIRE_MESSAGE(d.WaitReady(), d.proc->Stderr());
+  // A container job's records name its container.
+  const std::string tar = dir / "busybox.tar";
+  REQUIRE(testing::WriteBusyboxTar(tar).ok());
+  REQUIRE(d.Job({"import", "-", "bb"}, tar).status == 0);
+  RunResult created = d.Job({"-e", "Image=bb", "-e", Cmd("true"), "create"});
+  REQUIRE_MESSAGE(created.status == 0, created.err);
+  const std::string id = created.out.substr(0, created.out.find('\n'));
+  REQUIRE(d.Job({"start", id}).status == 0);
+  REQUIRE(d.Job({"wait", id}).status == 0);
+  REQUIRE(d.Stop() == 0);
+  int lines = 0;
+  bool driver_line = false;
+  bool start_line = false;
+  for (absl::string_view line : absl::StrSplit(d.proc->Stderr(), '\n', absl::SkipEmpty())) {
+    json j = json::parse(line, nullptr, false);
+    REQUIRE_MESSAGE(j.is_object(), line);
+    ++lines;
+    CHECK(j["time"].get<std::string>().size() == std::string("2026-11-30T02:13:00.123456789Z").size());
+    CHECK(j.contains("level"));
+    CHECK(j.contains("msg"));
+    if (absl::StartsWith(j["msg"].get<std::string>(), "using graph driver")) {
+      // Logged by the step's job: the line names it.
+      driver_line = true;
+      CHECK(j["job"] == "daemon_graphdriver");
+    }
+    if (absl::StartsWith(j["msg"].get<std::string>(), "-job start(")) {
+      start_line = true;
+      CHECK(j["job"] == "start");
+      CHECK(j["container_id"] == id);
+    }
+  }
+  CHECK(lines > 3);
+  CHECK(driver_line);
+  CHECK(start_line);
+
+  const std::vector<std::string> base = {ToolPath("BERTHD"), "-b", "none", "-g", dir / "root2", "-p", dir / "p2",
+                                         "-H", "ipc://" + dir.path() + "/b2.sock"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv = base;
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return RunCommand(ns.Enter(argv));
+  };
+  RunResult yaml = with({"--log-format", "yaml"});
+  CHECK(yaml.status == 2);
+  CHECK(yaml.err == "berthd: --log-format yaml: want text or json\n");
+  RunResult open = with({"--metrics-addr", "0.0.0.0:9323"});
+  CHECK(open.status == 1);
+  CHECK(absl::StrContains(open.err, "berthd: --metrics-addr 0.0.0.0:9323: 0.0.0.0 is not a loopback address; /metrics "
+                                    "has no authentication, so berthd serves it on loopback only\n"));
+  RunResult no_port = with({"--metrics-addr", "9323"});
+  CHECK(no_port.status == 1);
+  CHECK(absl::StrContains(no_port.err, "berthd: --metrics-addr 9323: want HOST:PORT (e.g. 127.0.0.1:9323)\n"));
+}
+
+}  // namespace
+}  // namespace berth
