@@ -65,7 +65,8 @@ absl::Status WriteAll(int fd, absl::string_view data) {
 
 }  // namespace
 
-absl::Status WriteInRoot(const std::string& rootfs, absl::string_view path, absl::string_view content) {
+absl::Status WriteInRoot(const std::string& rootfs, absl::string_view path, absl::string_view content,
+                         FileOwner owner) {
   Fd root(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (root.get() < 0) return Failed(path, errno);
   std::vector<std::string> parts = absl::StrSplit(path, '/', absl::SkipEmpty());
@@ -97,6 +98,9 @@ absl::Status WriteInRoot(const std::string& rootfs, absl::string_view path, absl
   Fd out(::openat(real_dir.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
   if (out.get() < 0) return Failed(path, errno);
   absl::Status written = WriteAll(out.get(), content);
+  if (written.ok() && (owner.uid != 0 || owner.gid != 0) && ::fchown(out.get(), owner.uid, owner.gid) != 0) {
+    written = Failed(path, errno);
+  }
   if (written.ok() && ::fchmod(out.get(), 0644) != 0) written = Failed(path, errno);
   // rename replaces the entry itself, a symlink included: nothing is
   // written through a link.
