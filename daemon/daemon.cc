@@ -136,6 +136,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::New(Engine& engine, Config confi
   if (failed.ok()) {
     for (Step& step : Plan(d->config_, d->options_)) {
       absl::Time start = absl::Now();
+      if (step.job == "daemon_root" && d->config_.userns.enabled()) {
+        // The remapping the config step resolved.
+        (void)step.env.Set("RemappedRoot", d->config_.userns.RootDirName());
+      }
       if (step.job == "init_networkdriver") {
         // The MTU the config step resolved.
         (void)step.env.SetInt("Mtu", d->config_.mtu);

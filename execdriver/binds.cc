@@ -79,6 +79,18 @@ int OpenMountTree(const char* path, bool read_only) {
   return fd;
 }
 
+int NewDetachedMount(const char* fstype, unsigned long flags) {
+  int fs = ::fsopen(fstype, FSOPEN_CLOEXEC);
+  if (fs < 0) return -errno;
+  unsigned int attrs = ((flags & MS_NOSUID) ? MOUNT_ATTR_NOSUID : 0) | ((flags & MS_NODEV) ? MOUNT_ATTR_NODEV : 0) |
+                       ((flags & MS_NOEXEC) ? MOUNT_ATTR_NOEXEC : 0) | ((flags & MS_RDONLY) ? MOUNT_ATTR_RDONLY : 0);
+  int fd = -1;
+  if (::fsconfig(fs, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) == 0) fd = ::fsmount(fs, FSMOUNT_CLOEXEC, attrs);
+  int err = errno;
+  ::close(fs);
+  return fd >= 0 ? fd : -err;
+}
+
 int AttachMountTree(int fd, const char* target, bool is_dir) {
   char path[PATH_MAX];
   size_t n = std::strlen(target);

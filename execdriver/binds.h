@@ -1,6 +1,6 @@
 // Bind mounts of host paths into a container (Docker 1.x's HostConfig.Binds,
 // `/host/path:/container/path[:ro|rw]`), and the detached-mount mechanism
-// they share with device nodes in a user namespace.
+// they share with device nodes, /proc and /sys in a user namespace.
 //
 // The host side of each mount is taken before pivot_root, as a detached copy
 // of the host's mount tree at that path (open_tree(OPEN_TREE_CLONE |
@@ -11,8 +11,8 @@
 // container path are created (0755); the last component is created as a
 // directory or an empty file, as the host path is one or the other.
 //
-// OpenMountTree and AttachMountTree run in the cloned child: raw syscalls
-// only, no allocation.
+// OpenMountTree, NewDetachedMount and AttachMountTree run in the cloned
+// child: raw syscalls only, no allocation.
 #ifndef BERTH_EXECDRIVER_BINDS_H_
 #define BERTH_EXECDRIVER_BINDS_H_
 
@@ -44,6 +44,13 @@ absl::StatusOr<BindMount> ParseBind(absl::string_view spec);
 // A detached copy of the host's mount tree at `path` (read-only if asked):
 // the descriptor, or -errno.
 int OpenMountTree(const char* path, bool read_only);
+
+// A new, detached mount of the pseudo filesystem `fstype` ("proc", "sysfs")
+// with the MS_NOSUID, MS_NODEV, MS_NOEXEC and MS_RDONLY bits of `flags`: the
+// descriptor, or -errno. In a user namespace the kernel lets proc and sysfs
+// be mounted only while a full instance is visible in the mount namespace,
+// that is, before pivot_root detaches the host's; made then, attached after.
+int NewDetachedMount(const char* fstype, unsigned long flags);
 
 // Creates `target` (and missing parents) and moves the tree `fd` onto it;
 // 0 or errno. Closes `fd` either way.

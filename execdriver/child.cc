@@ -132,7 +132,7 @@ absl::StatusOr<std::unique_ptr<ChildPlan>> ChildPlan::Build(const Spec& spec) {
   plan->binds_ = spec.binds;
   plan->userns_ = spec.userns.enabled();
   plan->bind_fds_.assign(spec.binds.size(), -1);
-  plan->device_fds_.assign(kContainerMountCount, -1);
+  plan->early_fds_.assign(kContainerMountCount, -1);
   return plan;
 }
 
@@ -225,8 +225,9 @@ void ChildPlan::Run() const {
   Exec();
 }
 
-// Before pivot_root, while host paths are reachable: the binds' sources and,
-// in a user namespace (where mknod is refused), the host's device nodes.
+// Before pivot_root, while the host's tree is there: the binds' sources and,
+// in a user namespace, the host's device nodes (mknod is refused there) and
+// the new proc and sysfs (refused once the host's are out of sight).
 void ChildPlan::OpenHostTrees() const {
   for (size_t i = 0; i < binds_.size(); ++i) {
     int fd = OpenMountTree(binds_[i].source.c_str(), binds_[i].read_only);
@@ -235,10 +236,13 @@ void ChildPlan::OpenHostTrees() const {
   }
   if (!userns_) return;
   for (size_t i = 0; i < kContainerMountCount; ++i) {
-    if (kContainerMounts[i].kind != MountOp::kMknod) continue;
-    int fd = OpenMountTree(kContainerMounts[i].target, false);
-    if (fd < 0) Fail(ChildStep::kDeviceOpen, -fd, static_cast<int>(i));
-    device_fds_[i] = fd;
+    const MountOp& op = kContainerMounts[i];
+    bool pseudo_fs = op.kind == MountOp::kMount &&
+                     (std::strcmp(op.fstype, "proc") == 0 || std::strcmp(op.fstype, "sysfs") == 0);
+    if (op.kind != MountOp::kMknod && !pseudo_fs) continue;
+    int fd = pseudo_fs ? NewDetachedMount(op.fstype, op.flags) : OpenMountTree(op.target, false);
+    if (fd < 0) Fail(ChildStep::kEarlyMount, -fd, static_cast<int>(i));
+    early_fds_[i] = fd;
   }
 }
 
@@ -249,10 +253,12 @@ void ChildPlan::AttachBinds() const {
   }
 }
 
-// A device node in a user namespace is the host's node bound onto an empty file.
+// What OpenHostTrees made early is attached in its place in the table: a
+// device node onto an empty file, proc and sysfs onto their directories.
 int ChildPlan::ApplyMount(size_t i) const {
-  if (device_fds_[i] >= 0) return AttachMountTree(device_fds_[i], kContainerMounts[i].target, false);
-  return ApplyMountOp(kContainerMounts[i]);
+  const MountOp& op = kContainerMounts[i];
+  if (early_fds_[i] >= 0) return AttachMountTree(early_fds_[i], op.target, op.kind == MountOp::kMount);
+  return ApplyMountOp(op);
 }
 
 // Tries each candidate as execvp does: a missing one is skipped, a denied
@@ -316,11 +322,11 @@ std::string ChildPlan::StepName(const ChildError& e) const {
                                               : absl::StrCat("bind mount ", b.source, " on ", b.target);
       }
       return "bind mount";
-    case ChildStep::kDeviceOpen:
+    case ChildStep::kEarlyMount:
       if (e.index >= 0 && static_cast<size_t>(e.index) < kContainerMountCount) {
-        return absl::StrCat("open host device ", kContainerMounts[e.index].target);
+        return absl::StrCat("prepare (before pivot_root) ", DescribeMountOp(kContainerMounts[e.index]));
       }
-      return "open host device";
+      return "prepare a mount";
     case ChildStep::kUsernsRoot:
       return "become root of the user namespace";
     default:

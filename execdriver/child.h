@@ -7,8 +7,9 @@
 //
 // The child's order: wait for Start (a byte on the start pipe; EOF means the
 // container was destroyed first, and the child exits); stdio onto 0, 1, 2 and
-// every other fd closed; the host trees of the binds (and, in a user
-// namespace, of the device nodes, which it may not mknod) opened (binds.h);
+// every other fd closed; the host trees of the binds opened, and in a user
+// namespace the device nodes (the host's: it may not mknod) and new /proc
+// and /sys instances (binds.h);
 // EnterRootfs; in a user namespace, becoming its root (userns.h); the binds
 // attached; the mount table (mounts.h);
 // hostname; loopback up; working dir created and entered; bounding set
@@ -57,7 +58,7 @@ enum class ChildStep : int32_t {
   kExec,      // index: into the candidates
   kBindOpen,     // index: into the binds; open_tree of the host path
   kBindAttach,   // index: into the binds
-  kDeviceOpen,   // index: into kContainerMounts; a host device for a user namespace
+  kEarlyMount,   // index: into kContainerMounts; made before pivot_root in a user namespace
   kUsernsRoot,   // setresuid/setresgid 0 in the new user namespace
 };
 
@@ -111,7 +112,7 @@ class ChildPlan {
   // sized by Build and filled in the child's own copy of this plan.
   std::vector<BindMount> binds_;
   bool userns_ = false;
-  mutable std::vector<int> bind_fds_, device_fds_;
+  mutable std::vector<int> bind_fds_, early_fds_;  // early_fds_: by kContainerMounts index
 };
 
 }  // namespace berth::execdriver
