@@ -106,11 +106,14 @@ int AttachMountTree(int fd, const char* target, bool is_dir) {
   }
   if (err == 0 && is_dir && ::mkdir(path, 0755) != 0 && errno != EEXIST) err = errno;
   if (err == 0 && !is_dir) {
-    int f = ::open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    int f = ::open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
     if (f < 0 && errno != EISDIR) err = errno;
     if (f >= 0) ::close(f);
   }
-  if (err == 0 && ::move_mount(fd, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH) != 0) err = errno;
+  // After pivot_root a link resolves inside the rootfs, so following one is safe.
+  if (err == 0 && ::move_mount(fd, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS) != 0) {
+    err = errno;
+  }
   ::close(fd);
   return err;
 }

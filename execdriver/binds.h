@@ -6,8 +6,9 @@
 // of the host's mount tree at that path (open_tree(OPEN_TREE_CLONE |
 // AT_RECURSIVE), made read-only with mount_setattr for `ro`); it is attached
 // after pivot_root, so the container path resolves inside the rootfs: a
-// symlink in the image (`/data -> /etc`) can only send the mount to another
-// place inside the rootfs, never onto a host path. Missing directories of the
+// symlink in the image (`/data -> /etc`, or `/data -> /srv/x` naming a host
+// path) is followed inside the rootfs and can only send the mount to another
+// place in it, never onto a host path. Missing directories of the
 // container path are created (0755); the last component is created as a
 // directory or an empty file, as the host path is one or the other.
 //

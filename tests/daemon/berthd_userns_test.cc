@@ -95,6 +95,7 @@ class Host {
   json Inspect(const std::string& id) { return json::parse(Job({"container_inspect", id}).out); }
   const Netns& ns() const { return ns_; }
   const TempDir& dir() const { return dir_; }
+  Berthd& berthd() { return *d_; }
 
  private:
   Netns ns_;
@@ -145,6 +146,17 @@ void CheckRemappedContainers(const std::string& suffix, const std::string& drive
                                "touch /made && stat -c '%u:%g %n' /made")},
               &logs) == 0);
   CHECK_MESSAGE(logs == "0:0 /bin/busybox\n0:0 /etc/hosts\n0:0 /dev\n4\n/proc/self/ns/user\n0:0 /made\n", logs);
+
+  // Another user of the image is the range's uid 1000 on the host, for what it writes too.
+  std::string user_id = h.Create({"Image=bb", "User=1000:1000", Cmd("id -u && touch /tmp/mine")});
+  REQUIRE(h.Job({"start", user_id}).status == 0);
+  REQUIRE(h.Job({"wait", user_id}).out == "0\n");
+  CHECK(h.Job({"logs", user_id}).out == "1000\n");
+  std::string layer_file = driver == "vfs" ? "/vfs/dir/" + user_id + "/tmp/mine" : "/overlay/" + user_id + "/diff/tmp/mine";
+  struct stat mine;
+  REQUIRE(::lstat((h.dir() / absl::StrCat("root/", kUid, ".", kGid)) .append(layer_file).c_str(), &mine) == 0);
+  CHECK(mine.st_uid == kUid + 1000);
+  CHECK(mine.st_gid == kGid + 1000);
 
   // On disk, the remapped root's state and layers are shifted.
   std::string root = h.dir() / absl::StrCat("root/", kUid, ".", kGid);
@@ -201,6 +213,34 @@ TEST_CASE("--userns-remap: busybox httpd serves on a published port") {
       absl::Seconds(20));
   CHECK(served);
   CHECK(h.Job({"-e", "t=1", "stop", id}).status == 0);
+}
+
+// An image whose /data links to a host directory (which the image also has,
+// so the link resolves): the bind lands on the image's copy, never the host's.
+TEST_CASE("Binds: a symlink in the image cannot send a bind mount to a host path") {
+  Host h("ul", {"-b", "none", "--userns-remap", "nobody"}, "vfs");
+  if (Skip(h.ns())) return;
+  REQUIRE_MESSAGE(h.Ready() == "", h.Ready());
+  std::string victim = h.dir() / "victim";
+  REQUIRE(std::filesystem::create_directory(victim));
+  std::string vol = h.dir() / "vol";
+  REQUIRE(std::filesystem::create_directory(vol));
+  REQUIRE(::chown(vol.c_str(), kUid, kGid) == 0);
+  WriteFileOrDie(vol + "/from-volume", "v\n");
+  std::string root = h.dir() / "image";
+  REQUIRE(testing::BuildBusyboxRootfs(root).ok());
+  std::filesystem::create_directories(root + victim);
+  std::filesystem::create_symlink(victim, root + "/data");
+  std::string tar = root + ".tar";
+  REQUIRE(RunCommand({"/bin/tar", "-C", root, "-cf", tar, "."}).status == 0);
+  REQUIRE(h.berthd().Job({"import", "-", "linked"}, tar).status == 0);
+  std::string logs;
+  CHECK(h.Run({"Image=linked", "Binds=" + json({vol + ":/data"}).dump(),
+               Cmd("ls " + victim + " && echo new > /data/new && ls /data")},
+              &logs) == 0);
+  CHECK(logs == "from-volume\nfrom-volume\nnew\n");
+  CHECK(std::filesystem::is_empty(victim));
+  CHECK(ReadFileOrEmpty(vol + "/new") == "new\n");
 }
 
 TEST_CASE("without --userns-remap nothing changes: root is host root, state in the root itself") {
