@@ -80,7 +80,14 @@ absl::Status WriteInRoot(const std::string& rootfs, absl::string_view path, absl
     std::string next = absl::StrCat(dir, "/", part);
     Fd next_fd(OpenInRoot(root.get(), next));
     if (next_fd.get() < 0 && errno == ENOENT) {
-      if (::mkdirat(dir_fd.get(), part.c_str(), 0755) != 0 && errno != EEXIST) return Failed(path, errno);
+      if (::mkdirat(dir_fd.get(), part.c_str(), 0755) == 0) {
+        if ((owner.uid != 0 || owner.gid != 0) &&
+            ::fchownat(dir_fd.get(), part.c_str(), owner.uid, owner.gid, AT_SYMLINK_NOFOLLOW) != 0) {
+          return Failed(path, errno);
+        }
+      } else if (errno != EEXIST) {
+        return Failed(path, errno);
+      }
       next_fd = Fd(OpenInRoot(root.get(), next));
     }
     if (next_fd.get() < 0) return Failed(path, errno);

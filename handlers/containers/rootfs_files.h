@@ -28,7 +28,8 @@ struct FileOwner {
 };
 
 // Writes `content` (mode 0644, owned by `owner`) at `path` (absolute, inside
-// the container) under `rootfs`; missing directories are created (0755).
+// the container) under `rootfs`; missing directories are created (0755,
+// also owned by `owner`).
 // Errors name the path inside the container: `cannot write /etc/hosts: Is a
 // directory`.
 absl::Status WriteInRoot(const std::string& rootfs, absl::string_view path, absl::string_view content,
