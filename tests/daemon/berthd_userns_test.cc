@@ -143,9 +143,12 @@ void CheckRemappedContainers(const std::string& suffix, const std::string& drive
   std::string logs;
   CHECK(h.Run({"Image=bb", Cmd("stat -c '%u:%g %n' /bin/busybox /etc/hosts /dev && echo x > /dev/null && "
                                "head -c 4 /dev/zero | wc -c && ls /proc/self/ns/user && ls /sys/kernel >/dev/null && "
-                               "touch /made && stat -c '%u:%g %n' /made")},
+                               "touch /made && stat -c '%u:%g %n' /made && test -c /dev/pts/ptmx && "
+                               "grep -E '^(CapBnd|NoNewPrivs|Seccomp):' /proc/self/status")},
               &logs) == 0);
-  CHECK_MESSAGE(logs == "0:0 /bin/busybox\n0:0 /etc/hosts\n0:0 /dev\n4\n/proc/self/ns/user\n0:0 /made\n", logs);
+  CHECK_MESSAGE(logs == "0:0 /bin/busybox\n0:0 /etc/hosts\n0:0 /dev\n4\n/proc/self/ns/user\n0:0 /made\n"
+                        "CapBnd:\t00000000a80425fb\nNoNewPrivs:\t1\nSeccomp:\t2\n",
+                logs);
 
   // Another user of the image is the range's uid 1000 on the host, for what it writes too.
   std::string user_id = h.Create({"Image=bb", "User=1000:1000", Cmd("id -u && touch /tmp/mine")});
