@@ -6,8 +6,8 @@
 //
 // This is Docker 1.10's choice: one graph per remapped root, its layers
 // chowned as they are applied. It costs a separate copy of every image per
-// remapping (images are imported again under the new root) and nothing at
-// container start. See docs/containers.md.
+// remapping (images are imported again under the new root); nothing is
+// copied or chowned when a container starts. See docs/containers.md.
 #ifndef BERTH_STORAGE_ID_SHIFT_H_
 #define BERTH_STORAGE_ID_SHIFT_H_
 
