@@ -96,6 +96,13 @@ class Host {
   const Netns& ns() const { return ns_; }
   const TempDir& dir() const { return dir_; }
   Berthd& berthd() { return *d_; }
+  // Stops berthd and starts it again on the same root with `flags`.
+  bool Restart(std::vector<std::string> flags) {
+    if (d_->Stop() != 0) return false;
+    flags.insert(flags.end(), {"--cgroup-parent", cgroups_.parent});
+    d_ = std::make_unique<Berthd>(ns_, dir_, flags, SubidEnv(dir_, "vfs"));
+    return d_->WaitReady();
+  }
 
  private:
   Netns ns_;
@@ -248,7 +255,7 @@ TEST_CASE("Binds: a symlink in the image cannot send a bind mount to a host path
   CHECK(ReadFileOrEmpty(vol + "/new") == "new\n");
 }
 
-TEST_CASE("without --userns-remap nothing changes: root is host root, state in the root itself") {
+TEST_CASE("without --userns-remap nothing changes: root is host root, state in the root itself; with it, another state") {
   Host h("un", {"-b", "none"}, "vfs");
   if (Skip(h.ns())) return;
   REQUIRE_MESSAGE(h.Ready() == "", h.Ready());
@@ -260,6 +267,22 @@ TEST_CASE("without --userns-remap nothing changes: root is host root, state in t
   CHECK(h.Job({"kill", id}).status == 0);
   CHECK(std::filesystem::is_directory(h.dir() / "root/containers"));
   CHECK(!std::filesystem::exists(h.dir() / absl::StrCat("root/", kUid, ".", kGid)));
+
+  // The same root with the flag is another state: no images, no containers;
+  // it is kept across restarts, and the unremapped state is back without it.
+  REQUIRE(h.Restart({"-b", "none", "--userns-remap", "nobody"}));
+  CHECK(json::parse(h.Job({"images"}).out).empty());
+  CHECK(json::parse(h.Job({"-e", "all=true", "containers"}).out).empty());
+  REQUIRE(testing::WriteBusyboxTar(h.dir() / "bb2.tar").ok());
+  REQUIRE(h.berthd().Job({"import", "-", "remapped"}, h.dir() / "bb2.tar").status == 0);
+  std::string remapped_id = h.Create({"Image=remapped", Cmd("id -u")});
+  REQUIRE(h.Restart({"-b", "none", "--userns-remap", "nobody"}));
+  REQUIRE(h.Job({"start", remapped_id}).status == 0);
+  CHECK(h.Job({"wait", remapped_id}).out == "0\n");
+  REQUIRE(h.Restart({"-b", "none"}));
+  CHECK(json::parse(h.Job({"images"}).out).size() == 1);
+  CHECK(h.Job({"container_inspect", remapped_id}).status != 0);
+  CHECK(h.Job({"container_inspect", id}).status == 0);
 }
 
 TEST_CASE("--userns-remap errors name the value, in --dry-run and from daemon.json; the plan shows the root") {
