@@ -90,6 +90,9 @@ absl::Status CheckFlags(const Config& c) {
 
 absl::StatusOr<Config> CheckConfig(Config c, int default_mtu) {
   if (absl::Status s = CheckFlags(c); !s.ok()) return s;
+  absl::StatusOr<execdriver::UsernsRemap> remap = execdriver::ResolveUsernsRemap(c.userns_remap, c.subid_files);
+  if (!remap.ok()) return FlagError("--userns-remap", remap.status().message());
+  c.userns = *remap;
   if (c.mtu == 0) c.mtu = default_mtu;
   if (!c.bridge_iface.empty() && !c.bridge_ip.empty()) {
     return absl::InvalidArgumentError("You specified -b & --bip, mutually exclusive options. Please specify only one.");

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "engine/env.h"
+#include "execdriver/userns.h"
 
 namespace berth {
 
@@ -40,6 +41,12 @@ struct Config {
   std::string cgroup_parent = "berth";
   std::vector<std::string> dns;
   bool enable_selinux = false;
+  // --userns-remap: "" (off), default, USER, USER:GROUP, UID or UID:GID.
+  // CheckConfig resolves it into `userns` from `subid_files` (the real
+  // /etc/subuid and /etc/subgid unless a test points elsewhere).
+  std::string userns_remap;
+  execdriver::SubidFiles subid_files;
+  execdriver::UsernsRemap userns;
   // Serving.
   std::vector<std::string> hosts;  // -H
   std::string socket_group = "berth";
@@ -60,7 +67,9 @@ struct Config {
 // `--storage-opt: unknown option '…'` (no driver takes options); `-H: '…' is not
 // ipc:///PATH or tcp://HOST:PORT`, an ipc path must be absolute, and `-H:
 // refusing to serve tcp://… without CURVE keys: …` for a non-loopback tcp
-// endpoint without --curve-key. Then: MTU 0 becomes
+// endpoint without --curve-key; `--userns-remap: <why>` (execdriver/userns.h:
+// `--userns-remap: no subordinate uid range for 'x' in /etc/subuid`, ...),
+// resolved into Config::userns. Then: MTU 0 becomes
 // `default_mtu`; -b with --bip, and --iptables=false with --icc=false, are
 // refused with Docker's messages (docs/daemon.md); --iptables=false turns
 // ip-masq off; DisableNetwork = (-b none).

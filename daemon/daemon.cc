@@ -40,8 +40,10 @@ std::vector<Step> Daemon::Plan(const Config& c, const DaemonOptions& o) {
   plan.push_back({"daemon_config", config_env, "check the configuration; resolve the MTU"});
   plan.push_back({"daemon_pidfile", StepEnv({{"Pidfile", c.pidfile}}), "lock and write the pid file"});
   plan.push_back({"daemon_system_checks", Env(), "Linux, root, architecture, kernel version"});
-  plan.push_back({"daemon_root", StepEnv({{"Root", c.root}, {"TmpDir", o.tmpdir_override}}),
-                  "create the root and its tmp dir (TMPDIR)"});
+  Env root_env = StepEnv({{"Root", c.root}, {"TmpDir", o.tmpdir_override}});
+  // --userns-remap: all state lives in <root>/<uid>.<gid>, as in Docker.
+  if (c.userns.enabled()) (void)root_env.Set("RemappedRoot", c.userns.RootDirName());
+  plan.push_back({"daemon_root", root_env, "create the root and its tmp dir (TMPDIR)"});
   Env driver_env = StepEnv({{"Root", c.root}, {"GraphDriver", c.graph_driver}, {"BERTH_DRIVER", o.env_driver}});
   (void)driver_env.SetList("GraphOptions", c.graph_options);
   (void)driver_env.SetBool("EnableSelinuxSupport", c.enable_selinux);
@@ -134,6 +136,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::New(Engine& engine, Config confi
   if (failed.ok()) {
     for (Step& step : Plan(d->config_, d->options_)) {
       absl::Time start = absl::Now();
+      if (step.job == "daemon_root" && d->config_.userns.enabled()) {
+        // The remapping the config step resolved.
+        (void)step.env.Set("RemappedRoot", d->config_.userns.RootDirName());
+      }
       if (step.job == "init_networkdriver") {
         // The MTU the config step resolved.
         (void)step.env.SetInt("Mtu", d->config_.mtu);
@@ -248,7 +254,9 @@ int Daemon::StepSystemChecks(Job& job) {
 }
 
 int Daemon::StepRoot(Job& job) {
-  absl::StatusOr<RootDirs> dirs = PrepareRoot(job.env().Get("Root"), job.env().Get("TmpDir"));
+  std::string root = job.env().Get("Root");
+  if (std::string remapped = job.env().Get("RemappedRoot"); !remapped.empty()) root = JoinPath(root, remapped);
+  absl::StatusOr<RootDirs> dirs = PrepareRoot(root, job.env().Get("TmpDir"));
   if (!dirs.ok()) return job.Error(dirs.status());
   dirs_ = *dirs;
   return kStatusOk;
@@ -270,6 +278,9 @@ int Daemon::StepGraphDriver(Job& job) {
   }
   for (const auto& [name, why] : selected->skipped) spdlog::debug("graph driver {} skipped: {}", name, why.message());
   driver_ = std::move(selected->driver);
+  if (const execdriver::UsernsRemap& r = config_.userns; r.enabled()) {
+    driver_->set_id_shift({r.uids.host_start, r.gids.host_start, r.uids.size, r.gids.size});
+  }
   spdlog::info("using graph driver {} at {}", driver_->Name(), driver_->Home());
   engine_.OnShutdown([this] { CleanupDriver(); }, "unmount the graph driver");
   return kStatusOk;
@@ -338,6 +349,7 @@ int Daemon::StepRestore(Job&) {
   o.dns = dns_;
   o.cgroups.parent = config_.cgroup_parent;
   o.exec_driver = config_.exec_driver;
+  o.userns = config_.userns;
   runtime_ = std::make_unique<ContainerRuntime>(engine_, std::move(o));
   RestoreReport report = runtime_->Restore();
   for (const std::string& w : report.warnings) Warn(w);

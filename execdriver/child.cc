@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "execdriver/mounts.h"
+#include "execdriver/userns.h"
 
 namespace berth::execdriver {
 namespace {
@@ -128,6 +129,10 @@ absl::StatusOr<std::unique_ptr<ChildPlan>> ChildPlan::Build(const Spec& spec) {
   plan->env_ = Pointers<char*>(plan->env_s_);
   plan->candidates_ = Pointers<const char*>(plan->candidates_s_);
   plan->workdir_ = Pointers<const char*>(plan->workdir_s_);
+  plan->binds_ = spec.binds;
+  plan->userns_ = spec.userns.enabled();
+  plan->bind_fds_.assign(spec.binds.size(), -1);
+  plan->early_fds_.assign(kContainerMountCount, -1);
   return plan;
 }
 
@@ -180,13 +185,18 @@ void ChildPlan::Run() const {
   if (n != 1) ::_exit(0);  // destroyed before Start, or the parent died
   ::close(kStartFd);
 
+  OpenHostTrees();
   int step = 0;
   if (int err = EnterRootfs(rootfs_.c_str(), &step); err != 0) Fail(ChildStep::kRootfs, err, step);
+  // Still host root until here, so the path to the rootfs was walkable; from
+  // now on, what the init creates belongs to the namespace's root.
+  if (userns_) {
+    if (int err = BecomeUsernsRoot(); err != 0) Fail(ChildStep::kUsernsRoot, err);
+  }
   ::umask(0);
+  AttachBinds();
   for (size_t i = 0; i < kContainerMountCount; ++i) {
-    if (int err = ApplyMountOp(kContainerMounts[i]); err != 0) {
-      Fail(ChildStep::kMount, err, static_cast<int>(i));
-    }
+    if (int err = ApplyMount(i); err != 0) Fail(ChildStep::kMount, err, static_cast<int>(i));
   }
   if (!hostname_.empty() && ::sethostname(hostname_.data(), hostname_.size()) != 0) {
     Fail(ChildStep::kHostname, errno);
@@ -213,6 +223,42 @@ void ChildPlan::Run() const {
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   Exec();
+}
+
+// Before pivot_root, while the host's tree is there: the binds' sources and,
+// in a user namespace, the host's device nodes (mknod is refused there) and
+// the new proc and sysfs (refused once the host's are out of sight).
+void ChildPlan::OpenHostTrees() const {
+  for (size_t i = 0; i < binds_.size(); ++i) {
+    int fd = OpenMountTree(binds_[i].source.c_str(), binds_[i].read_only);
+    if (fd < 0) Fail(ChildStep::kBindOpen, -fd, static_cast<int>(i));
+    bind_fds_[i] = fd;
+  }
+  if (!userns_) return;
+  for (size_t i = 0; i < kContainerMountCount; ++i) {
+    const MountOp& op = kContainerMounts[i];
+    bool pseudo_fs = op.kind == MountOp::kMount &&
+                     (std::strcmp(op.fstype, "proc") == 0 || std::strcmp(op.fstype, "sysfs") == 0);
+    if (op.kind != MountOp::kMknod && !pseudo_fs) continue;
+    int fd = pseudo_fs ? NewDetachedMount(op.fstype, op.flags) : OpenMountTree(op.target, false);
+    if (fd < 0) Fail(ChildStep::kEarlyMount, -fd, static_cast<int>(i));
+    early_fds_[i] = fd;
+  }
+}
+
+void ChildPlan::AttachBinds() const {
+  for (size_t i = 0; i < binds_.size(); ++i) {
+    int err = AttachMountTree(bind_fds_[i], binds_[i].target.c_str(), binds_[i].source_is_dir);
+    if (err != 0) Fail(ChildStep::kBindAttach, err, static_cast<int>(i));
+  }
+}
+
+// What OpenHostTrees made early is attached in its place in the table: a
+// device node onto an empty file, proc and sysfs onto their directories.
+int ChildPlan::ApplyMount(size_t i) const {
+  const MountOp& op = kContainerMounts[i];
+  if (early_fds_[i] >= 0) return AttachMountTree(early_fds_[i], op.target, op.kind == MountOp::kMount);
+  return ApplyMountOp(op);
 }
 
 // Tries each candidate as execvp does: a missing one is skipped, a denied
@@ -268,6 +314,21 @@ std::string ChildPlan::StepName(const ChildError& e) const {
       return "set no_new_privs";
     case ChildStep::kSeccomp:
       return "load the seccomp filter";
+    case ChildStep::kBindOpen:
+    case ChildStep::kBindAttach:
+      if (e.index >= 0 && static_cast<size_t>(e.index) < binds_.size()) {
+        const BindMount& b = binds_[e.index];
+        return e.step == ChildStep::kBindOpen ? absl::StrCat("open bind source ", b.source)
+                                              : absl::StrCat("bind mount ", b.source, " on ", b.target);
+      }
+      return "bind mount";
+    case ChildStep::kEarlyMount:
+      if (e.index >= 0 && static_cast<size_t>(e.index) < kContainerMountCount) {
+        return absl::StrCat("prepare (before pivot_root) ", DescribeMountOp(kContainerMounts[e.index]));
+      }
+      return "prepare a mount";
+    case ChildStep::kUsernsRoot:
+      return "become root of the user namespace";
     default:
       return "set-up";
   }

@@ -7,7 +7,11 @@
 //
 // The child's order: wait for Start (a byte on the start pipe; EOF means the
 // container was destroyed first, and the child exits); stdio onto 0, 1, 2 and
-// every other fd closed; EnterRootfs and the mount table (mounts.h);
+// every other fd closed; the host trees of the binds opened, and in a user
+// namespace the device nodes (the host's: it may not mknod) and new /proc
+// and /sys instances (binds.h);
+// EnterRootfs; in a user namespace, becoming its root (userns.h); the binds
+// attached; the mount table (mounts.h);
 // hostname; loopback up; working dir created and entered; bounding set
 // dropped; setgroups, setgid, setuid; capability sets; umask 022; every fd
 // above 2 marked close-on-exec (close_range); no_new_privs; the seccomp
@@ -52,6 +56,10 @@ enum class ChildStep : int32_t {
   kSeccomp,
   kNotFound,  // no candidate exists
   kExec,      // index: into the candidates
+  kBindOpen,     // index: into the binds; open_tree of the host path
+  kBindAttach,   // index: into the binds
+  kEarlyMount,   // index: into kContainerMounts; made before pivot_root in a user namespace
+  kUsernsRoot,   // setresuid/setresgid 0 in the new user namespace
 };
 
 struct ChildError {
@@ -86,6 +94,9 @@ class ChildPlan {
   int SetUpFds() const;
   std::string StepName(const ChildError& error) const;
   void Exec() const;
+  void OpenHostTrees() const;
+  void AttachBinds() const;
+  int ApplyMount(size_t i) const;
 
   // Storage; the pointer arrays below point into these and are filled last.
   std::vector<std::string> argv_s_, env_s_, candidates_s_, workdir_s_;
@@ -97,6 +108,11 @@ class ChildPlan {
   std::vector<gid_t> groups_;
   CapabilityPlan caps_;
   const SeccompFilter* seccomp_ = nullptr;  // null: unconfined
+  // Binds and the user namespace (binds.h, userns.h). The descriptors are
+  // sized by Build and filled in the child's own copy of this plan.
+  std::vector<BindMount> binds_;
+  bool userns_ = false;
+  mutable std::vector<int> bind_fds_, early_fds_;  // early_fds_: by kContainerMounts index
 };
 
 }  // namespace berth::execdriver

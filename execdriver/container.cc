@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -23,6 +24,7 @@
 #include "execdriver/json_log.h"
 #include "execdriver/monitor.h"
 #include "execdriver/subscribers.h"
+#include "execdriver/userns.h"
 
 namespace berth::execdriver {
 namespace {
@@ -122,6 +124,7 @@ struct Container::Impl {
   // that reused the pid.
   ~Impl() { CloseFd(pidfd); }
   absl::Status Clone();
+  absl::Status WriteIdMapsOrKill();
   void StartMonitor();
   void OnOutput(Stream stream, absl::string_view data);
   void OnReaped(int code);
@@ -145,7 +148,8 @@ absl::Status Container::Impl::Clone() {
   sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &old);
   int child_pidfd = -1;
-  pid = ::clone(&ChildPlan::Main, static_cast<char*>(stack) + kChildStackSize, kNamespaces | CLONE_PIDFD | SIGCHLD,
+  int flags = kNamespaces | (spec.userns.enabled() ? CLONE_NEWUSER : 0);
+  pid = ::clone(&ChildPlan::Main, static_cast<char*>(stack) + kChildStackSize, flags | CLONE_PIDFD | SIGCHLD,
                 plan.get(), &child_pidfd);
   int err = errno;
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
@@ -156,7 +160,20 @@ absl::Status Container::Impl::Clone() {
   }
   pidfd = child_pidfd;
   fds.CloseChildEnds();
-  return absl::OkStatus();
+  return WriteIdMapsOrKill();
+}
+
+// The init waits for Start before anything, so its maps are in place before
+// it runs a single step (userns.h).
+absl::Status Container::Impl::WriteIdMapsOrKill() {
+  if (!spec.userns.enabled()) return absl::OkStatus();
+  absl::Status s = WriteIdMaps(pid, spec.userns);
+  if (s.ok()) return s;
+  (void)::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return s;
 }
 
 void Container::Impl::StartMonitor() {

@@ -60,6 +60,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "execdriver/binds.h"
+#include "execdriver/userns.h"
 
 namespace berth::execdriver {
 
@@ -103,6 +105,14 @@ struct Spec {
   // The default seccomp filter (seccomp_profile.h); false for `seccomp=unconfined`.
   // no_new_privs is set either way.
   bool seccomp = true;
+  // Host paths bind-mounted into the rootfs (binds.h), in order, before the
+  // /proc, /sys and /dev mounts (which therefore cover any bind below them).
+  std::vector<BindMount> binds;
+  // Enabled: the init also gets a new user namespace whose uid_map and
+  // gid_map Create writes from these ranges before the init does anything
+  // (userns.h); the init then becomes that namespace's root right after
+  // pivot_root, so everything it creates belongs to the mapped ids.
+  UsernsRemap userns;
 };
 
 struct ExitStatus {

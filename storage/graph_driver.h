@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "storage/byte_source.h"
+#include "storage/id_shift.h"
 
 namespace berth::storage {
 
@@ -57,6 +58,15 @@ class GraphDriver {
   virtual absl::StatusOr<int64_t> ApplyDiff(absl::string_view id,
                                             absl::string_view parent,
                                             ByteSource diff) = 0;
+
+  // Under a remapped root (id_shift.h): set once, before the first layer
+  // is made. Drivers give each new layer's root to the remapped root and
+  // apply diffs with the shift.
+  void set_id_shift(const IdShift& shift) { id_shift_ = shift; }
+  const IdShift& id_shift() const { return id_shift_; }
+
+ private:
+  IdShift id_shift_;
 };
 
 }  // namespace berth::storage

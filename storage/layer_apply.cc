@@ -144,6 +144,10 @@ class Applier {
         if (mkdirat(cur.get(), name.c_str(), 0755) != 0 && errno != EEXIST) {
           return EntryErrno(e, errno, absl::StrCat("mkdir ", prefix));
         }
+        if (options_.ids.active()) {
+          fchownat(cur.get(), name.c_str(), options_.ids.uid_base,
+                   options_.ids.gid_base, AT_SYMLINK_NOFOLLOW);
+        }
         InheritLowerAttributes(cur.get(), name, prefix);
         next.Reset(OpenBeneath(root_.get(), prefix, O_PATH | O_DIRECTORY));
         if (!next.valid() && errno == ENOENT) {
@@ -362,10 +366,12 @@ class Applier {
     if (e.uid > 0xfffffffe || e.gid > 0xfffffffe) {
       return EntryError(e, "uid or gid out of range");
     }
-    uid_t uid = static_cast<uid_t>(e.uid);
-    gid_t gid = static_cast<gid_t>(e.gid);
-    int rc = fd >= 0 ? fchown(fd, uid, gid)
-                     : fchownat(dirfd, name->c_str(), uid, gid,
+    absl::StatusOr<uid_t> uid = ShiftUid(options_.ids, e.uid);
+    if (!uid.ok()) return EntryError(e, uid.status().message());
+    absl::StatusOr<gid_t> gid = ShiftGid(options_.ids, e.gid);
+    if (!gid.ok()) return EntryError(e, gid.status().message());
+    int rc = fd >= 0 ? fchown(fd, *uid, *gid)
+                     : fchownat(dirfd, name->c_str(), *uid, *gid,
                                 AT_SYMLINK_NOFOLLOW);
     if (rc != 0) {
       // Without root, files simply belong to the caller.

@@ -30,6 +30,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "storage/byte_source.h"
+#include "storage/id_shift.h"
 #include "storage/tar_reader.h"
 
 namespace berth::storage {
@@ -46,6 +47,9 @@ struct ApplyOptions {
   // Overlay: the lower layers' directories, nearest first. A directory that
   // the diff needs but does not list takes its mode and owner from them.
   std::vector<std::string> lower_dirs;
+  // Owners are written shifted (id_shift.h); directories the diff needs but
+  // does not list (and no lower layer gives) belong to the remapped root.
+  IdShift ids;
 };
 
 // Applies the tar stream from `source` onto `target_dir`; returns the layer

@@ -339,6 +339,8 @@ absl::Status OverlayDriver::Create(absl::string_view id,
   if (mkdir(diff.c_str(), 0755) != 0 || chmod(diff.c_str(), 0755) != 0) {
     return fail(ErrnoStatus(errno, absl::StrCat("overlay: mkdir ", diff)));
   }
+  // The merged root takes its owner from diff/.
+  if (s = ChownLayerRoot(id_shift(), diff); !s.ok()) return fail(s);
   return absl::OkStatus();
 }
 
@@ -477,6 +479,7 @@ absl::StatusOr<int64_t> OverlayDriver::ApplyDiff(absl::string_view id,
   if (!lowers.ok()) return lowers.status();
   ApplyOptions options;
   options.whiteouts = WhiteoutFormat::kOverlay;
+  options.ids = id_shift();
   for (const std::string& l : *lowers) options.lower_dirs.push_back(DiffDir(l));
   return ApplyLayer(DiffDir(id), std::move(diff), options);
 }

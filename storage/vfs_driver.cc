@@ -48,7 +48,7 @@ absl::Status VfsDriver::Create(absl::string_view id, absl::string_view parent) {
     if (chmod(dir.c_str(), 0755) != 0) {
       return ErrnoStatus(errno, absl::StrCat("vfs: chmod ", dir));
     }
-    return absl::OkStatus();
+    return ChownLayerRoot(id_shift(), dir);
   }
   s = ValidateLayerId(parent);
   if (!s.ok()) return s;
@@ -109,6 +109,7 @@ absl::StatusOr<int64_t> VfsDriver::ApplyDiff(absl::string_view id,
   if (!dir.ok()) return dir.status();
   ApplyOptions options;
   options.whiteouts = WhiteoutFormat::kRemove;
+  options.ids = id_shift();
   return ApplyLayer(*dir, std::move(diff), options);
 }
 

@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "execdriver/binds.h"
 #include "nlohmann/json.hpp"
 
 namespace berth {
@@ -157,6 +158,17 @@ absl::Status ParseSecurityOpt(const Env& env, std::vector<std::string>* out) {
   return absl::OkStatus();
 }
 
+// Checked against the host now, and again at each start (a host path may go).
+absl::Status ParseBinds(const Env& env, std::vector<std::string>* out) {
+  absl::StatusOr<std::vector<std::string>> binds = StringList(env, "Binds");
+  if (!binds.ok()) return binds.status();
+  for (const std::string& b : *binds) {
+    if (absl::StatusOr<execdriver::BindMount> m = execdriver::ParseBind(b); !m.ok()) return m.status();
+  }
+  *out = *std::move(binds);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<CreateRequest> ParseCreateRequest(const Env& env) {
@@ -206,6 +218,7 @@ absl::StatusOr<CreateRequest> ParseCreateRequest(const Env& env) {
   r.host_config.links = *links;
   if (absl::Status s = ParseRestartPolicy(env, &r.host_config.restart_policy); !s.ok()) return s;
   if (absl::Status s = ParseSecurityOpt(env, &r.host_config.security_opt); !s.ok()) return s;
+  if (absl::Status s = ParseBinds(env, &r.host_config.binds); !s.ok()) return s;
   return r;
 }
 

@@ -172,6 +172,7 @@ absl::Status DecodeHostConfig(absl::string_view text, HostConfig* h) {
   r.Ports(j, "PortBindings", &h->port_bindings);
   r.Get(j, "Links", &h->links);
   r.Get(j, "SecurityOpt", &h->security_opt);
+  r.Get(j, "Binds", &h->binds);
   if (auto p = j.find("RestartPolicy"); p != j.end()) {
     r.Get(*p, "Name", &h->restart_policy.name);
     r.Get(*p, "MaximumRetryCount", &h->restart_policy.maximum_retry_count);
@@ -230,6 +231,7 @@ std::string EncodeHostConfig(const HostConfig& h) {
       {"SecurityOpt", h.security_opt},
       {"RestartPolicy", {{"Name", h.restart_policy.name}, {"MaximumRetryCount", h.restart_policy.maximum_retry_count}}},
   };
+  if (!h.binds.empty()) j["Binds"] = h.binds;
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

@@ -59,6 +59,9 @@ struct HostConfig {
   // written "seccomp:unconfined"), which runs the container without the
   // default seccomp filter.
   std::vector<std::string> security_opt;
+  // Docker 1.x's bind mounts, "/host/path:/container/path[:ro|rw]"
+  // (execdriver/binds.h); in hostconfig.json only when there are some.
+  std::vector<std::string> binds;
   bool operator==(const HostConfig&) const = default;
 };
 

@@ -65,7 +65,8 @@ absl::Status WriteAll(int fd, absl::string_view data) {
 
 }  // namespace
 
-absl::Status WriteInRoot(const std::string& rootfs, absl::string_view path, absl::string_view content) {
+absl::Status WriteInRoot(const std::string& rootfs, absl::string_view path, absl::string_view content,
+                         FileOwner owner) {
   Fd root(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (root.get() < 0) return Failed(path, errno);
   std::vector<std::string> parts = absl::StrSplit(path, '/', absl::SkipEmpty());
@@ -79,7 +80,14 @@ absl::Status WriteInRoot(const std::string& rootfs, absl::string_view path, absl
     std::string next = absl::StrCat(dir, "/", part);
     Fd next_fd(OpenInRoot(root.get(), next));
     if (next_fd.get() < 0 && errno == ENOENT) {
-      if (::mkdirat(dir_fd.get(), part.c_str(), 0755) != 0 && errno != EEXIST) return Failed(path, errno);
+      if (::mkdirat(dir_fd.get(), part.c_str(), 0755) == 0) {
+        if ((owner.uid != 0 || owner.gid != 0) &&
+            ::fchownat(dir_fd.get(), part.c_str(), owner.uid, owner.gid, AT_SYMLINK_NOFOLLOW) != 0) {
+          return Failed(path, errno);
+        }
+      } else if (errno != EEXIST) {
+        return Failed(path, errno);
+      }
       next_fd = Fd(OpenInRoot(root.get(), next));
     }
     if (next_fd.get() < 0) return Failed(path, errno);
@@ -97,6 +105,9 @@ absl::Status WriteInRoot(const std::string& rootfs, absl::string_view path, absl
   Fd out(::openat(real_dir.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
   if (out.get() < 0) return Failed(path, errno);
   absl::Status written = WriteAll(out.get(), content);
+  if (written.ok() && (owner.uid != 0 || owner.gid != 0) && ::fchown(out.get(), owner.uid, owner.gid) != 0) {
+    written = Failed(path, errno);
+  }
   if (written.ok() && ::fchmod(out.get(), 0644) != 0) written = Failed(path, errno);
   // rename replaces the entry itself, a symlink included: nothing is
   // written through a link.

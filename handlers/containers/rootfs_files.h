@@ -10,6 +10,8 @@
 #ifndef BERTH_HANDLERS_CONTAINERS_ROOTFS_FILES_H_
 #define BERTH_HANDLERS_CONTAINERS_ROOTFS_FILES_H_
 
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
@@ -18,10 +20,20 @@
 
 namespace berth {
 
-// Writes `content` (mode 0644) at `path` (absolute, inside the container)
-// under `rootfs`; missing directories are created (0755). Errors name the
-// path inside the container: `cannot write /etc/hosts: Is a directory`.
-absl::Status WriteInRoot(const std::string& rootfs, absl::string_view path, absl::string_view content);
+// The host ids a written file belongs to: the container's root, which is
+// not host root under berthd --userns-remap.
+struct FileOwner {
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+// Writes `content` (mode 0644, owned by `owner`) at `path` (absolute, inside
+// the container) under `rootfs`; missing directories are created (0755,
+// also owned by `owner`).
+// Errors name the path inside the container: `cannot write /etc/hosts: Is a
+// directory`.
+absl::Status WriteInRoot(const std::string& rootfs, absl::string_view path, absl::string_view content,
+                         FileOwner owner = {});
 
 struct HostsEntry {
   std::string ip;

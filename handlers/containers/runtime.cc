@@ -61,6 +61,19 @@ std::pair<std::string, std::string> SplitPort(const std::string& port) {
 
 std::string InitLayer(const std::string& id) { return id + "-init"; }
 
+// The container's binds, checked against the host again (a host path may
+// have gone since create), and berthd's user namespace remapping.
+absl::Status AddBindsAndUserns(const ContainerRecord& c, const execdriver::UsernsRemap& userns,
+                               execdriver::Spec& spec) {
+  for (const std::string& b : c.host_config.binds) {
+    absl::StatusOr<execdriver::BindMount> m = execdriver::ParseBind(b);
+    if (!m.ok()) return m.status();
+    spec.binds.push_back(*std::move(m));
+  }
+  spec.userns = userns;
+  return absl::OkStatus();
+}
+
 // Where a start or a stop spends its time, for the debug log.
 class StepTimes {
  public:
@@ -170,6 +183,11 @@ absl::StatusOr<std::string> ContainerRuntime::UniqueName() {
   return absl::ResourceExhaustedError("could not generate a free container name: pass Name");
 }
 
+// The container's root as the host sees it: 0:0 without --userns-remap.
+FileOwner ContainerRuntime::RootOwner() const {
+  return {options_.userns.uids.host_start, options_.userns.gids.host_start};
+}
+
 absl::Status ContainerRuntime::MakeLayers(const std::string& id, const std::string& image) {
   storage::GraphDriver* d = options_.driver;
   if (absl::Status s = d->Create(InitLayer(id), image); !s.ok()) return s;
@@ -178,7 +196,7 @@ absl::Status ContainerRuntime::MakeLayers(const std::string& id, const std::stri
   if (s.ok()) {
     // Docker's init layer: mount points and the files start rewrites.
     for (const char* file : {"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"}) {
-      if (s.ok()) s = WriteInRoot(*init, file, "");
+      if (s.ok()) s = WriteInRoot(*init, file, "", RootOwner());
     }
     absl::Status put = d->Put(InitLayer(id));
     if (s.ok()) s = put;
@@ -315,9 +333,12 @@ absl::Status ContainerRuntime::WriteRootfsFiles(const ContainerRecord& c, const 
                                                 const std::string& ip, const std::vector<LinkTarget>& links) {
   std::vector<HostsEntry> extra;
   for (const LinkTarget& l : links) extra.push_back({l.ip, l.alias});
-  if (absl::Status s = WriteInRoot(rootfs, "/etc/hostname", c.config.hostname + "\n"); !s.ok()) return s;
-  if (absl::Status s = WriteInRoot(rootfs, "/etc/hosts", HostsFile(ip, c.config.hostname, extra)); !s.ok()) return s;
-  return WriteInRoot(rootfs, "/etc/resolv.conf", ResolvConf(options_.dns));
+  FileOwner root = RootOwner();
+  if (absl::Status s = WriteInRoot(rootfs, "/etc/hostname", c.config.hostname + "\n", root); !s.ok()) return s;
+  if (absl::Status s = WriteInRoot(rootfs, "/etc/hosts", HostsFile(ip, c.config.hostname, extra), root); !s.ok()) {
+    return s;
+  }
+  return WriteInRoot(rootfs, "/etc/resolv.conf", ResolvConf(options_.dns), root);
 }
 
 void ContainerRuntime::Undo(StartUndo& undo) {
@@ -417,7 +438,9 @@ absl::Status ContainerRuntime::Launch(const ContainerRecord& c, Live& live, bool
   for (const std::string& opt : c.host_config.security_opt) {
     if (opt == "seccomp=unconfined" || opt == "seccomp:unconfined") spec.seccomp = false;
   }
-  absl::StatusOr<std::unique_ptr<execdriver::Container>> process = execdriver::Container::Create(spec);
+  absl::Status binds = AddBindsAndUserns(c, options_.userns, spec);
+  absl::StatusOr<std::unique_ptr<execdriver::Container>> process =
+      binds.ok() ? execdriver::Container::Create(spec) : binds;
   if (!process.ok()) {
     Undo(undo);
     return process.status();

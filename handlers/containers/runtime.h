@@ -45,6 +45,7 @@
 #include "engine/engine.h"
 #include "execdriver/container.h"
 #include "handlers/containers/container_store.h"
+#include "handlers/containers/rootfs_files.h"
 #include "storage/graph.h"
 #include "storage/graph_driver.h"
 #include "storage/graphdb.h"
@@ -63,6 +64,9 @@ struct RuntimeOptions {
   std::vector<std::string> dns;  // for /etc/resolv.conf
   execdriver::CgroupOptions cgroups;
   std::string exec_driver = "native";
+  // berthd --userns-remap: every container gets a user namespace with these
+  // ranges (execdriver/userns.h); the driver's layers are shifted to match.
+  execdriver::UsernsRemap userns;
 };
 
 struct CreateRequest {
@@ -144,6 +148,7 @@ class ContainerRuntime {
   absl::Status MakeLayers(const std::string& id, const std::string& image);
   absl::Status WireNetwork(const ContainerRecord& c, execdriver::Container& process, StartUndo& undo,
                            ContainerRecord::Network* out);
+  FileOwner RootOwner() const;
   absl::Status WriteRootfsFiles(const ContainerRecord& c, const std::string& rootfs, const std::string& ip,
                                 const std::vector<LinkTarget>& links);
   absl::StatusOr<std::vector<LinkTarget>> ResolveLinks(const ContainerRecord& c);

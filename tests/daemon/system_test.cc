@@ -13,7 +13,9 @@
 
 #include "absl/strings/match.h"
 #include "daemon/config.h"
+#include "handlers/containers/create_request.h"
 #include "handlers/containers/record.h"
+#include "nlohmann/json.hpp"
 #include "daemon/pidfile.h"
 #include "daemon/system.h"
 #include "tests/support/process.h"
@@ -54,6 +56,41 @@ TEST_CASE("config: each flag's value is checked, the error naming the flag") {
           c.hosts = {"tcp://0.0.0.0:23750"};
           c.curve_key_file = "/etc/berth/server.key";
         }).empty());
+}
+
+TEST_CASE("config: --userns-remap is resolved from the subid files, errors naming the flag") {
+  TempDir dir;
+  WriteFileOrDie(dir / "subuid", "nobody:300000:65536\n");
+  WriteFileOrDie(dir / "subgid", "nobody:310000:1000\n");
+  Config c;
+  c.subid_files = {dir / "subuid", dir / "subgid"};
+  auto off = CheckConfig(c, 1500);
+  REQUIRE(off.ok());
+  CHECK(!off->userns.enabled());
+  c.userns_remap = "nobody";
+  auto on = CheckConfig(c, 1500);
+  REQUIRE(on.ok());
+  CHECK(on->userns.uids == execdriver::IdRange{300000, 65536});
+  CHECK(on->userns.gids == execdriver::IdRange{310000, 1000});
+  c.userns_remap = "nobody:nogroup";
+  CHECK(CheckConfig(c, 1500).status().message() ==
+        "--userns-remap: no subordinate gid range for 'nogroup' in " + dir / "subgid");
+}
+
+TEST_CASE("create: Binds are checked against the host, the error naming the value") {
+  TempDir dir;
+  Env env;
+  (void)env.Set("Image", "bb");
+  (void)env.SetJson("Cmd", nlohmann::json::array({"true"}));
+  (void)env.SetJson("Binds", nlohmann::json::array({dir.path() + ":/data", dir.path() + ":/ro:ro"}));
+  auto ok = ParseCreateRequest(env);
+  REQUIRE_MESSAGE(ok.ok(), ok.status());
+  CHECK(ok->host_config.binds == std::vector<std::string>{dir.path() + ":/data", dir.path() + ":/ro:ro"});
+  (void)env.SetJson("Binds", nlohmann::json::array({dir.path() + ":/data", "/no/such:/x"}));
+  CHECK(ParseCreateRequest(env).status().message() ==
+        "Binds: host path /no/such does not exist (in '/no/such:/x'): No such file or directory");
+  (void)env.SetJson("Binds", nlohmann::json::array({"rel:/x"}));
+  CHECK(ParseCreateRequest(env).status().message() == "Binds: the host path must be absolute, got 'rel' in 'rel:/x'");
 }
 
 TEST_CASE("config: mutually exclusive flags, ICC without iptables, ip-masq, MTU, DisableNetwork") {
@@ -290,6 +327,14 @@ TEST_CASE("container records round-trip and refuse a bad id") {
                            &old).ok());
   CHECK(old.restart_policy.name == "always");
   CHECK(old.security_opt.empty());
+  CHECK(old.binds.empty());
+  // Binds are written only when there are some, so records without stay as they were.
+  CHECK(EncodeHostConfig(old).find("Binds") == std::string::npos);
+  c.host_config.binds = {"/srv:/data:ro"};
+  REQUIRE(WriteContainer(dir.path(), c, false).ok());
+  auto with_binds = ReadContainer(dir.path() + "/" + c.id);
+  REQUIRE(with_binds.ok());
+  CHECK(with_binds->host_config.binds == c.host_config.binds);
 }
 
 }  // namespace

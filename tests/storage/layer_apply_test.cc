@@ -259,6 +259,39 @@ TEST_CASE("overlay format: made-up parents take the lower layer's attributes") {
   CHECK(st.st_uid == 33);
 }
 
+TEST_CASE("under a remapped root, owners are shifted and ids past the range refused") {
+  if (!testing::RequireRoot("chown")) return;
+  TempDir dir;
+  std::string layer = dir.Sub("layer");
+  REQUIRE(mkdir(layer.c_str(), 0755) == 0);
+  ApplyOptions options;
+  options.ids = {300000, 400000, 65536, 1000};
+  TarBuilder b;
+  TarBuilder::Entry f;
+  f.name = "srv/www/index.html";  // parents not listed: the remapped root's
+  f.data = "hi";
+  f.uid = 33;
+  f.gid = 999;
+  b.Add(f);
+  b.Symlink("srv/link", "www");
+  REQUIRE(Apply(layer, b.Finish(), options).ok());
+  struct stat st = Lstat(layer + "/srv/www/index.html");
+  CHECK(st.st_uid == 300033);
+  CHECK(st.st_gid == 400999);
+  CHECK(Lstat(layer + "/srv").st_uid == 300000);
+  CHECK(Lstat(layer + "/srv/www").st_gid == 400000);
+  CHECK(Lstat(layer + "/srv/link").st_uid == 300000);
+
+  TarBuilder::Entry big;
+  big.name = "big";
+  big.data = "x";
+  big.gid = 1000;  // the gid range has 1000 ids: 0-999
+  absl::StatusOr<int64_t> refused = Apply(layer, TarBuilder().Add(big).Finish(), options);
+  CHECK(refused.status().message() == "tar entry \"big\": gid 1000 is outside the remapped range 0-999");
+  CHECK(ShiftUid({}, 70000).value() == 70000);  // no shift: as they come
+  CHECK(ShiftUid({1, 1, 65536, 65536}, 65536).status().message() == "uid 65536 is outside the remapped range 0-65535");
+}
+
 TEST_CASE("truncated or broken archives stop with a clear error") {
   TempDir dir;
   std::string full = TarBuilder().File("one", "1").File("two", std::string(2000, '2')).Finish();

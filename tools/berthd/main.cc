@@ -195,6 +195,10 @@ void AddFlags(CLI::App& app, Config& c) {
   app.add_option("--dns", c.dns, "DNS server for containers (repeatable; default: the host's, else 8.8.8.8, 8.8.4.4)")
       ->capture_default_str();
   BoolFlag(app, "--selinux-enabled", c.enable_selinux, "enable SELinux support");
+  app.add_option("--userns-remap", c.userns_remap,
+                 "map containers' root to a subordinate id range of /etc/subuid and /etc/subgid: default (user "
+                 "berthremap), USER, USER:GROUP, UID or UID:GID")
+      ->capture_default_str();
   app.add_option("-H,--host", c.hosts, "endpoint to serve, ipc:///path or tcp://host:port (repeatable; default " +
                                            std::string(kDefaultEndpoint) + ")");
   app.add_option("-G,--group", c.socket_group, "group owning the ipc socket")->capture_default_str();
@@ -256,6 +260,9 @@ int Main(int argc, char** argv) {
     return Fail(2, s.message());
   }
   config.socket_group_explicit = app.count("--group") > 0;
+  // For tests only: they may not edit the host's /etc/subuid (docs/daemon.md).
+  if (const char* f = std::getenv("BERTH_SUBUID_FILE")) config.subid_files.subuid = f;
+  if (const char* f = std::getenv("BERTH_SUBGID_FILE")) config.subid_files.subgid = f;
   if (config.hosts.empty()) config.hosts.push_back(kDefaultEndpoint);
   config.disable_network = config.bridge_iface == kDisableNetworkBridge;
   if (config.debug) log_level = "debug";
