@@ -40,6 +40,9 @@ struct Config {
   std::string cgroup_parent = "berth";
   std::vector<std::string> dns;
   bool enable_selinux = false;
+  // --live-restore: containers outlive berthd (its end, crash or SIGKILL)
+  // under their shims, and the next berthd adopts them again.
+  bool live_restore = false;
   // Serving.
   std::vector<std::string> hosts;  // -H
   std::string socket_group = "berth";

@@ -180,6 +180,8 @@ void AddFlags(CLI::App& app, Config& c) {
   app.add_option("--dns", c.dns, "DNS server for containers (repeatable; default: the host's, else 8.8.8.8, 8.8.4.4)")
       ->capture_default_str();
   BoolFlag(app, "--selinux-enabled", c.enable_selinux, "enable SELinux support");
+  BoolFlag(app, "--live-restore", c.live_restore,
+           "keep containers running when berthd ends (crash, SIGKILL, shutdown) and adopt them at the next start");
   app.add_option("-H,--host", c.hosts, "endpoint to serve, ipc:///path or tcp://host:port (repeatable; default " +
                                            std::string(kDefaultEndpoint) + ")");
   app.add_option("-G,--group", c.socket_group, "group owning the ipc socket")->capture_default_str();
