@@ -314,21 +314,11 @@ absl::StatusOr<std::unique_ptr<Container>> Container::Create(Spec spec) {
   if (::stat(spec.rootfs.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return absl::InvalidArgumentError(absl::StrCat("rootfs ", spec.rootfs, " is not a directory"));
   }
-  if (spec.state_dir.empty()) spec.state_dir = std::filesystem::path(spec.log_path).parent_path().string();
-  if (spec.state_dir.empty() || ::stat(spec.state_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return absl::InvalidArgumentError(absl::StrCat("state dir '", spec.state_dir, "' is not a directory"));
-  }
-  if (spec.shim_path.empty()) {
-    absl::StatusOr<std::string> shim = FindShim();
-    if (!shim.ok()) return shim.status();
-    spec.shim_path = *shim;
-  }
   auto impl = std::make_unique<Impl>();
   impl->spec = std::move(spec);
   // The init resolves it after clone, from berthd's working directory.
   impl->spec.rootfs = std::filesystem::absolute(impl->spec.rootfs).lexically_normal().string();
   const Spec& s = impl->spec;
-  (void)::unlink(absl::StrCat(s.state_dir, "/", kShimExitName).c_str());  // a previous run's
   absl::StatusOr<std::unique_ptr<ChildPlan>> plan = ChildPlan::Build(s);
   if (!plan.ok()) return plan.status();
   impl->plan = *std::move(plan);
@@ -338,6 +328,16 @@ absl::StatusOr<std::unique_ptr<Container>> Container::Create(Spec spec) {
     if (fd < 0) return absl::InternalError(absl::StrCat("cannot open log ", s.log_path, ": ", std::strerror(errno)));
     ::close(fd);
   }
+  if (impl->spec.state_dir.empty()) impl->spec.state_dir = std::filesystem::path(s.log_path).parent_path().string();
+  if (s.state_dir.empty() || ::stat(s.state_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return absl::InvalidArgumentError(absl::StrCat("state dir '", s.state_dir, "' is not a directory"));
+  }
+  if (s.shim_path.empty()) {
+    absl::StatusOr<std::string> shim = FindShim();
+    if (!shim.ok()) return shim.status();
+    impl->spec.shim_path = *shim;
+  }
+  (void)::unlink(absl::StrCat(s.state_dir, "/", kShimExitName).c_str());  // a previous run's
   for (auto [pipe, what] : {std::pair{&impl->fds.start, "start"},
                             {&impl->fds.error, "error"},
                             {&impl->fds.out, "stdout"},

@@ -114,7 +114,8 @@ struct Spec {
   // The shim binary; "" = FindShim() (shim_launch.h).
   std::string shim_path;
   // Where the shim keeps its socket and exit file (the container's
-  // directory); "" = the directory of log_path.
+  // directory; one per container); "" = the directory of log_path.
+  // Checked after the log: `state dir '<dir>' is not a directory`.
   std::string state_dir;
 };
 
