@@ -206,6 +206,15 @@ absl::Status PortMapper::Adopt(const PortMapping& mapping) {
     }
     proxy = *id;
   }
+  if (firewall_ != nullptr) {
+    if (absl::Status s = firewall_->AdoptPorts(absl::MakeConstSpan(
+            std::vector<PublishedPort>{Published(m)}));
+        !s.ok()) {
+      if (proxy.has_value()) options_.proxy->Remove(*proxy).IgnoreError();
+      options_.allocator->Release(m.host_ip, m.proto, m.host_port);
+      return s;
+    }
+  }
   entries_[KeyOf(m.proto, m.host_ip, m.host_port)] = Entry{m, proxy};
   return absl::OkStatus();
 }

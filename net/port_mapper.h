@@ -110,8 +110,9 @@ class PortMapper {
 
   // Live restore: registers a mapping whose rules a previous berthd wrote
   // and left in place (the firewall's SetUp kept them, FirewallConfig::
-  // keep_port_rules): the host port is taken and the userland proxy started,
-  // but no rule is written, so there is still exactly one copy of each.
+  // keep_port_rules): the host port is taken, the userland proxy started,
+  // and the firewall's AdoptPorts called (iptables writes no rule, so there
+  // is still exactly one copy of each).
   // Unmapping it later removes its rules as for any mapping.
   absl::Status Adopt(const PortMapping& mapping);
   // Drops every mapping, its proxy and its port, leaving its rules in place
