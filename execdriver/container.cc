@@ -120,6 +120,7 @@ struct Container::Impl {
   bool started ABSL_GUARDED_BY(mu) = false;
   bool exited ABSL_GUARDED_BY(mu) = false;  // reaped and drained
   bool destroyed ABSL_GUARDED_BY(mu) = false;
+  bool detached ABSL_GUARDED_BY(mu) = false;  // left running: never killed here
   ExitStatus status ABSL_GUARDED_BY(mu);
 
   Subscribers subscribers;
@@ -287,6 +288,8 @@ absl::StatusOr<int64_t> ProcessStartTime(pid_t pid) {
   if (fields.size() < 20 || !absl::SimpleAtoi(fields[19], &start)) {
     return absl::InternalError(absl::StrCat("cannot parse ", path));
   }
+  // A zombie has ended; only its parent's wait is missing.
+  if (fields[0] == "Z" || fields[0] == "X") return absl::NotFoundError(absl::StrCat("process ", pid, " has exited"));
   return start;
 }
 
@@ -482,6 +485,10 @@ absl::Status Container::Signal(int sig) {
 }
 
 absl::Status Container::Destroy() {
+  {
+    absl::MutexLock lock(&impl_->mu);
+    if (impl_->detached) return absl::OkStatus();
+  }
   // Fails with ESRCH once reaped: harmless.
   if (impl_->pidfd >= 0) (void)::syscall(SYS_pidfd_send_signal, impl_->pidfd, SIGKILL, nullptr, 0);
   absl::MutexLock lifecycle(&impl_->lifecycle_mu);
@@ -510,6 +517,7 @@ void Container::Detach() {
     absl::MutexLock lock(&impl_->mu);
     if (impl_->destroyed) return;
     impl_->destroyed = true;
+    impl_->detached = true;
   }
   if (impl_->monitor != nullptr) impl_->monitor->Stop();
   impl_->monitor.reset();

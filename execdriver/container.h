@@ -129,7 +129,8 @@ struct ContainerHandle {
   int64_t shim_start_time = 0;
 };
 
-// Field 22 of /proc/<pid>/stat; NotFound when there is no such process.
+// Field 22 of /proc/<pid>/stat; NotFound when there is no such process or it
+// has exited (a zombie).
 absl::StatusOr<int64_t> ProcessStartTime(pid_t pid);
 
 inline constexpr absl::Duration kShimGrace = absl::Seconds(10);

@@ -619,8 +619,13 @@ TEST_CASE("live restore: 20 containers outlive berthd's SIGKILL, DNAT traffic go
   // Exits 7 on SIGTERM (a trap: PID 1 ignores signals without a handler).
   std::string ender = h.Start({"Image=bb", "Name=ender", Cmd("trap 'exit 7' TERM; while true; do sleep 1; done")});
   std::string victim = h.Start({"Image=bb", "Name=victim", Cmd("exec sleep 1000")});
-  cleanup.ids.insert(cleanup.ids.end(), {ender, victim});
-  for (int i = 0; i < 14; ++i) {
+  // Attached to again after the restart, stdin included.
+  std::string cat = h.Start({"Image=bb", "Name=cat", "OpenStdin=true", R"(Cmd=["cat"])"});
+  // Exits 3 while berthd is away; its policy restarts it at restore.
+  std::string phoenix = h.Start({"Image=bb", "Name=phoenix", R"(RestartPolicy={"Name":"always"})",
+                                 Cmd("trap 'exit 3' TERM; while true; do sleep 1; done")});
+  cleanup.ids.insert(cleanup.ids.end(), {ender, victim, cat, phoenix});
+  for (int i = 0; i < 12; ++i) {
     cleanup.ids.push_back(h.Start({"Image=bb", absl::StrCat("Name=sleeper", i), Cmd("exec sleep 1000")}));
   }
   REQUIRE(cleanup.ids.size() == 20);
@@ -632,6 +637,7 @@ TEST_CASE("live restore: 20 containers outlive berthd's SIGKILL, DNAT traffic go
   std::map<std::string, int> pids;
   for (const std::string& id : cleanup.ids) pids[id] = h.Inspect(id)["State"]["Pid"];
   int ender_shim = h.Inspect(ender)["State"]["ShimPid"];
+  int phoenix_shim = h.Inspect(phoenix)["State"]["ShimPid"];
   std::string rules_before = h.ns().Save();
 
   // A client keeps requesting through the published port during the outage.
@@ -647,7 +653,8 @@ TEST_CASE("live restore: 20 containers outlive berthd's SIGKILL, DNAT traffic go
   for (const auto& [id, pid] : pids) CHECK_MESSAGE(Alive(pid), id);
   // One container exits while berthd is away; its shim records it and ends.
   REQUIRE(::kill(pids[ender], SIGTERM) == 0);
-  CHECK(WaitFor([&] { return !Alive(ender_shim); }, absl::Seconds(10)));
+  REQUIRE(::kill(pids[phoenix], SIGTERM) == 0);
+  CHECK(WaitFor([&] { return !Alive(ender_shim) && !Alive(phoenix_shim); }, absl::Seconds(10)));
   REQUIRE(h.Ready() == "");
   int during = requests;
   CHECK(WaitFor([&] { return requests >= during + 3; }, absl::Seconds(20)));
@@ -657,9 +664,14 @@ TEST_CASE("live restore: 20 containers outlive berthd's SIGKILL, DNAT traffic go
   MESSAGE(requests.load() << " requests through the DNAT rule during the outage and re-adoption, " << failures.load()
                           << " failed");
 
-  // All 19 still running are adopted; the rules are exactly as they were.
+  // All 18 still running are adopted, and the restarted one runs; the rules
+  // are exactly as they were.
   json running = json::parse(h.Job({"containers"}).out);
   CHECK(running.size() == 19);
+  json ph = h.Inspect(phoenix);
+  CHECK(ph["State"]["Running"] == true);
+  CHECK(ph["RestartCount"] == 1);
+  CHECK(ph["State"]["Pid"] != pids[phoenix]);
   CHECK(h.ns().Save() == rules_before);
   for (const std::string& id : web) {
     std::string ip = h.Inspect(id)["NetworkSettings"]["IPAddress"];
@@ -673,7 +685,15 @@ TEST_CASE("live restore: 20 containers outlive berthd's SIGKILL, DNAT traffic go
   CHECK(e["State"]["ExitCode"] == 7);
   CHECK(h.Job({"wait", "ender"}).out == "7\n");
   CHECK_FALSE(CgroupExists(h.cgroups(), ender));
-  // The jobs work on adopted containers.
+  // The jobs work on adopted containers: attach (stdin and output) ...
+  std::string input = h.dir() / "input";
+  std::ofstream(input) << "through the shim\n";
+  RunResult attached = h.Job({"attach", "cat"}, input);
+  CHECK(attached.status == 0);
+  CHECK(attached.out == "through the shim\n");
+  CHECK(h.Job({"wait", "cat"}).out == "0\n");
+  CHECK(Count(h.Job({"logs", "cat"}).out, "through the shim") == 1);
+  // ... top, logs, stop, kill.
   CHECK(h.Job({"top", "web0"}).out.find("httpd") != std::string::npos);
   CHECK(h.Job({"logs", "web0"}).status == 0);
   std::string ip0 = h.Inspect(web[0])["NetworkSettings"]["IPAddress"];
@@ -681,6 +701,9 @@ TEST_CASE("live restore: 20 containers outlive berthd's SIGKILL, DNAT traffic go
   CHECK(h.Inspect(web[0])["State"]["ExitCode"] != 0);
   CHECK(Count(h.ns().Save(), ip0) == 0);
   CHECK_FALSE(Alive(pids[web[0]]));
+  CHECK_FALSE(CgroupExists(h.cgroups(), web[0]));
+  CHECK(h.Job({"container_delete", "web0"}).status == 0);
+  CHECK(Count(ReadFileOrEmpty("/proc/self/mountinfo"), web[0]) == 0);
   CHECK(h.Job({"-e", "signal=KILL", "kill", "web1"}).status == 0);
   CHECK(h.Job({"wait", "web1"}).out == "137\n");
 
@@ -699,6 +722,31 @@ TEST_CASE("live restore: 20 containers outlive berthd's SIGKILL, DNAT traffic go
   CHECK(lost_listed);
 
   for (const std::string& id : cleanup.ids) (void)h.Job({"-e", "t=0", "stop", id});
+}
+
+TEST_CASE("live restore: a shutdown leaves the containers and their rules, the next berthd adopts them") {
+  Host h("liveterm", {"--live-restore"});
+  if (Skip(h.ns())) return;
+  REQUIRE(h.Ready() == "");
+  Client client(h.ns());
+  REQUIRE(client.ok());
+  std::string id = h.Start({"Image=bb", "Name=web", R"(PortBindings={"80/tcp":[{"HostIp":"","HostPort":"8080"}]})",
+                            Cmd("mkdir -p /www && echo kept > /www/index.html && exec httpd -f -p 80 -h /www")});
+  KillContainers cleanup{h.cgroups(), {id}};
+  REQUIRE(WaitFor([&] { return client.Fetch("http://192.168.200.1:8080/").out == "kept\n"; }, absl::Seconds(10)));
+  std::string rules = h.ns().Save();
+  int pid = h.Inspect(id)["State"]["Pid"];
+  CHECK(h.Stop() == 0);
+  CHECK(Alive(pid));
+  CHECK(h.ns().Save() == rules);
+  CHECK(client.Fetch("http://192.168.200.1:8080/").out == "kept\n");
+  REQUIRE(h.Ready() == "");
+  CHECK(h.Inspect(id)["State"]["Running"] == true);
+  CHECK(h.Inspect(id)["State"]["Pid"] == pid);
+  CHECK(h.ns().Save() == rules);
+  CHECK(WaitFor([&] { return FetchFromHost(h.ns(), "http://127.0.0.1:8080/").out == "kept\n"; }, absl::Seconds(10)));
+  CHECK(h.Job({"-e", "t=0", "stop", "web"}).status == 0);
+  CHECK(Count(h.ns().Save(), "--dport 8080") == 0);
 }
 
 TEST_CASE("without --live-restore a crashed berthd leaves no orphan: shim and container are killed at restore") {
