@@ -138,6 +138,7 @@ Env ConfigToEnv(const Config& c) {
   (void)e.Set("ExecDriver", c.exec_driver);
   (void)e.SetList("Dns", c.dns);
   (void)e.SetBool("EnableSelinuxSupport", c.enable_selinux);
+  (void)e.SetBool("LiveRestore", c.live_restore);
   return e;
 }
 
@@ -165,6 +166,7 @@ absl::StatusOr<Config> ConfigFromEnv(const Env& e) {
   if (e.Exists("ExecDriver")) c.exec_driver = e.Get("ExecDriver");
   c.dns = e.GetList("Dns");
   c.enable_selinux = e.GetBool("EnableSelinuxSupport");
+  c.live_restore = e.GetBool("LiveRestore");
   return c;
 }
 

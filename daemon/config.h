@@ -47,6 +47,9 @@ struct Config {
   std::string userns_remap;
   execdriver::SubidFiles subid_files;
   execdriver::UsernsRemap userns;
+  // --live-restore: containers outlive berthd (its end, crash or SIGKILL)
+  // under their shims, and the next berthd adopts them again.
+  bool live_restore = false;
   // Serving.
   std::vector<std::string> hosts;  // -H
   std::string socket_group = "berth";

@@ -62,6 +62,7 @@ std::vector<Step> Daemon::Plan(const Config& c, const DaemonOptions& o) {
     (void)net.Set("FixedCIDR", c.fixed_cidr);
     (void)net.Set("DefaultBindingIP", c.default_ip);
     (void)net.SetInt("Mtu", c.mtu);
+    if (c.live_restore) (void)net.SetBool("LiveRestore", true);
     plan.push_back({"init_networkdriver", net, "set up the bridge and its iptables rules"});
   }
   plan.push_back({"daemon_graphdb", StepEnv({{"Path", "<root>/linkgraph.db"}}), "open the link graph (SQLite)"});
@@ -350,11 +351,12 @@ int Daemon::StepRestore(Job&) {
   o.cgroups.parent = config_.cgroup_parent;
   o.exec_driver = config_.exec_driver;
   o.userns = config_.userns;
+  o.live_restore = config_.live_restore;
   runtime_ = std::make_unique<ContainerRuntime>(engine_, std::move(o));
   RestoreReport report = runtime_->Restore();
   for (const std::string& w : report.warnings) Warn(w);
-  spdlog::info("restored {} container(s); {} that were running are marked stopped", report.restored,
-               report.marked_stopped);
+  spdlog::info("restored {} container(s); {} re-adopted; {} that were running are marked stopped", report.restored,
+               report.adopted, report.marked_stopped);
   return kStatusOk;
 }
 

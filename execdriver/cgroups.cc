@@ -260,6 +260,17 @@ absl::StatusOr<std::vector<pid_t>> Cgroup::Pids() const {
   return pids;
 }
 
+std::unique_ptr<Cgroup> Cgroup::Open(const CgroupOptions& options, absl::string_view id) {
+  CgroupOptions::Version version = Detect(options);
+  return std::unique_ptr<Cgroup>(new Cgroup(version, Layout(options, version, id)));
+}
+
+std::string Cgroup::OomKillFile() const {
+  const Group* g = Find("memory");
+  if (g == nullptr) return "";
+  return absl::StrCat(g->path, "/", version_ == CgroupOptions::Version::kV2 ? "memory.events" : "memory.oom_control");
+}
+
 absl::StatusOr<int64_t> Cgroup::OomKillCount() const {
   const Group* g = Find("memory");
   if (g == nullptr) return absl::FailedPreconditionError("cgroup: no memory group");

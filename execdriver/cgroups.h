@@ -56,6 +56,9 @@ class Cgroup {
   // group of that id is left over (see RemoveStale).
   static absl::StatusOr<std::unique_ptr<Cgroup>> Create(const CgroupOptions& options, absl::string_view id,
                                                         const Resources& resources);
+  // The groups of a container a previous berthd made (live restore); nothing
+  // is created or checked.
+  static std::unique_ptr<Cgroup> Open(const CgroupOptions& options, absl::string_view id);
   // Kills whatever is left in the groups of `id` from a crashed run and
   // removes them. OK if there were none.
   static absl::Status RemoveStale(const CgroupOptions& options, absl::string_view id);
@@ -78,6 +81,8 @@ class Cgroup {
   // How often the OOM killer killed in the group (memory.oom_control or
   // memory.events "oom_kill").
   absl::StatusOr<int64_t> OomKillCount() const;
+  // The file OomKillCount reads ("" without a memory group), for the shim.
+  std::string OomKillFile() const;
   absl::StatusOr<CgroupStats> Stats() const;
   // SIGKILLs every process in the groups until they are empty (up to 10 s),
   // then removes the groups. Idempotent.

@@ -7,6 +7,7 @@
 #include <net/if.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -213,6 +214,9 @@ void ChildPlan::Run() const {
   if (::syscall(SYS_setgroups, groups_.size(), groups_.data()) != 0) Fail(ChildStep::kSetgroups, errno);
   if (::syscall(SYS_setresgid, gid_, gid_, gid_) != 0) Fail(ChildStep::kSetgid, errno);
   if (::syscall(SYS_setresuid, uid_, uid_, uid_) != 0) Fail(ChildStep::kSetuid, errno);
+  // The init dies with its shim (its parent), so a killed shim leaves no
+  // container behind. After setresuid, which would clear it.
+  (void)::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (int err = ApplyCapabilitySets(caps_); err != 0) Fail(ChildStep::kCapset, err);
   if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) Fail(ChildStep::kCloseRange, errno);
   if (int err = SetNoNewPrivs(); err != 0) Fail(ChildStep::kNoNewPrivs, err);

@@ -13,7 +13,8 @@
 // EnterRootfs; in a user namespace, becoming its root (userns.h); the binds
 // attached; the mount table (mounts.h);
 // hostname; loopback up; working dir created and entered; bounding set
-// dropped; setgroups, setgid, setuid; capability sets; umask 022; every fd
+// dropped; setgroups, setgid, setuid; PR_SET_PDEATHSIG SIGKILL (the init
+// dies with its parent, the shim); capability sets; umask 022; every fd
 // above 2 marked close-on-exec (close_range); no_new_privs; the seccomp
 // filter (compiled by the parent, seccomp_profile.h); execve of each
 // candidate path. The filter refuses none of the syscalls that follow it.

@@ -5,9 +5,11 @@
 //
 // Lifecycle (every transition is one call; the object is thread-safe):
 //
-//   Create   clone()s the container's init into new mount, PID, UTS, IPC and
-//            network namespaces and joins it to its cgroup (limits applied).
-//            The child then waits, before touching anything, for Start.
+//   Create   starts the container's shim (tools/berth-shim, shim_launch.h),
+//            which clone()s the container's init into new mount, PID, UTS,
+//            IPC and network namespaces and stays its parent; the init is
+//            joined to its cgroup (limits applied). The child then waits,
+//            before touching anything, for Start.
 //            The caller now sets up the network inside NetnsPath() (veth as
 //            eth0, lo up) and writes the container's /etc files.
 //   Start    lets the child run its set-up: the rootfs bind-mounted and made
@@ -21,30 +23,36 @@
 //            (the child is then reaped and nothing is left running).
 //   Wait     blocks until the process has exited and been reaped; the status
 //            is as a shell reports it (0-255, 128+signal) and an OOM kill is
-//            flagged. Any number of threads may wait.
+//            flagged; `lost` when the shim died without recording the exit
+//            (the init dies with it: PR_SET_PDEATHSIG). Any number of threads
+//            may wait.
 //   Signal   delivers a signal to the container's init (SIGKILL always ends
 //            it, even though init ignores signals it has no handler for).
-//   Destroy  kills what is left, reaps it, removes the cgroup; idempotent.
+//   Destroy  kills what is left (the shim too, if it does not end within
+//            kShimGrace of the init's kill), removes the cgroup; idempotent.
 //            The rootfs is the caller's to unmount.
+//   Detach   forgets the container without stopping it (berthd ending with
+//            --live-restore); a later berthd finds it again with Adopt.
 //
-// Output: the process's stdout and stderr are pipes read by a monitor thread
-// owned by this object, which appends them to the json-file log (json_log.h)
-// and passes each chunk to the output subscribers (attach). Stdin is /dev/null
-// unless Spec::open_stdin, then a pipe written with WriteStdin.
+// The shim (shim_protocol.h) reaps the init, appends its stdout and stderr to
+// the json-file log (json_log.h), writes the exit file into Spec::state_dir,
+// and passes the output over its socket to this object's monitor thread
+// (monitor.h), which hands each chunk to the output subscribers (attach).
+// Stdin is /dev/null unless Spec::open_stdin, then a pipe the shim writes
+// what WriteStdin sends. The shim runs in a session of its own: it outlives
+// berthd, with its container.
 //
-// No zombie is left: the monitor reaps the process as soon as it exits (a
-// pidfd), whether or not anybody calls Wait. For that, nothing else in the
-// process may reap children it did not start (waitpid(-1), SIGCHLD set to
-// SIG_IGN).
+// Nothing in berthd may reap children it did not start (waitid(P_ALL),
+// SIGCHLD set to SIG_IGN): the monitor reaps the shims berthd started.
 //
 // The program's environment is Spec::env plus, when missing, PATH (the
 // default search path), HOME (from the image's passwd, else "/") and
 // HOSTNAME, as Docker sets them. It starts with fds 0, 1, 2 only, no signal
 // blocked or ignored, umask 022.
 //
-// The pieces: child.h (the init between clone and execve), mounts.h,
-// capabilities.h, seccomp_profile.h, user.h, cgroups.h, monitor.h,
-// subscribers.h, json_log.h.
+// The pieces: shim_launch.h, child.h (the init between clone and execve),
+// mounts.h, capabilities.h, seccomp_profile.h, user.h, cgroups.h, monitor.h,
+// subscribers.h, json_log.h, shim_protocol.h.
 #ifndef BERTH_EXECDRIVER_CONTAINER_H_
 #define BERTH_EXECDRIVER_CONTAINER_H_
 
@@ -113,11 +121,36 @@ struct Spec {
   // (userns.h); the init then becomes that namespace's root right after
   // pivot_root, so everything it creates belongs to the mapped ids.
   UsernsRemap userns;
+  // The shim binary; "" = FindShim() (shim_launch.h).
+  std::string shim_path;
+  // Where the shim keeps its socket and exit file (the container's
+  // directory; one per container); "" = the directory of log_path.
+  // Checked after the log: `state dir '<dir>' is not a directory`.
+  std::string state_dir;
 };
 
+// What a later berthd needs to find a running container again: the init's
+// and the shim's pids, each with its start time (field 22 of /proc/PID/stat,
+// clock ticks since boot), so that a reused pid is never taken for them.
+struct ContainerHandle {
+  pid_t pid = 0;
+  int64_t start_time = 0;
+  pid_t shim_pid = 0;
+  int64_t shim_start_time = 0;
+};
+
+// Field 22 of /proc/<pid>/stat; NotFound when there is no such process or it
+// has exited (a zombie).
+absl::StatusOr<int64_t> ProcessStartTime(pid_t pid);
+
+inline constexpr absl::Duration kShimGrace = absl::Seconds(10);
+
 struct ExitStatus {
-  int code = 0;  // 0-255, or 128+signal
+  int code = 0;  // 0-255, or 128+signal; -1 when lost
   bool oom_killed = false;
+  // The shim died before it recorded the exit: the container was killed with
+  // it, its real status is unknown.
+  bool lost = false;
   absl::Time finished_at;
 };
 
@@ -138,11 +171,23 @@ class Container {
   // errors (user.h); AlreadyExists when a cgroup of this id is left over from
   // a crashed run (see RemoveStaleCgroup).
   static absl::StatusOr<std::unique_ptr<Container>> Create(Spec spec);
+  // A running container a previous berthd started: `handle` as recorded at
+  // its start. NotFound `shim of container <id> is gone` when the recorded
+  // shim is not running (ReadShimExitFile in monitor.h then tells whether the
+  // container exited, or was lost). An init that is not the recorded process
+  // (it exited while the shim drains its output) is adopted all the same:
+  // Wait soon returns its status. `spec` needs id, cgroups, open_stdin and
+  // state_dir.
+  static absl::StatusOr<std::unique_ptr<Container>> Adopt(const Spec& spec, const ContainerHandle& handle);
+  // Kills the recorded shim and init, if they are still those processes, and
+  // waits (up to kShimGrace) until the shim is gone. OK if none is running.
+  static absl::Status KillLeftover(const ContainerHandle& handle);
   ~Container();  // Destroy()
   Container(const Container&) = delete;
   Container& operator=(const Container&) = delete;
 
   pid_t pid() const;              // in berthd's PID namespace
+  ContainerHandle handle() const;
   std::string NetnsPath() const;  // /proc/<pid>/ns/net
   // Errors: NotFound `exec: "NAME": executable file not found in $PATH`;
   // `exec: "PATH": <strerror>` when execve of a path fails (PermissionDenied
@@ -158,6 +203,9 @@ class Container {
   // FailedPrecondition `container <id> is not running` once it has exited.
   absl::Status Signal(int sig);
   absl::Status Destroy();
+  // Stops watching the container and leaves it (and its shim and cgroup)
+  // running; afterwards Destroy and the destructor do nothing to it.
+  void Detach();
 
   // Live output for attach: called on the monitor thread for every chunk read
   // after subscribing, and once with `eof = true` when both pipes closed.

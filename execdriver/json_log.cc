@@ -9,16 +9,13 @@
 #include <deque>
 
 #include "absl/strings/str_cat.h"
+#include "execdriver/json_line.h"
 #include "nlohmann/json.hpp"
 
 namespace berth::execdriver {
 namespace {
 
 const char* StreamName(Stream s) { return s == Stream::kStdout ? "stdout" : "stderr"; }
-
-std::string FormatRfc3339Nano(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%d%ET%H:%M:%E*SZ", t, absl::UTCTimeZone());
-}
 
 // Reads from `offset` to the end; returns the complete lines and advances
 // `offset` past them only.
@@ -54,8 +51,9 @@ void Parse(const std::vector<std::string>& lines, std::deque<LogEntry>& out, int
 }  // namespace
 
 std::string FormatJsonLogLine(Stream stream, absl::string_view log, absl::Time time) {
-  nlohmann::json j = {{"log", std::string(log)}, {"stream", StreamName(stream)}, {"time", FormatRfc3339Nano(time)}};
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  std::string line(JsonLogLineBound(log.size()), '\0');
+  line.resize(EncodeJsonLogLine(log.data(), log.size(), StreamName(stream), absl::ToUnixNanos(time), line.data()));
+  return line;
 }
 
 absl::StatusOr<LogEntry> ParseJsonLogLine(absl::string_view line) {

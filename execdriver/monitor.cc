@@ -1,13 +1,18 @@
-// The per-container monitor thread; see monitor.h.
+// berthd's side of a container's shim; see monitor.h.
 #include "execdriver/monitor.h"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "execdriver/shim_protocol.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -15,68 +20,89 @@
 
 namespace berth::execdriver {
 
-Monitor::Monitor(int pidfd, int stdout_fd, int stderr_fd, Hooks hooks)
-    : pidfd_(pidfd), fds_{stdout_fd, stderr_fd}, hooks_(std::move(hooks)) {
+bool ReadShimExitFile(const std::string& state_dir, ExitStatus* out) {
+  std::string path = absl::StrCat(state_dir, "/", kShimExitName);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char text[128];
+  ssize_t n = ::read(fd, text, sizeof(text) - 1);
+  ::close(fd);
+  if (n <= 0) return false;
+  text[n] = '\0';
+  ShimExit e;
+  if (!ParseShimExit(text, &e)) return false;
+  out->code = e.code;
+  out->oom_killed = e.oom_killed;
+  out->lost = false;
+  out->finished_at = absl::FromUnixNanos(e.finished_unix_nanos);
+  return true;
+}
+
+Monitor::Monitor(int shim_pidfd, int socket_fd, std::string state_dir, Hooks hooks)
+    : shim_pidfd_(shim_pidfd), socket_fd_(socket_fd), state_dir_(std::move(state_dir)), hooks_(std::move(hooks)) {
+  if (::pipe2(wake_, O_CLOEXEC) != 0) wake_[0] = wake_[1] = -1;
   thread_ = std::thread([this] { Run(); });
 }
 
 Monitor::~Monitor() {
   if (thread_.joinable()) thread_.join();
-}
-
-// False once the pipe is at EOF (and closed).
-bool Monitor::ReadPipe(int& fd, Stream stream) {
-  char buf[65536];
-  ssize_t n = ::read(fd, buf, sizeof(buf));
-  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return true;
-  if (n <= 0) {
-    ::close(fd);
-    fd = -1;
-    return false;
+  for (int fd : wake_) {
+    if (fd >= 0) ::close(fd);
   }
-  hooks_.output(stream, absl::string_view(buf, static_cast<size_t>(n)));
-  return true;
 }
 
-int Monitor::Reap() {
-  siginfo_t info = {};
-  int rc;
-  do {
-    rc = ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_), &info, WEXITED);
-  } while (rc < 0 && errno == EINTR);
-  if (rc < 0) return 255;
-  if (info.si_code == CLD_EXITED) return info.si_status & 0xff;
-  return 128 + info.si_status;  // CLD_KILLED or CLD_DUMPED
+void Monitor::Stop() {
+  if (wake_[1] >= 0) (void)!::write(wake_[1], "x", 1);
+  if (thread_.joinable()) thread_.join();
+}
+
+int Monitor::ReadMessage() {
+  char buf[kShimHeaderSize + kShimMaxData];
+  ssize_t n = ::recv(socket_fd_, buf, sizeof(buf), MSG_DONTWAIT);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return 0;
+  if (n < static_cast<ssize_t>(kShimHeaderSize)) return -1;
+  ShimHeader h;
+  std::memcpy(&h, buf, sizeof(h));
+  size_t size = static_cast<size_t>(n) - kShimHeaderSize;
+  if (h.type != kShimOutput || h.stream > 1 || h.size != size) return -1;
+  hooks_.output(h.stream == 0 ? Stream::kStdout : Stream::kStderr, absl::string_view(buf + kShimHeaderSize, size));
+  return 1;
 }
 
 void Monitor::Run() {
-  bool reaped = false;
-  absl::Time drain_deadline = absl::InfiniteFuture();
-  while (fds_[0] >= 0 || fds_[1] >= 0 || !reaped) {
-    struct pollfd pfds[3] = {{fds_[0], POLLIN, 0}, {fds_[1], POLLIN, 0}, {reaped ? -1 : pidfd_, POLLIN, 0}};
-    int timeout = -1;
-    if (reaped) {
-      timeout = static_cast<int>(absl::ToInt64Milliseconds(drain_deadline - absl::Now()));
-      if (timeout <= 0) break;
-    }
-    int n = ::poll(pfds, 3, timeout);
+  bool connected = socket_fd_ >= 0;
+  for (;;) {
+    struct pollfd pfds[3] = {{shim_pidfd_, POLLIN, 0}, {connected ? socket_fd_ : -1, POLLIN, 0}, {wake_[0], POLLIN, 0}};
+    int n = ::poll(pfds, 3, -1);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) break;
-    for (int i = 0; i < 2; ++i) {
-      if (fds_[i] >= 0 && (pfds[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
-        ReadPipe(fds_[i], i == 0 ? Stream::kStdout : Stream::kStderr);
-      }
+    if (pfds[2].revents != 0) return;  // Stop
+    if (connected && (pfds[1].revents & POLLIN) != 0) {
+      connected = ReadMessage() >= 0;
+    } else if (connected && (pfds[1].revents & (POLLHUP | POLLERR)) != 0) {
+      connected = false;
     }
-    if (!reaped && (pfds[2].revents & (POLLIN | POLLHUP)) != 0) {
-      reaped = true;
-      hooks_.reaped(Reap());
-      drain_deadline = absl::Now() + kDrainTimeout;
-    }
+    if ((pfds[0].revents & (POLLIN | POLLHUP)) != 0) break;
   }
-  for (int& fd : fds_) {
-    if (fd >= 0) ::close(fd);
-    fd = -1;
+  // The shim has exited: what it sent before is still queued, then EOF.
+  while (connected && ReadMessage() == 1) {
   }
+  Finish();
+}
+
+void Monitor::Finish() {
+  // Reaps the shim when it is berthd's child (ECHILD for an adopted one).
+  siginfo_t info = {};
+  while (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(shim_pidfd_), &info, WEXITED) < 0 &&
+         errno == EINTR) {
+  }
+  ExitStatus status;
+  if (!ReadShimExitFile(state_dir_, &status)) {
+    status.lost = true;
+    status.code = -1;
+    status.finished_at = absl::Now();
+  }
+  hooks_.exited(status);
   hooks_.done();
 }
 

@@ -76,13 +76,19 @@ absl::Status ReconcileNat(const FirewallConfig& config, FirewallReport* report) 
   Rule output = OutputJumpRule(config.chain);
   return ApplyIptables(Table::kNat, [&](IptablesBatch& b) -> absl::Status {
     FirewallReport r;
-    absl::StatusOr<int> stale =
-        EnsureEmptyChain(b, config.chain, &r.nat_chain_created);
-    if (!stale.ok()) return stale.status();
-    r.stale_rules_removed += *stale;
-    absl::StatusOr<int> hairpins = RemoveHairpinRules(b, config.network);
-    if (!hairpins.ok()) return hairpins.status();
-    r.stale_rules_removed += *hairpins;
+    if (config.keep_port_rules) {
+      absl::StatusOr<bool> made = b.EnsureChain(config.chain);
+      if (!made.ok()) return made.status();
+      r.nat_chain_created = *made;
+    } else {
+      absl::StatusOr<int> stale =
+          EnsureEmptyChain(b, config.chain, &r.nat_chain_created);
+      if (!stale.ok()) return stale.status();
+      r.stale_rules_removed += *stale;
+      absl::StatusOr<int> hairpins = RemoveHairpinRules(b, config.network);
+      if (!hairpins.ok()) return hairpins.status();
+      r.stale_rules_removed += *hairpins;
+    }
 
     if (config.ip_masq) {
       absl::StatusOr<int> count = b.Count(masq);
@@ -120,10 +126,16 @@ absl::Status ReconcileFilter(const FirewallConfig& config,
   Rule other_icc = IccRule(config.bridge, !config.icc);
   return ApplyIptables(Table::kFilter, [&](IptablesBatch& b) -> absl::Status {
     FirewallReport r;
-    absl::StatusOr<int> stale =
-        EnsureEmptyChain(b, config.chain, &r.filter_chain_created);
-    if (!stale.ok()) return stale.status();
-    r.stale_rules_removed += *stale;
+    if (config.keep_port_rules) {
+      absl::StatusOr<bool> made = b.EnsureChain(config.chain);
+      if (!made.ok()) return made.status();
+      r.filter_chain_created = *made;
+    } else {
+      absl::StatusOr<int> stale =
+          EnsureEmptyChain(b, config.chain, &r.filter_chain_created);
+      if (!stale.ok()) return stale.status();
+      r.stale_rules_removed += *stale;
+    }
 
     absl::StatusOr<std::vector<IptablesBatch::ListedRule>> forward =
         b.List("FORWARD");

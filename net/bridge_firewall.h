@@ -42,6 +42,11 @@ struct FirewallConfig {
   bool icc = true;
   bool ip_masq = true;
   std::string chain = std::string(kBerthChain);
+  // berthd --live-restore: the per-container rules (BERTH chains' contents,
+  // hairpin MASQUERADEs) of the containers that outlived the previous berthd
+  // are kept, not treated as stale; the port mapper adopts them
+  // (PortMapper::Adopt), or removes them with the container.
+  bool keep_port_rules = false;
 };
 
 struct FirewallReport {

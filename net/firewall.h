@@ -91,6 +91,12 @@ class Firewall {
   absl::Status AddPort(const PublishedPort& port) {
     return AddPorts(absl::MakeConstSpan(&port, 1));
   }
+  // Live restore (FirewallConfig::keep_port_rules): takes over the ports of
+  // containers that outlived the previous berthd, so that RemovePorts works
+  // on them later. iptables kept their rules at SetUp and writes nothing;
+  // nftables rebuilt its table at SetUp and writes their elements again
+  // (one copy each), so published ports have a gap while berthd restarts.
+  virtual absl::Status AdoptPorts(absl::Span<const PublishedPort> ports) = 0;
   // Removes the rules of every port in `ports` (one copy each), in one
   // commit per table; a rule already gone is not an error.
   virtual absl::Status RemovePorts(absl::Span<const PublishedPort> ports) = 0;

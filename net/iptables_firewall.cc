@@ -71,6 +71,11 @@ class IptablesFirewall : public Firewall {
     return s;
   }
 
+  // SetUp with keep_port_rules left their rules in place.
+  absl::Status AdoptPorts(absl::Span<const PublishedPort>) override {
+    return absl::OkStatus();
+  }
+
   absl::Status RemovePorts(absl::Span<const PublishedPort> ports) override {
     if (ports.empty()) return absl::OkStatus();
     // A rule that is already gone (someone flushed the chain) is fine: the

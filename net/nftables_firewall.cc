@@ -345,6 +345,11 @@ table ip %1$s {
     return absl::OkStatus();
   }
 
+  // SetUp rebuilt the table: the elements are written again.
+  absl::Status AdoptPorts(absl::Span<const PublishedPort> ports) override {
+    return AddPorts(ports);
+  }
+
   absl::Status RemovePorts(absl::Span<const PublishedPort> ports) override {
     std::vector<Element> remove;
     std::map<Element, int> drops;

@@ -183,6 +183,51 @@ absl::Status PortMapper::Reserve(const PortMapping& mapping) {
   return absl::OkStatus();
 }
 
+absl::Status PortMapper::Adopt(const PortMapping& mapping) {
+  if (mapping.host_port == 0) {
+    return absl::InvalidArgumentError("cannot adopt a mapping without a host port");
+  }
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<uint16_t> got = options_.allocator->Request(
+      mapping.host_ip, mapping.proto, mapping.host_port);
+  if (!got.ok()) return got.status();
+  PortMapping m = mapping;
+  m.active = true;
+  std::optional<ProxyServer::ProxyId> proxy;
+  if (options_.proxy != nullptr) {
+    Endpoint front{m.host_ip, m.host_port};
+    Endpoint back{m.container_ip, m.container_port};
+    absl::StatusOr<ProxyServer::ProxyId> id =
+        m.proto == Proto::kTcp ? options_.proxy->AddTcp(front, back)
+                               : options_.proxy->AddUdp(front, back);
+    if (!id.ok()) {
+      options_.allocator->Release(m.host_ip, m.proto, m.host_port);
+      return id.status();
+    }
+    proxy = *id;
+  }
+  if (firewall_ != nullptr) {
+    if (absl::Status s = firewall_->AdoptPorts(absl::MakeConstSpan(
+            std::vector<PublishedPort>{Published(m)}));
+        !s.ok()) {
+      if (proxy.has_value()) options_.proxy->Remove(*proxy).IgnoreError();
+      options_.allocator->Release(m.host_ip, m.proto, m.host_port);
+      return s;
+    }
+  }
+  entries_[KeyOf(m.proto, m.host_ip, m.host_port)] = Entry{m, proxy};
+  return absl::OkStatus();
+}
+
+void PortMapper::ForgetAll() {
+  absl::MutexLock lock(&mu_);
+  for (auto& [k, e] : entries_) {
+    if (e.proxy.has_value()) options_.proxy->Remove(*e.proxy).IgnoreError();
+    options_.allocator->Release(e.mapping.host_ip, e.mapping.proto, e.mapping.host_port);
+  }
+  entries_.clear();
+}
+
 std::vector<PortMapping> PortMapper::Mappings() const {
   absl::MutexLock lock(&mu_);
   std::vector<PortMapping> out;

@@ -108,6 +108,17 @@ class PortMapper {
   // port must be explicit.
   absl::Status Reserve(const PortMapping& mapping);
 
+  // Live restore: registers a mapping whose rules a previous berthd wrote
+  // and left in place (the firewall's SetUp kept them, FirewallConfig::
+  // keep_port_rules): the host port is taken, the userland proxy started,
+  // and the firewall's AdoptPorts called (iptables writes no rule, so there
+  // is still exactly one copy of each).
+  // Unmapping it later removes its rules as for any mapping.
+  absl::Status Adopt(const PortMapping& mapping);
+  // Drops every mapping, its proxy and its port, leaving its rules in place
+  // (berthd ending with --live-restore: the containers keep running).
+  void ForgetAll();
+
   std::vector<PortMapping> Mappings() const;
 
  private:

@@ -74,6 +74,9 @@ std::string StatusText(const ContainerRecord& c) {
   }
   if (c.state.running) return absl::StrCat("Up ", HumanDuration(absl::Now() - ParseTime(c.state.started_at)));
   if (c.state.finished_at.empty()) return "";
+  if (c.state.lost) {
+    return absl::StrCat("Lost ", HumanDuration(absl::Now() - ParseTime(c.state.finished_at)), " ago");
+  }
   return absl::StrCat("Exited (", c.state.exit_code, ") ", HumanDuration(absl::Now() - ParseTime(c.state.finished_at)),
                       " ago");
 }

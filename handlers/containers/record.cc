@@ -146,6 +146,10 @@ absl::StatusOr<ContainerRecord> DecodeContainer(absl::string_view text) {
     r.Get(*st, "Running", &c.state.running);
     r.Get(*st, "Restarting", &c.state.restarting);
     r.Get(*st, "Pid", &c.state.pid);
+    r.Get(*st, "PidStartTime", &c.state.pid_start_time);
+    r.Get(*st, "ShimPid", &c.state.shim_pid);
+    r.Get(*st, "ShimStartTime", &c.state.shim_start_time);
+    r.Get(*st, "Lost", &c.state.lost);
     r.Get(*st, "ExitCode", &c.state.exit_code);
     r.Get(*st, "OOMKilled", &c.state.oom_killed);
     r.Get(*st, "Error", &c.state.error);
@@ -203,6 +207,10 @@ std::string EncodeContainer(const ContainerRecord& c) {
        {{"Running", c.state.running},
         {"Restarting", c.state.restarting},
         {"Pid", c.state.pid},
+        {"PidStartTime", c.state.pid_start_time},
+        {"ShimPid", c.state.shim_pid},
+        {"ShimStartTime", c.state.shim_start_time},
+        {"Lost", c.state.lost},
         {"ExitCode", c.state.exit_code},
         {"OOMKilled", c.state.oom_killed},
         {"Error", c.state.error},

@@ -81,6 +81,15 @@ struct ContainerRecord {
     // for stop, start and wait (Docker's Restarting state).
     bool restarting = false;
     int pid = 0;
+    // While running: what a restarted berthd checks before it adopts the
+    // container again (execdriver::ContainerHandle). Absent in records of
+    // releases without the shim: such a container is never adopted.
+    int64_t pid_start_time = 0;
+    int shim_pid = 0;
+    int64_t shim_start_time = 0;
+    // The container's shim died (was killed) while the container ran: the
+    // container was killed with it and its exit code (-1) is unknown.
+    bool lost = false;
     int exit_code = 0;
     bool oom_killed = false;
     std::string error;  // why the last start failed

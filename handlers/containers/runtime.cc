@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "engine/log.h"
+#include "execdriver/monitor.h"
 #include "handlers/containers/restart_policy.h"
 #include "handlers/containers/rootfs_files.h"
 #include "handlers/storage/storage.h"
@@ -102,7 +103,14 @@ struct ContainerRuntime::Live {
   // Set by a user's stop, kill, restart or delete and by the shutdown: the
   // next exit is final, and a pending restart is cancelled.
   bool no_restart ABSL_GUARDED_BY(mu) = false;
+  // Left running at berthd's end (live restore): the waiter records nothing.
+  bool detached ABSL_GUARDED_BY(mu) = false;
   std::thread waiter;
+
+  bool Detached() {
+    absl::MutexLock lock(&mu);
+    return detached;
+  }
 
   std::shared_ptr<execdriver::Container> Process() {
     absl::MutexLock lock(&mu);
@@ -136,11 +144,21 @@ ContainerRuntime::~ContainerRuntime() {
     live.swap(live_);
   }
   // Nothing may outlive the runtime whose waiter threads record it: a
-  // container still running here (StopAll was not called) is killed.
+  // container still running here (StopAll was not called) is killed, or
+  // with live restore left to its shim.
   for (auto& [id, l] : live) {
     l->CancelRestart();
     std::shared_ptr<execdriver::Container> p = l->Process();
-    if (p != nullptr && !p->Exited()) (void)p->Signal(SIGKILL);
+    if (p == nullptr || p->Exited()) continue;
+    if (options_.live_restore) {
+      {
+        absl::MutexLock lock(&l->mu);
+        l->detached = true;
+      }
+      p->Detach();
+    } else {
+      (void)p->Signal(SIGKILL);
+    }
   }
   for (auto& [id, l] : live) {
     if (l->waiter.joinable()) l->waiter.join();
@@ -399,10 +417,14 @@ absl::Status ContainerRuntime::StartLocked(const std::string& id, bool by_policy
   auto live = std::make_shared<Live>();
   if (absl::Status s = Launch(c, *live, by_policy); !s.ok()) return s;
   ContainerEvent("start", id, c.config.image);
+  StartSupervising(id, live);
+  return absl::OkStatus();
+}
+
+void ContainerRuntime::StartSupervising(const std::string& id, std::shared_ptr<Live> live) {
   absl::MutexLock lock(&mu_);
   live_[id] = live;
   live->waiter = std::thread([this, id, live] { Supervise(id, live); });
-  return absl::OkStatus();
 }
 
 absl::Status ContainerRuntime::Launch(const ContainerRecord& c, Live& live, bool by_policy) {
@@ -434,6 +456,7 @@ absl::Status ContainerRuntime::Launch(const ContainerRecord& c, Live& live, bool
   spec.resources = {c.config.memory, c.config.cpu_shares, c.config.pids_limit};
   spec.open_stdin = c.config.open_stdin;
   spec.log_path = c.log_path;
+  spec.state_dir = store_.ContainerDir(id);
   spec.cgroups = options_.cgroups;
   for (const std::string& opt : c.host_config.security_opt) {
     if (opt == "seccomp=unconfined" || opt == "seccomp:unconfined") spec.seccomp = false;
@@ -477,6 +500,11 @@ absl::Status ContainerRuntime::Launch(const ContainerRecord& c, Live& live, bool
       r.state.restarting = false;
       r.restart_count = by_policy ? r.restart_count + 1 : 0;
       r.state.pid = undo.process->pid();
+      execdriver::ContainerHandle h = undo.process->handle();
+      r.state.pid_start_time = h.start_time;
+      r.state.shim_pid = h.shim_pid;
+      r.state.shim_start_time = h.shim_start_time;
+      r.state.lost = false;
       r.state.exit_code = 0;
       r.state.oom_killed = false;
       r.state.error.clear();
@@ -509,6 +537,7 @@ void ContainerRuntime::Supervise(const std::string& id, std::shared_ptr<Live> li
   for (;;) {
     std::shared_ptr<execdriver::Container> process = live->Process();
     execdriver::ExitStatus status = process->Wait();
+    if (live->Detached()) return;
     const std::string image = rec.ok() ? rec->config.image : "";
     if (status.oom_killed) ContainerEvent("oom", id, image);
     ContainerEvent("die", id, image, {{"exitCode", absl::StrCat(status.code)}});
@@ -528,6 +557,12 @@ void ContainerRuntime::Supervise(const std::string& id, std::shared_ptr<Live> li
     }
     Undo(undo);
     times.Mark("undo");
+    if (status.lost) {
+      // Not restarted: berthd does not know how it ended.
+      spdlog::warn("container {}: its shim died; the container was killed with it and is lost", id);
+      RecordStopped(id, status, "its shim died; the container was killed with it");
+      return;
+    }
     RestartDecision next = tracker.OnExit(status.code, status.finished_at - started, by_user);
     if (!next.restart) {
       RecordStopped(id, status, "");
@@ -538,6 +573,8 @@ void ContainerRuntime::Supervise(const std::string& id, std::shared_ptr<Live> li
     absl::Status s = store_.Update(id, [&](ContainerRecord& r) {
       r.state.restarting = true;
       r.state.pid = 0;
+      r.state.pid_start_time = r.state.shim_start_time = 0;
+      r.state.shim_pid = 0;
       r.state.exit_code = status.code;
       r.state.oom_killed = status.oom_killed;
       r.state.finished_at = storage::FormatRfc3339(status.finished_at);
@@ -590,6 +627,9 @@ void ContainerRuntime::RecordStopped(const std::string& id, const execdriver::Ex
     r.state.running = false;
     r.state.restarting = false;
     r.state.pid = 0;
+    r.state.pid_start_time = r.state.shim_start_time = 0;
+    r.state.shim_pid = 0;
+    r.state.lost = status.lost;
     r.state.exit_code = status.code;
     r.state.oom_killed = status.oom_killed;
     if (!error.empty()) r.state.error = error;
@@ -774,29 +814,48 @@ RestoreReport ContainerRuntime::Restore() {
   std::vector<std::string> to_restart;
   for (ContainerRecord& c : records) {
     bool was_running = c.state.running;
-    // A berthd that died while the container ran, or half-way through its
-    // start, left its cgroup (and whatever still runs in it): it goes. The
-    // exec driver cannot reattach to a container of a previous run.
-    if (absl::Status s = execdriver::Container::RemoveStaleCgroup(options_.cgroups, c.id); !s.ok()) {
-      report.warnings.push_back(absl::StrCat("container ", c.id, ": ", s.message()));
+    bool restart = RestartAtRestore(c.host_config.restart_policy, was_running);
+    std::shared_ptr<Live> adopted;
+    if (was_running && options_.live_restore && c.state.shim_pid > 0) {
+      adopted = Readopt(c, report, &restart);
     }
-    if (was_running) {
+    if (adopted == nullptr && c.state.running) {
+      // A previous berthd without live restore, or a record of a release
+      // without the shim: what is left of the container goes.
+      execdriver::ContainerHandle h{c.state.pid, c.state.pid_start_time, c.state.shim_pid, c.state.shim_start_time};
+      if (absl::Status s = execdriver::Container::KillLeftover(h); !s.ok()) {
+        report.warnings.push_back(absl::StrCat("container ", c.id, ": ", s.message()));
+      }
+      if (options_.live_restore) ReleaseAdoptedNetwork(c, report);
       c.state.running = false;
       c.state.restarting = false;
       c.state.pid = 0;
+      c.state.pid_start_time = c.state.shim_start_time = 0;
+      c.state.shim_pid = 0;
       c.state.exit_code = -127;
       c.state.finished_at = Now();
-      if (absl::Status s = WriteContainer(dir, c, /*sync=*/false); !s.ok()) report.warnings.push_back(std::string(s.message()));
       ++report.marked_stopped;
+    }
+    if (adopted == nullptr) {
+      // A berthd that died while the container ran, or half-way through its
+      // start, left its cgroup (and whatever still runs in it): it goes.
+      if (absl::Status s = execdriver::Container::RemoveStaleCgroup(options_.cgroups, c.id); !s.ok()) {
+        report.warnings.push_back(absl::StrCat("container ", c.id, ": ", s.message()));
+      }
+    }
+    if (was_running) {
+      if (absl::Status s = WriteContainer(dir, c, /*sync=*/false); !s.ok()) report.warnings.push_back(std::string(s.message()));
     }
     if (absl::Status s = store_.Restore(c); !s.ok()) {
       report.warnings.push_back(absl::StrCat("skipping container ", c.id, ": ", s.message()));
       continue;
     }
     ++report.restored;
-    if (RestartAtRestore(c.host_config.restart_policy, was_running)) {
+    if (adopted != nullptr) {
+      StartSupervising(c.id, adopted);
+    } else if (restart) {
       to_restart.push_back(c.id);
-    } else if (was_running && options_.network_enabled && !c.network.ip_address.empty()) {
+    } else if (was_running && c.state.exit_code == -127 && options_.network_enabled && !c.network.ip_address.empty()) {
       HoldNetwork(c, report);
     }
   }
@@ -812,6 +871,98 @@ RestoreReport ContainerRuntime::Restore() {
     ++report.restarted;
   }
   return report;
+}
+
+std::shared_ptr<ContainerRuntime::Live> ContainerRuntime::Readopt(ContainerRecord& c, RestoreReport& report,
+                                                                  bool* restart) {
+  execdriver::Spec spec;
+  spec.id = c.id;
+  spec.cgroups = options_.cgroups;
+  spec.open_stdin = c.config.open_stdin;
+  spec.state_dir = store_.ContainerDir(c.id);
+  execdriver::ContainerHandle h{c.state.pid, c.state.pid_start_time, c.state.shim_pid, c.state.shim_start_time};
+  absl::StatusOr<std::unique_ptr<execdriver::Container>> process = execdriver::Container::Adopt(spec, h);
+  bool wired = options_.network_enabled && !c.network.ip_address.empty() && AdoptNetwork(c, report);
+  if (process.ok()) {
+    // The rootfs stays mounted; the reference taken here is the one the
+    // container's end gives back.
+    (void)options_.driver->Get(c.id);
+    auto live = std::make_shared<Live>();
+    absl::MutexLock lock(&live->mu);
+    live->process = std::move(*process);
+    live->interface = wired;
+    live->started = absl::Now();
+    ++report.adopted;
+    return live;
+  }
+  // The shim is gone: the container exited while berthd was away (the shim
+  // wrote its status) or was lost with its shim.
+  execdriver::ExitStatus status;
+  bool exited = execdriver::ReadShimExitFile(spec.state_dir, &status);
+  (void)execdriver::Container::KillLeftover(h);
+  if (wired) {
+    Env release;
+    (void)release.SetBool("NamespaceExited", true);
+    (void)RunJob("release_interface", {c.id}, release, nullptr);
+  }
+  c.state.running = false;
+  c.state.restarting = false;
+  c.state.pid = 0;
+  c.state.pid_start_time = c.state.shim_start_time = 0;
+  c.state.shim_pid = 0;
+  c.network = ContainerRecord::Network();
+  if (exited) {
+    c.state.exit_code = status.code;
+    c.state.oom_killed = status.oom_killed;
+    c.state.finished_at = storage::FormatRfc3339(status.finished_at);
+    ++report.exited;
+    RestartTracker tracker(c.host_config.restart_policy);
+    *restart = tracker.OnExit(status.code, kRestartResetAfter, /*by_user=*/false).restart;
+  } else {
+    c.state.lost = true;
+    c.state.exit_code = -1;
+    c.state.error = "its shim died while berthd was away; the container was killed with it";
+    c.state.finished_at = Now();
+    ++report.lost;
+    *restart = false;
+  }
+  return nullptr;
+}
+
+bool ContainerRuntime::AdoptNetwork(const ContainerRecord& c, RestoreReport& report) {
+  Env want;
+  (void)want.Set("RequestedIP", c.network.ip_address);
+  if (!c.network.mac_address.empty()) (void)want.Set("RequestedMac", c.network.mac_address);
+  if (!RunJob("allocate_interface", {c.id}, want, nullptr).ok()) {
+    report.warnings.push_back(
+        absl::StrCat("container ", c.id, ": its address ", c.network.ip_address, " could not be taken again"));
+    return false;
+  }
+  for (const auto& [port, bindings] : c.network.ports) {
+    auto [number, proto] = SplitPort(port);
+    for (const PortBinding& b : bindings) {
+      Env p;
+      (void)p.Set("HostIP", b.host_ip.empty() ? options_.default_binding_ip : b.host_ip);
+      (void)p.Set("HostPort", b.host_port);
+      (void)p.Set("ContainerPort", number);
+      (void)p.Set("Proto", proto);
+      (void)p.SetBool("Adopt", true);
+      if (absl::Status s = RunJob("allocate_port", {c.id}, p, nullptr); !s.ok()) {
+        report.warnings.push_back(
+            absl::StrCat("container ", c.id, ": host port ", b.host_port, " could not be adopted: ", s.message()));
+      }
+    }
+  }
+  return true;
+}
+
+// Under live restore the firewall kept every per-container rule: those of a
+// container that is not adopted are taken over and removed.
+void ContainerRuntime::ReleaseAdoptedNetwork(const ContainerRecord& c, RestoreReport& report) {
+  if (!options_.network_enabled || c.network.ip_address.empty() || !AdoptNetwork(c, report)) return;
+  Env release;
+  (void)release.SetBool("NamespaceExited", true);
+  (void)RunJob("release_interface", {c.id}, release, nullptr);
 }
 
 void ContainerRuntime::HoldNetwork(const ContainerRecord& c, RestoreReport& report) {
@@ -848,6 +999,11 @@ void ContainerRuntime::StopAll(absl::Duration timeout) {
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [id, live] : live_) running.emplace_back(id, live);
+  }
+  if (options_.live_restore) {
+    // The destructor detaches them; the next berthd adopts them.
+    spdlog::info("shutdown: live restore leaves the running containers to their shims");
+    return;
   }
   for (auto& [id, live] : running) {
     live->CancelRestart();

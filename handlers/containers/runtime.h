@@ -67,6 +67,9 @@ struct RuntimeOptions {
   // berthd --userns-remap: every container gets a user namespace with these
   // ranges (execdriver/userns.h); the driver's layers are shifted to match.
   execdriver::UsernsRemap userns;
+  // berthd --live-restore: StopAll and the destructor leave running
+  // containers to their shims, and Restore adopts them again.
+  bool live_restore = false;
 };
 
 struct CreateRequest {
@@ -78,6 +81,9 @@ struct CreateRequest {
 struct RestoreReport {
   int restored = 0;
   int marked_stopped = 0;  // were running when the previous berthd ended
+  int adopted = 0;         // still running under their shims (live restore)
+  int exited = 0;          // exited while berthd was away (live restore)
+  int lost = 0;            // their shims died while berthd was away
   int restarted = 0;       // started again by their restart policy
   std::vector<std::string> warnings;
 };
@@ -111,14 +117,24 @@ class ContainerRuntime {
   // The running process of `id`, for attach and top; NotFound when stopped.
   absl::StatusOr<std::shared_ptr<execdriver::Container>> Process(const std::string& id);
 
-  // Loads <containers_dir>/*: ids, names (graphdb), records. Containers that
-  // were running are marked stopped (exit code -127) and whatever their
-  // crashed berthd left (cgroups) is removed; their address and host ports
-  // are held (allocate_port Reserve=true: no rules, no proxy) until they start
-  // again, so that nobody else takes them meanwhile. Then the containers
-  // whose restart policy says so (RestartAtRestore) are started again.
+  // Loads <containers_dir>/*: ids, names (graphdb), records. For a container
+  // that was running:
+  //  - with live_restore, when its recorded shim still runs: adopted — its
+  //    address and ports registered again over the rules left in place
+  //    (allocate_port Adopt=true), watched again, running;
+  //  - with live_restore, when the shim ended: it exited while berthd was
+  //    away (the shim's exit file: its code, OOM flag and finish time) or,
+  //    without that file, it was lost (State.Lost, exit code -1); its rules
+  //    are removed, its cgroup too, and the restart policy applies to an exit
+  //    (RestartAfterExit), never to a loss;
+  //  - otherwise: its shim and init are killed, whatever is left in its cgroup
+  //    too, it is marked stopped (exit code -127), and its address and host
+  //    ports are held (allocate_port Reserve=true: no rules, no proxy) until
+  //    it starts again, so that nobody else takes them meanwhile.
+  // Then the containers whose restart policy says so are started again.
   RestoreReport Restore();
-  // Stops every running container within `timeout` (SIGTERM, then SIGKILL).
+  // Stops every running container within `timeout` (SIGTERM, then SIGKILL);
+  // with live_restore, leaves them running and stops watching them.
   void StopAll(absl::Duration timeout);
 
  private:
@@ -154,6 +170,16 @@ class ContainerRuntime {
   absl::StatusOr<std::vector<LinkTarget>> ResolveLinks(const ContainerRecord& c);
   void Undo(StartUndo& undo);
   void HoldNetwork(const ContainerRecord& c, RestoreReport& report);
+  // Registers the address and ports of a container that outlived the
+  // previous berthd, over its rules (live restore); false if the address
+  // could not be taken.
+  bool AdoptNetwork(const ContainerRecord& c, RestoreReport& report);
+  void ReleaseAdoptedNetwork(const ContainerRecord& c, RestoreReport& report);
+  // Live restore of `c`, which was running: its Live when its shim still
+  // runs; otherwise null, with `c` recorded as exited or lost (its network
+  // released) and `restart` set as its policy says.
+  std::shared_ptr<Live> Readopt(ContainerRecord& c, RestoreReport& report, bool* restart);
+  void StartSupervising(const std::string& id, std::shared_ptr<Live> live);
   // The waiter thread: waits for each exit, undoes, records, restarts.
   void Supervise(const std::string& id, std::shared_ptr<Live> live);
   // Waits out a restart's back-off and returns `id`'s operation lock, held;

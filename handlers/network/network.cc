@@ -86,6 +86,7 @@ absl::StatusOr<NetworkDriverConfig> ParseInitConfig(const Env& env) {
     config.firewall_backend = *b;
   }
   config.icc = BoolOr(env, "InterContainerCommunication", true);
+  config.live_restore = BoolOr(env, "LiveRestore", false);
   config.ip_forward = BoolOr(env, "EnableIpForward", true);
   // Masquerading is an iptables rule: without iptables there is none.
   config.ip_masq = config.enable_iptables && BoolOr(env, "EnableIpMasq", true);
@@ -281,10 +282,15 @@ absl::StatusOr<PortRequest> ParsePortRequest(const Env& env) {
   }
   request.container_port = static_cast<uint16_t>(*container_port);
   request.reserve_only = env.GetBool("Reserve");
+  request.adopt = env.GetBool("Adopt");
   if (request.reserve_only && request.host_port == 0) {
     return absl::InvalidArgumentError(
         "Reserve needs an explicit HostPort: a dynamic port cannot be "
         "reserved");
+  }
+  if (request.adopt && request.host_port == 0) {
+    return absl::InvalidArgumentError(
+        "Adopt needs an explicit HostPort: the port of the rules to adopt");
   }
   return request;
 }
@@ -294,7 +300,7 @@ int AllocatePort(Job& job, const Driver& driver) {
   absl::StatusOr<std::string> id = ContainerId(
       job,
       "allocate_port ID [HostIP=…] [HostPort=…] ContainerPort=… "
-      "[Proto=tcp|udp] [Reserve=true]");
+      "[Proto=tcp|udp] [Reserve=true] [Adopt=true]");
   if (!id.ok()) return Fail(job, id.status());
   absl::StatusOr<PortRequest> request = ParsePortRequest(job.env());
   if (!request.ok()) return Fail(job, request.status());

@@ -234,6 +234,7 @@ absl::StatusOr<std::unique_ptr<NetworkDriver::Running>> NetworkDriver::Start(
     firewall.network = status.address;
     firewall.icc = config.icc;
     firewall.ip_masq = config.ip_masq;
+    firewall.keep_port_rules = config.live_restore;
     net::FirewallBackend backend;
     if (config.firewall_backend.has_value()) {
       backend = *config.firewall_backend;
@@ -435,7 +436,7 @@ absl::StatusOr<net::PortMapping> NetworkDriver::AllocatePort(
   }
   net::Ipv4Address host_ip =
       request.host_ip.value_or(running_->config.default_binding_ip);
-  if (request.reserve_only) {
+  if (request.reserve_only || request.adopt) {
     net::PortMapping m;
     m.owner = std::string(id);
     m.proto = request.proto;
@@ -443,7 +444,10 @@ absl::StatusOr<net::PortMapping> NetworkDriver::AllocatePort(
     m.host_port = request.host_port;
     m.container_ip = it->second.ip;
     m.container_port = request.container_port;
-    if (absl::Status s = running_->mapper->Reserve(m); !s.ok()) return s;
+    absl::Status s = request.adopt ? running_->mapper->Adopt(m)
+                                   : running_->mapper->Reserve(m);
+    if (!s.ok()) return s;
+    m.active = request.adopt;
     return m;
   }
   net::PortMapper::MapRequest map;
@@ -488,6 +492,13 @@ absl::Status NetworkDriver::Shutdown() {
 absl::Status NetworkDriver::ShutdownLocked() {
   if (running_ == nullptr) return absl::OkStatus();
   std::unique_ptr<Running> run = std::move(running_);
+  if (run->config.live_restore) {
+    // The containers outlive berthd, and their rules with them.
+    run->mapper->ForgetAll();
+    run->mapper.reset();
+    if (run->proxy != nullptr) run->proxy->Stop();
+    return absl::OkStatus();
+  }
   absl::Status s = run->mapper->UnmapAll();
   if (!s.ok()) {
     s = absl::Status(s.code(),

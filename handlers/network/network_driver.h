@@ -81,6 +81,10 @@ struct NetworkDriverConfig {
   bool ip_forward = true;
   bool ip_masq = true;
   net::Ipv4Address default_binding_ip;  // --ip
+  // berthd --live-restore: per-container rules survive berthd's end (they
+  // are kept at Init and at Shutdown) and are adopted with
+  // PortRequest::adopt (iptables backend).
+  bool live_restore = false;
 
   friend bool operator==(const NetworkDriverConfig&,
                          const NetworkDriverConfig&) = default;
@@ -139,6 +143,9 @@ struct PortRequest {
   // Only hold the host port for the container (no rules, no proxy) until
   // it maps it again; for containers restored stopped.
   bool reserve_only = false;
+  // The mapping's rules are already there (live restore): take the port,
+  // start the proxy, write no rule (net::PortMapper::Adopt).
+  bool adopt = false;
 };
 
 // The error of every operation before Init has succeeded.

@@ -11,8 +11,11 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -69,6 +72,12 @@ class Host {
     int st = d_->Stop();
     d_.reset();
     return st;
+  }
+  // SIGKILL: a crash (shims go on).
+  void Kill() {
+    d_->proc->Signal(SIGKILL);
+    (void)d_->proc->Wait(absl::Seconds(10));
+    d_.reset();
   }
   RunResult Job(std::vector<std::string> args, std::string stdin_file = "") {
     return d_->Job(std::move(args), std::move(stdin_file), absl::Seconds(60));
@@ -571,6 +580,221 @@ TEST_CASE("seccomp: unshare in a container fails with EPERM; with SecurityOpt se
   CHECK(bad.err ==
         "SecurityOpt: unsupported option (berth knows seccomp=unconfined and no-new-privileges) "
         "'apparmor:unconfined'\n");
+}
+
+
+// ---- live restore (shims outlive berthd) ----
+
+// A process that exists and is not a zombie.
+bool Alive(int pid) {
+  std::string stat = ReadFileOrEmpty(absl::StrCat("/proc/", pid, "/stat"));
+  size_t paren = stat.rfind(')');
+  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z' && stat[paren + 2] != 'X';
+}
+
+// Whatever a failed test leaves running under its shims: each container's
+// cgroup is killed and removed, its shim then ends by itself.
+struct KillContainers {
+  const execdriver::CgroupOptions& cgroups;
+  std::vector<std::string> ids;
+  ~KillContainers() {
+    for (const std::string& id : ids) (void)execdriver::Container::RemoveStaleCgroup(cgroups, id);
+  }
+};
+
+TEST_CASE("live restore: 20 containers outlive berthd's SIGKILL, DNAT traffic goes on, all are adopted again") {
+  Host h("live", {"--live-restore"});
+  if (Skip(h.ns())) return;
+  REQUIRE(h.Ready() == "");
+  Client client(h.ns());
+  REQUIRE(client.ok());
+  KillContainers cleanup{h.cgroups(), {}};
+  std::vector<std::string> web;
+  for (int i = 0; i < 4; ++i) {
+    web.push_back(h.Start({"Image=bb", absl::StrCat("Name=web", i),
+                           absl::StrCat(R"(PortBindings={"80/tcp":[{"HostIp":"","HostPort":")", 8081 + i, R"("}]})"),
+                           Cmd(absl::StrCat("mkdir -p /www && echo web", i, " > /www/index.html && exec httpd -f -p 80 -h /www"))}));
+    cleanup.ids.push_back(web.back());
+  }
+  // Exits 7 on SIGTERM (a trap: PID 1 ignores signals without a handler).
+  std::string ender = h.Start({"Image=bb", "Name=ender", Cmd("trap 'exit 7' TERM; while true; do sleep 1; done")});
+  std::string victim = h.Start({"Image=bb", "Name=victim", Cmd("exec sleep 1000")});
+  // Attached to again after the restart, stdin included.
+  std::string cat = h.Start({"Image=bb", "Name=cat", "OpenStdin=true", R"(Cmd=["cat"])"});
+  // Exits 3 while berthd is away; its policy restarts it at restore.
+  std::string phoenix = h.Start({"Image=bb", "Name=phoenix", R"(RestartPolicy={"Name":"always"})",
+                                 Cmd("trap 'exit 3' TERM; while true; do sleep 1; done")});
+  cleanup.ids.insert(cleanup.ids.end(), {ender, victim, cat, phoenix});
+  for (int i = 0; i < 12; ++i) {
+    cleanup.ids.push_back(h.Start({"Image=bb", absl::StrCat("Name=sleeper", i), Cmd("exec sleep 1000")}));
+  }
+  REQUIRE(cleanup.ids.size() == 20);
+  for (int i = 0; i < 4; ++i) {
+    REQUIRE(WaitFor([&] { return client.Fetch(absl::StrCat("http://192.168.200.1:", 8081 + i, "/")).out ==
+                                 absl::StrCat("web", i, "\n"); },
+                    absl::Seconds(10)));
+  }
+  std::map<std::string, int> pids;
+  for (const std::string& id : cleanup.ids) pids[id] = h.Inspect(id)["State"]["Pid"];
+  int ender_shim = h.Inspect(ender)["State"]["ShimPid"];
+  int phoenix_shim = h.Inspect(phoenix)["State"]["ShimPid"];
+  std::string rules_before = h.ns().Save();
+
+  // A client keeps requesting through the published port during the outage.
+  std::atomic<bool> done{false};
+  std::atomic<int> requests{0}, failures{0};
+  std::thread traffic([&] {
+    while (!done) {
+      ++requests;
+      if (client.Fetch("http://192.168.200.1:8081/").out != "web0\n") ++failures;
+    }
+  });
+  h.Kill();
+  for (const auto& [id, pid] : pids) CHECK_MESSAGE(Alive(pid), id);
+  // One container exits while berthd is away; its shim records it and ends.
+  REQUIRE(::kill(pids[ender], SIGTERM) == 0);
+  REQUIRE(::kill(pids[phoenix], SIGTERM) == 0);
+  CHECK(WaitFor([&] { return !Alive(ender_shim) && !Alive(phoenix_shim); }, absl::Seconds(10)));
+  REQUIRE(h.Ready() == "");
+  int during = requests;
+  CHECK(WaitFor([&] { return requests >= during + 3; }, absl::Seconds(20)));
+  done = true;
+  traffic.join();
+  CHECK(failures == 0);
+  MESSAGE(requests.load() << " requests through the DNAT rule during the outage and re-adoption, " << failures.load()
+                          << " failed");
+
+  // All 18 still running are adopted, and the restarted one runs; the rules
+  // are exactly as they were.
+  json running = json::parse(h.Job({"containers"}).out);
+  CHECK(running.size() == 19);
+  json ph = h.Inspect(phoenix);
+  CHECK(ph["State"]["Running"] == true);
+  CHECK(ph["RestartCount"] == 1);
+  CHECK(ph["State"]["Pid"] != pids[phoenix]);
+  CHECK(h.ns().Save() == rules_before);
+  for (const std::string& id : web) {
+    std::string ip = h.Inspect(id)["NetworkSettings"]["IPAddress"];
+    CHECK(Count(h.ns().Save(), absl::StrCat("--to-destination ", ip, ":80")) == 1);
+  }
+  // The userland proxy is back for the host's own 127.0.0.1.
+  CHECK(WaitFor([&] { return FetchFromHost(h.ns(), "http://127.0.0.1:8082/").out == "web1\n"; }, absl::Seconds(10)));
+  // The one that exited meanwhile shows its real exit code.
+  json e = h.Inspect(ender);
+  CHECK(e["State"]["Running"] == false);
+  CHECK(e["State"]["ExitCode"] == 7);
+  CHECK(h.Job({"wait", "ender"}).out == "7\n");
+  CHECK_FALSE(CgroupExists(h.cgroups(), ender));
+  // The jobs work on adopted containers: attach (stdin and output) ...
+  std::string input = h.dir() / "input";
+  std::ofstream(input) << "through the shim\n";
+  RunResult attached = h.Job({"attach", "cat"}, input);
+  CHECK(attached.status == 0);
+  CHECK(attached.out == "through the shim\n");
+  CHECK(h.Job({"wait", "cat"}).out == "0\n");
+  CHECK(Count(h.Job({"logs", "cat"}).out, "through the shim") == 1);
+  // ... top, logs, stop, kill.
+  CHECK(h.Job({"top", "web0"}).out.find("httpd") != std::string::npos);
+  CHECK(h.Job({"logs", "web0"}).status == 0);
+  std::string ip0 = h.Inspect(web[0])["NetworkSettings"]["IPAddress"];
+  CHECK(h.Job({"-e", "t=1", "stop", "web0"}).status == 0);
+  CHECK(h.Inspect(web[0])["State"]["ExitCode"] != 0);
+  CHECK(Count(h.ns().Save(), ip0) == 0);
+  CHECK_FALSE(Alive(pids[web[0]]));
+  CHECK_FALSE(CgroupExists(h.cgroups(), web[0]));
+  CHECK(h.Job({"container_delete", "web0"}).status == 0);
+  CHECK(Count(ReadFileOrEmpty("/proc/self/mountinfo"), web[0]) == 0);
+  CHECK(h.Job({"-e", "signal=KILL", "kill", "web1"}).status == 0);
+  CHECK(h.Job({"wait", "web1"}).out == "137\n");
+
+  // A killed shim: its container dies with it and is reported lost.
+  int victim_shim = h.Inspect(victim)["State"]["ShimPid"];
+  REQUIRE(::kill(victim_shim, SIGKILL) == 0);
+  CHECK(WaitFor([&] { return h.Inspect(victim)["State"]["Lost"] == true; }, absl::Seconds(10)));
+  json v = h.Inspect(victim);
+  CHECK(v["State"]["Running"] == false);
+  CHECK(v["State"]["ExitCode"] == -1);
+  CHECK(WaitFor([&] { return !Alive(pids[victim]); }, absl::Seconds(10)));
+  CHECK_FALSE(CgroupExists(h.cgroups(), victim));
+  json all = json::parse(h.Job({"-e", "all=true", "containers"}).out);
+  bool lost_listed = false;
+  for (const json& c : all) lost_listed |= c["Names"][0] == "/victim" && c["Status"].get<std::string>().rfind("Lost ", 0) == 0;
+  CHECK(lost_listed);
+
+  for (const std::string& id : cleanup.ids) (void)h.Job({"-e", "t=0", "stop", id});
+}
+
+TEST_CASE("live restore: a shutdown leaves the containers and their rules, the next berthd adopts them") {
+  Host h("liveterm", {"--live-restore"});
+  if (Skip(h.ns())) return;
+  REQUIRE(h.Ready() == "");
+  Client client(h.ns());
+  REQUIRE(client.ok());
+  std::string id = h.Start({"Image=bb", "Name=web", R"(PortBindings={"80/tcp":[{"HostIp":"","HostPort":"8080"}]})",
+                            Cmd("mkdir -p /www && echo kept > /www/index.html && exec httpd -f -p 80 -h /www")});
+  KillContainers cleanup{h.cgroups(), {id}};
+  REQUIRE(WaitFor([&] { return client.Fetch("http://192.168.200.1:8080/").out == "kept\n"; }, absl::Seconds(10)));
+  std::string rules = h.ns().Save();
+  int pid = h.Inspect(id)["State"]["Pid"];
+  CHECK(h.Stop() == 0);
+  CHECK(Alive(pid));
+  CHECK(h.ns().Save() == rules);
+  CHECK(client.Fetch("http://192.168.200.1:8080/").out == "kept\n");
+  REQUIRE(h.Ready() == "");
+  CHECK(h.Inspect(id)["State"]["Running"] == true);
+  CHECK(h.Inspect(id)["State"]["Pid"] == pid);
+  CHECK(h.ns().Save() == rules);
+  CHECK(WaitFor([&] { return FetchFromHost(h.ns(), "http://127.0.0.1:8080/").out == "kept\n"; }, absl::Seconds(10)));
+  CHECK(h.Job({"-e", "t=0", "stop", "web"}).status == 0);
+  CHECK(Count(h.ns().Save(), "--dport 8080") == 0);
+}
+
+TEST_CASE("without --live-restore a crashed berthd leaves no orphan: shim and container are killed at restore") {
+  Host h("nolive");
+  if (Skip(h.ns())) return;
+  REQUIRE(h.Ready() == "");
+  std::string id = h.Start({"Image=bb", "Name=orphan", Cmd("exec sleep 1000")});
+  KillContainers cleanup{h.cgroups(), {id}};
+  json before = h.Inspect(id);
+  int pid = before["State"]["Pid"], shim = before["State"]["ShimPid"];
+  h.Kill();
+  CHECK(Alive(pid));
+  REQUIRE(h.Ready() == "");
+  CHECK(WaitFor([&] { return !Alive(pid) && !Alive(shim); }, absl::Seconds(10)));
+  json after = h.Inspect(id);
+  CHECK(after["State"]["Running"] == false);
+  CHECK(after["State"]["ExitCode"] == -127);
+  CHECK_FALSE(CgroupExists(h.cgroups(), id));
+}
+
+TEST_CASE("live restore: a record of a release without the shim (no ShimPid) loads, is marked stopped, keeps its name") {
+  Host h("upgrade", {"--live-restore"});
+  if (Skip(h.ns())) return;
+  REQUIRE(h.Ready() == "");
+  std::string id = h.Start({"Image=bb", "Name=old", R"(PortBindings={"80/tcp":[{"HostIp":"","HostPort":"8090"}]})",
+                            Cmd("exec httpd -f -p 80")});
+  KillContainers cleanup{h.cgroups(), {id}};
+  std::string ip = h.Inspect(id)["NetworkSettings"]["IPAddress"];
+  int pid = h.Inspect(id)["State"]["Pid"];
+  h.Kill();
+  // The record as the previous release wrote it: no shim fields.
+  std::string path = h.dir() / absl::StrCat("root/containers/", id, "/config.json");
+  json record = json::parse(ReadFileOrEmpty(path));
+  for (const char* key : {"PidStartTime", "ShimPid", "ShimStartTime", "Lost"}) record["State"].erase(key);
+  std::ofstream(path) << record.dump();
+  REQUIRE(h.Ready() == "");
+  json c = h.Inspect("old");
+  CHECK(c["Id"] == id);
+  CHECK(c["State"]["Running"] == false);
+  CHECK(c["State"]["ExitCode"] == -127);
+  CHECK(WaitFor([&] { return !Alive(pid); }, absl::Seconds(10)));
+  // Its rules went with it; the image and its tag are still there.
+  CHECK(Count(h.ns().Save(), ip) == 0);
+  CHECK(h.Job({"image_inspect", "bb"}).status == 0);
+  // It starts again on its held port.
+  CHECK(h.Job({"start", "old"}).status == 0);
+  CHECK(Count(h.ns().Save(), "--dport 8090") == 1);
+  CHECK(h.Job({"-e", "t=0", "stop", "old"}).status == 0);
 }
 
 }  // namespace

@@ -1,3 +1,5 @@
+#include <filesystem>
+
 #include "tests/execdriver/sandbox.h"
 
 #include <dirent.h>
@@ -47,6 +49,9 @@ execdriver::Spec Sandbox::MakeSpec(std::vector<std::string> argv) {
   spec.argv = std::move(argv);
   spec.hostname = "box";
   spec.log_path = dir_ / (spec.id + "-json.log");
+  // The shim's socket and exit file: one directory per container.
+  spec.state_dir = dir_ / spec.id;
+  std::filesystem::create_directories(spec.state_dir);
   spec.cgroups = cgroups_;
   return spec;
 }

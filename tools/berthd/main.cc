@@ -199,6 +199,8 @@ void AddFlags(CLI::App& app, Config& c) {
                  "map containers' root to a subordinate id range of /etc/subuid and /etc/subgid: default (user "
                  "berthremap), USER, USER:GROUP, UID or UID:GID")
       ->capture_default_str();
+  BoolFlag(app, "--live-restore", c.live_restore,
+           "keep containers running when berthd ends (crash, SIGKILL, shutdown) and adopt them at the next start");
   app.add_option("-H,--host", c.hosts, "endpoint to serve, ipc:///path or tcp://host:port (repeatable; default " +
                                            std::string(kDefaultEndpoint) + ")");
   app.add_option("-G,--group", c.socket_group, "group owning the ipc socket")->capture_default_str();

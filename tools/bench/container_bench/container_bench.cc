@@ -13,9 +13,15 @@
 //   runc run                          (create + start + wait + delete, one command)
 //   berth start + wait                (the container already created)
 //   berth create+start+wait+delete    (the whole cycle, like runc run)
-// and last the ratios, berth's time over runc's:
+//   berth-shim fork+execve+exit       (the part of a start the shim adds:
+//                                      its own process, measured directly)
+// then the resident memory of berthd per running container and of each
+// container's shim (VmRSS of /proc/<ShimPid>/status), and last the ratios,
+// berth's time over runc's, and the shim's part of berth's start + wait:
 //   container_bench start_wait_vs_runc=R cycle_vs_runc=R rss_per_container_kib=K
-// Targets: start_wait_vs_runc <= 0.5, cycle_vs_runc <= 1.0. Needs root.
+//                   shim_rss_kib=S shim_exec_of_start=F
+// Targets: start_wait_vs_runc <= 0.5, cycle_vs_runc <= 1.0, shim_rss_kib
+// <= 1024. Needs root.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -95,13 +101,32 @@ double RuncRun(const std::string& runc, const std::string& bundle, int n) {
   return ms;
 }
 
-long RssKib(pid_t pid) {
+// A "<key>: N kB" line of /proc/<pid>/status: VmRSS, RssAnon.
+long RssKib(pid_t pid, const std::string& key = "VmRSS") {
   std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    if (line.rfind(key + ":", 0) == 0) return std::stol(line.substr(key.size() + 1));
   }
   return 0;
+}
+
+// fork + execve + exit of the shim binary (it prints its usage and exits 2
+// without its descriptors): what starting one more process per container costs.
+double ShimExec(const std::string& shim) {
+  auto start = Clock::now();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 2);
+    ::execl(shim.c_str(), shim.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  double ms = Ms(start);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 2) Die("cannot run " + shim);
+  return ms;
 }
 
 struct Options {
@@ -183,9 +208,11 @@ int Main(int argc, char** argv) {
   Job(c, "import", {"-", "bb"}, {}, tar);
   ::close(tar);
 
-  std::vector<double> runc_ms, start_wait_ms, cycle_ms;
+  std::vector<double> runc_ms, start_wait_ms, cycle_ms, shim_ms;
+  std::string shim = (std::filesystem::path(o.berthd).parent_path() / "berth-shim").string();
   for (int i = 0; i < o.runs; ++i) {
     runc_ms.push_back(RuncRun(runc, base + "/bundle", i));
+    shim_ms.push_back(ShimExec(shim));
     auto cycle = Clock::now();
     std::string id = Create(c, "true");
     auto sw = Clock::now();
@@ -204,6 +231,13 @@ int Main(int argc, char** argv) {
     Job(c, "start", {sleepers.back()});
   }
   long after = RssKib(berthd.pid());
+  long shim_total = 0, shim_anon = 0;
+  for (const std::string& id : sleepers) {
+    json record = json::parse(Job(c, "container_inspect", {id}));
+    shim_total += RssKib(record["State"]["ShimPid"].get<int>());
+    shim_anon += RssKib(record["State"]["ShimPid"].get<int>(), "RssAnon");
+  }
+  double shim_rss = static_cast<double>(shim_total) / o.containers;
   for (const std::string& id : sleepers) {
     Env force;
     (void)force.SetBool("force", true);
@@ -225,11 +259,19 @@ int Main(int argc, char** argv) {
               Percentile(start_wait_ms, 0.99));
   std::printf("  %-34s p50 %7.2f  p99 %7.2f\n", "berth create+start+wait+delete", Percentile(cycle_ms, 0.5),
               Percentile(cycle_ms, 0.99));
+  std::printf("  %-34s p50 %7.2f  p99 %7.2f\n", "berth-shim fork+execve+exit", Percentile(shim_ms, 0.5),
+              Percentile(shim_ms, 0.99));
   std::printf("berthd RSS: %ld KiB idle, %ld KiB with %d sleep containers up (%.0f KiB each)\n", before, after,
               o.containers, rss_per);
-  std::printf("container_bench start_wait_vs_runc=%.2f cycle_vs_runc=%.2f rss_per_container_kib=%.0f\n",
-              Percentile(start_wait_ms, 0.5) / Percentile(runc_ms, 0.5),
-              Percentile(cycle_ms, 0.5) / Percentile(runc_ms, 0.5), rss_per);
+  std::printf(
+      "shim RSS: %.0f KiB per shim (VmRSS, mean of %d), %.0f KiB of it anonymous; the rest is the static binary's "
+      "file pages, shared by every shim\n",
+      shim_rss, o.containers, static_cast<double>(shim_anon) / o.containers);
+  std::printf(
+      "container_bench start_wait_vs_runc=%.2f cycle_vs_runc=%.2f rss_per_container_kib=%.0f shim_rss_kib=%.0f "
+      "shim_exec_of_start=%.2f\n",
+      Percentile(start_wait_ms, 0.5) / Percentile(runc_ms, 0.5), Percentile(cycle_ms, 0.5) / Percentile(runc_ms, 0.5),
+      rss_per, shim_rss, Percentile(shim_ms, 0.5) / Percentile(start_wait_ms, 0.5));
   return 0;
 }
 
