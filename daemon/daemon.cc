@@ -423,7 +423,10 @@ size_t Daemon::container_count() const { return runtime_ == nullptr ? 0 : runtim
 HandlerGroup Daemon::InfoGroup() {
   HandlerGroup g;
   g.name = "daemon";
-  g.jobs = {"info"};
+  g.help = {JobHelp("info", "",
+                    "the daemon as JSON: Containers, Images, Driver, DriverStatus, ExecutionDriver, MemoryLimit, "
+                    "SwapLimit, IPv4Forwarding, KernelVersion, Root")};
+  g.jobs = JobNames(g.help);
   g.install = [this](Engine& eng) {
     return eng.Register("info", [this](Job& job) {
       if (!job.args().empty()) return job.Errorf("info: takes no arguments, got '%s'", job.args()[0]);

@@ -12,6 +12,30 @@ namespace berth {
 
 namespace {
 
+// The `help` built-in (job_help.h).
+int HelpJob(Job& job) {
+  const Engine& eng = job.engine();
+  if (job.args().empty()) {
+    std::string out;
+    for (const std::string& name : eng.Commands()) {
+      std::optional<JobHelp> h = eng.Help(name);
+      const std::string summary = h ? h->summary : "";
+      const size_t pad = name.size() < 24 ? 24 - name.size() : 1;
+      absl::StrAppend(&out, name, summary.empty() ? "" : std::string(pad, ' '), summary, "\n");
+    }
+    return job.Error(job.Stdout().Write(std::move(out)));
+  }
+  if (job.args().size() > 1) return job.Errorf("help: want at most one NAME, got %d args", job.args().size());
+  const std::string& name = job.args()[0];
+  std::optional<JobHelp> h = eng.Help(name);
+  if (!h) {
+    if (!eng.HasHandler(name)) return job.Errorf("help: no job named '%s'", name);
+    h = JobHelp(name, "", "(no description)");
+  }
+  if (job.env().Get("format") == "json") return job.Error(job.Stdout().WriteEnv(HelpEnv(*h)));
+  return job.Error(job.Stdout().Write(HelpText(*h)));
+}
+
 // This thread's shard of the per-thread counters (running jobs, lookups).
 size_t ThreadShard(size_t shards) {
   static std::atomic<size_t> next{0};
@@ -29,6 +53,23 @@ Engine::Engine() : handlers_(new HandlerTable) {
     (void)job.Stdout().Write(std::move(out));
     return kStatusOk;
   }, HandlerOptions{.nonblocking = true});
+  (void)Register("help", HelpJob, HandlerOptions{.nonblocking = true});
+  Describe(JobHelp("commands", "", "lists the jobs this engine serves, one name a line"));
+  Describe(JobHelp("help", "[NAME]", "without NAME, every job and its summary; with NAME, its args, env and stdin",
+                   {{"format", "json: one JSON object instead of text"}}));
+}
+
+void Engine::Describe(JobHelp help) {
+  absl::MutexLock lock(&help_mu_);
+  std::string name = help.name;
+  help_.insert_or_assign(std::move(name), std::move(help));
+}
+
+std::optional<JobHelp> Engine::Help(absl::string_view name) const {
+  absl::MutexLock lock(&help_mu_);
+  auto it = help_.find(name);
+  if (it == help_.end()) return std::nullopt;
+  return it->second;
 }
 
 Engine::~Engine() { delete handlers_.load(); }
@@ -157,17 +198,18 @@ void Engine::OnShutdown(std::function<void()> hook, std::string name) {
   hooks_.push_back(Hook{std::move(hook), std::move(name)});
 }
 
-void Engine::Shutdown() {
+bool Engine::Shutdown() {
   {
     absl::MutexLock lock(&shutdown_mu_);
     if (shutdown_started_) {
       while (!shutdown_done_) shutdown_cv_.Wait(&shutdown_mu_);
-      return;
+      return shutdown_clean_;
     }
     shutdown_started_ = true;
   }
   shutdown_.store(true);
 
+  bool clean = true;
   {
     absl::Time until = absl::Now() + shutdown_options_.job_grace;
     absl::MutexLock lock(&running_mu_);
@@ -177,17 +219,20 @@ void Engine::Shutdown() {
     if (int64_t left = running_jobs(); left > 0) {
       spdlog::warn("shutdown: {} job(s) still running after {}; running shutdown hooks anyway", left,
                    absl::FormatDuration(shutdown_options_.job_grace));
+      clean = false;
     }
   }
 
-  RunHooks();
+  clean &= RunHooks();
 
   absl::MutexLock lock(&shutdown_mu_);
   shutdown_done_ = true;
+  shutdown_clean_ = clean;
   shutdown_cv_.SignalAll();
+  return clean;
 }
 
-void Engine::RunHooks() {
+bool Engine::RunHooks() {
   std::vector<Hook> hooks;
   {
     absl::MutexLock lock(&hooks_mu_);
@@ -201,6 +246,7 @@ void Engine::RunHooks() {
     bool done ABSL_GUARDED_BY(mu) = false;
   };
   const absl::Time until = absl::Now() + shutdown_options_.hook_budget;
+  bool all_done = true;
   for (auto it = hooks.rbegin(); it != hooks.rend(); ++it) {
     if (absl::Now() >= until) {
       spdlog::error("shutdown: hook '{}' skipped: the {} budget is spent", it->name,
@@ -234,8 +280,10 @@ void Engine::RunHooks() {
       spdlog::error("shutdown: hook '{}' did not finish within the {} budget; skipped", it->name,
                     absl::FormatDuration(shutdown_options_.hook_budget));
       worker.detach();
+      all_done = false;
     }
   }
+  return all_done;
 }
 
 }  // namespace berth

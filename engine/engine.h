@@ -11,6 +11,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "engine/job.h"
+#include "engine/job_help.h"
 
 namespace berth {
 
@@ -51,14 +53,25 @@ class Engine {
   // Registered names, sorted (the `commands` built-in prints these).
   std::vector<std::string> Commands() const;
 
+  // Describes a job for the `help` built-in (job_help.h), whether or not this
+  // engine has its handler; a second description of a name replaces the first.
+  void Describe(JobHelp help);
+  // The description of `name`, if any.
+  std::optional<JobHelp> Help(absl::string_view name) const;
+
   std::unique_ptr<Job> NewJob(absl::string_view name, std::vector<std::string> args = {});
   // Builds a job from a job line (see job_line.h): `name arg… KEY=VALUE…`.
   absl::StatusOr<std::unique_ptr<Job>> ParseJob(absl::string_view line);
 
   // Registers a hook for Shutdown; `name` identifies it in reports.
   void OnShutdown(std::function<void()> hook, std::string name = "");
-  // See the file comment. A second call waits for the first to finish.
-  void Shutdown();
+  // See the file comment. A second call waits for the first to finish and
+  // returns the same. True when nothing is left running: every job ended
+  // within the grace period and no hook was abandoned while it ran (one
+  // skipped before it started does not count). False means a job or a hook
+  // may still be running on another thread and using what it was given: the
+  // caller must not destroy that (berthd exits at once instead of unwinding).
+  bool Shutdown();
   bool IsShutdown() const { return shutdown_.load(); }
   void set_shutdown_options(ShutdownOptions options) { shutdown_options_ = options; }
 
@@ -83,7 +96,8 @@ class Engine {
   size_t BeginJob(bool* accepted);
   void EndJob(size_t shard);
   std::shared_ptr<const RegisteredHandler> FindHandler(absl::string_view name) const;
-  void RunHooks();
+  // Runs the hooks (see Shutdown); false if one was abandoned.
+  bool RunHooks();
 
   // Read on every job: kept on a cache line of their own, apart from the
   // lock word every lookup writes.
@@ -129,6 +143,9 @@ class Engine {
   absl::Mutex running_mu_;
   absl::CondVar running_cv_;
 
+  mutable absl::Mutex help_mu_;
+  absl::flat_hash_map<std::string, JobHelp> help_ ABSL_GUARDED_BY(help_mu_);
+
   ShutdownOptions shutdown_options_;
   absl::Mutex hooks_mu_;
   std::vector<Hook> hooks_ ABSL_GUARDED_BY(hooks_mu_);
@@ -136,6 +153,7 @@ class Engine {
   absl::CondVar shutdown_cv_;
   bool shutdown_started_ ABSL_GUARDED_BY(shutdown_mu_) = false;
   bool shutdown_done_ ABSL_GUARDED_BY(shutdown_mu_) = false;
+  bool shutdown_clean_ ABSL_GUARDED_BY(shutdown_mu_) = false;
 };
 
 }  // namespace berth

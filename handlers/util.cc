@@ -76,7 +76,14 @@ int Fail(Job& job) {
 HandlerGroup UtilGroup() {
   HandlerGroup g;
   g.name = "util";
-  g.jobs = {"cat", "echo", "env", "fail", "sleep"};
+  g.help = {
+      JobHelp("cat", "", "copies its stdin to its stdout", {}, StdinUse::kRequired),
+      JobHelp("echo", "[ARG]...", "prints its args joined by one space, and a newline"),
+      JobHelp("env", "", "writes its own env as one JSON object"),
+      JobHelp("fail", "[STATUS] [MESSAGE]...", "writes MESSAGE to stderr and ends with STATUS (0-255, default 1)"),
+      JobHelp("sleep", "DURATION", "waits DURATION (10 is seconds, 1.5s, 200ms); 130 if cancelled first"),
+  };
+  g.jobs = JobNames(g.help);
   g.install = [](Engine& eng) -> absl::Status {
     struct Entry {
       const char* name;

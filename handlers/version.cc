@@ -29,7 +29,9 @@ int Version(Job& job) {
 HandlerGroup VersionGroup() {
   HandlerGroup g;
   g.name = "version";
-  g.jobs = {"version"};
+  g.help = {JobHelp("version", "",
+                    "berthd's version as JSON: Version, ApiVersion, Compiler, Os, Arch, KernelVersion")};
+  g.jobs = JobNames(g.help);
   g.install = [](Engine& eng) { return eng.Register("version", Version, HandlerOptions{.nonblocking = true}); };
   return g;
 }

@@ -25,19 +25,21 @@ void Executor::Start(Frame request) {
     // Runs here and now; only output beyond the requester's credit waits.
     auto inlined = std::make_shared<InlineJob>(std::move(job), id, end_tail);
     for (const std::string& frame : inlined->TakeSendable()) ctx_.send(frame);
-    if (!inlined->finished()) jobs_[id] = Entry{nullptr, std::move(inlined)};
+    if (!inlined->finished()) jobs_[id] = Entry{nullptr, std::move(inlined), 0};
     return;
   }
   auto bridge = std::make_shared<JobBridge>(std::move(job), id, has_stdin, ctx_.peer, *ctx_.outbox);
-  const JobBridge* raw = bridge.get();
+  // The finished job is told apart from a later one with the same id by a
+  // serial, not by its address: a new bridge may well reuse a freed one's.
+  const uint64_t serial = next_serial_++;
   std::weak_ptr<Executor> self = weak_from_this();
   Outbox* outbox = ctx_.outbox;
-  bridge->set_on_done([outbox, self, id, raw] {
-    outbox->Post([self, id, raw] {
-      if (std::shared_ptr<Executor> e = self.lock()) e->Finished(id, raw);
+  bridge->set_on_done([outbox, self, id, serial] {
+    outbox->Post([self, id, serial] {
+      if (std::shared_ptr<Executor> e = self.lock()) e->Finished(id, serial);
     });
   });
-  jobs_[id] = Entry{bridge, nullptr};
+  jobs_[id] = Entry{bridge, nullptr, serial};
   ctx_.pool->Submit([bridge] { bridge->Run(); });
 }
 
@@ -116,9 +118,9 @@ void Executor::Remove(absl::flat_hash_map<uint64_t, Entry>::iterator it) {
   if (ctx_.on_removed) ctx_.on_removed(id);
 }
 
-void Executor::Finished(uint64_t id, const JobBridge* bridge) {
+void Executor::Finished(uint64_t id, uint64_t serial) {
   auto it = jobs_.find(id);
-  if (it != jobs_.end() && it->second.bridge.get() == bridge) Remove(it);
+  if (it != jobs_.end() && it->second.bridge != nullptr && it->second.serial == serial) Remove(it);
 }
 
 }  // namespace berth::remote

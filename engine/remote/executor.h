@@ -91,12 +91,15 @@ class Executor : public std::enable_shared_from_this<Executor> {
   struct Entry {
     std::shared_ptr<JobBridge> bridge;   // a job on a pool thread, or
     std::shared_ptr<InlineJob> inlined;  // an inline job's frames waiting for credit
+    uint64_t serial = 0;                 // which job of this id (bridges only)
   };
   void Remove(absl::flat_hash_map<uint64_t, Entry>::iterator it);
-  void Finished(uint64_t id, const JobBridge* bridge);
+  // Job `serial` with id `id` returned from its pool thread.
+  void Finished(uint64_t id, uint64_t serial);
 
   Context ctx_;
   absl::flat_hash_map<uint64_t, Entry> jobs_;
+  uint64_t next_serial_ = 1;
 };
 
 }  // namespace berth::remote

@@ -233,6 +233,50 @@ int Attach(ContainerRuntime* rt, Job& job) {
 
 }  // namespace
 
+std::vector<JobHelp> ContainersHelp() {
+  const std::string id = "ID (a full id, a unique id prefix, or a name)";
+  return {
+      JobHelp("create", "", "makes a container from an image; prints its 64-hex id",
+              {{"Image", "image name (repo[:tag]), id or id prefix; required"},
+               {"Cmd", "JSON array: the program and its arguments; required"},
+               {"Env", "JSON array of KEY=VALUE"},
+               {"Name", "[a-zA-Z0-9][a-zA-Z0-9_.-]+; default a generated adjective_name"},
+               {"Hostname", "default: the id's first 12 characters"},
+               {"WorkingDir", "absolute; created at start if missing"},
+               {"User", "uid, uid:gid, name or name:group from the image's /etc/passwd"},
+               {"Memory", "bytes, or with a k/m/g suffix; at least 4m"},
+               {"CpuShares", "relative CPU weight"},
+               {"PidsLimit", "most processes in the container; 0 = none"},
+               {"ExposedPorts", "[\"80/tcp\"]"},
+               {"PortBindings", "{\"80/tcp\":[{\"HostIp\":\"\",\"HostPort\":\"8080\"}]}"},
+               {"Links", "[\"/web:db\"]: container web as db"},
+               {"RestartPolicy", "no, always, on-failure[:max]"},
+               {"SecurityOpt", "JSON array; seccomp=unconfined turns the seccomp filter off"},
+               {"NetworkDisabled", "true: no eth0, only lo"},
+               {"OpenStdin", "true: attach writes the container's stdin"}}),
+      JobHelp("start", id, "sets up the network and /etc files, then runs the container's process"),
+      JobHelp("wait", id, "waits until the container stops; prints its exit code"),
+      JobHelp("stop", id, "SIGTERM, then SIGKILL after t seconds; returns once it is stopped",
+              {{"t", "seconds before SIGKILL (default 10)"}}),
+      JobHelp("kill", id, "sends a signal to the container's process",
+              {{"signal", "KILL, SIGTERM, 15, ... (default KILL)"}}),
+      JobHelp("restart", id, "stop, then start", {{"t", "seconds before SIGKILL (default 10)"}}),
+      JobHelp("container_delete", id, "removes the container's record, layers, name and links",
+              {{"force", "true: kill a running container first"}, {"v", "accepted; containers have no volumes"}}),
+      JobHelp("containers", "", "JSON array of containers (Id, Names, Image, Command, Created, Status, Ports), "
+                                "newest first",
+              {{"all", "true: stopped containers too"}}),
+      JobHelp("container_inspect", id, "the container's record as JSON"),
+      JobHelp("logs", id, "the container's output, each line on the stream it was written to",
+              {{"follow", "true: keep going until the container stops"},
+               {"tail", "N or all"},
+               {"timestamps", "true: prefix each line with its RFC 3339 time"}}),
+      JobHelp("attach", id, "the container's output as it comes, until it stops; with OpenStdin, stdin goes to it",
+              {}, StdinUse::kOptional),
+      JobHelp("top", id, "the processes in the container as JSON {Titles, Processes}"),
+  };
+}
+
 HandlerGroup ContainersGroup(ContainerRuntime* rt) {
   HandlerGroup g;
   g.name = "containers";
@@ -246,7 +290,8 @@ HandlerGroup ContainersGroup(ContainerRuntime* rt) {
       {"container_delete", Delete}, {"containers", List}, {"container_inspect", Inspect},
       {"logs", Logs},       {"attach", Attach}, {"top", Top},
   };
-  for (const Entry& e : kJobs) g.jobs.push_back(e.name);
+  g.help = ContainersHelp();
+  g.jobs = JobNames(g.help);
   g.install = [rt](Engine& eng) -> absl::Status {
     for (const Entry& e : kJobs) {
       auto fn = e.fn;

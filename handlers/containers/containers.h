@@ -34,6 +34,8 @@
 
 namespace berth {
 
+// Each job's help (job_help.h), in the group's order.
+std::vector<JobHelp> ContainersHelp();
 // `runtime` is not owned and must outlive the engine's use of the jobs.
 HandlerGroup ContainersGroup(ContainerRuntime* runtime);
 

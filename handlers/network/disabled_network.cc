@@ -15,6 +15,7 @@ HandlerGroup DisabledNetworkGroup() {
   HandlerGroup g;
   g.name = "network";
   g.jobs = NetworkJobNames();
+  g.help = NetworkJobHelp();
   g.install = [jobs = g.jobs](Engine& eng) -> absl::Status {
     for (const std::string& name : jobs) {
       std::string error =

@@ -329,12 +329,43 @@ int ShutdownNetworkDriver(Job& job, const Driver& driver) {
 
 }  // namespace
 
+const std::vector<JobHelp>& NetworkJobHelp() {
+  static const std::vector<JobHelp>* const kHelp = new std::vector<JobHelp>{
+      JobHelp("allocate_interface", "ID",
+              "an address on the bridge for container ID; with NetNs, eth0 in that namespace on a veth pair",
+              {{"NetNs", "the container's network namespace file (/proc/PID/ns/net)"},
+               {"RequestedIP", "this address instead of the next free one"},
+               {"RequestedMac", "this MAC instead of 02:42:<the address>"}}),
+      JobHelp("allocate_port", "ID", "publishes a port of container ID on the host (DNAT and proxy)",
+              {{"ContainerPort", "the container's port; required"},
+               {"Proto", "tcp (default) or udp"},
+               {"HostIP", "host address (default berthd --ip)"},
+               {"HostPort", "host port; empty = a free one"},
+               {"Reserve", "true: hold the port without rules or proxy (restore)"}}),
+      JobHelp("init_networkdriver", "", "sets up the bridge, its firewall rules and the allocators",
+              {{"BridgeIface", "bridge name (default berth0)"},
+               {"BridgeIP", "the bridge's address, ADDRESS/PREFIX"},
+               {"FixedCIDR", "containers' range inside the bridge network"},
+               {"Mtu", "0 (the default route's) or 68-65535"},
+               {"EnableIptables", "write firewall rules (default true)"},
+               {"InterContainerCommunication", "let containers talk to each other (default true)"},
+               {"EnableIpForward", "set net.ipv4.ip_forward (default true)"},
+               {"EnableIpMasq", "masquerade traffic leaving the bridge (default true)"},
+               {"DefaultBindingIP", "host address of ports published without HostIP (default 0.0.0.0)"},
+               {"Firewall", "iptables or nftables (default: detected)"}}),
+      JobHelp("link", "-A|-I|-D", "adds (-A, -I) or deletes (-D) the rules that let a child reach a parent's ports",
+              {{"ParentIP", "the linked-to container's address"},
+               {"ChildIP", "the linking container's address"},
+               {"Ports", "JSON array, [\"80/tcp\"]"},
+               {"IgnoreErrors", "true: go on past a rule that fails"}}),
+      JobHelp("release_interface", "ID", "removes container ID's ports, veth and address"),
+      JobHelp("shutdown_networkdriver", "", "removes every port mapping, link rule and veth; stops the proxy"),
+  };
+  return *kHelp;
+}
+
 const std::vector<std::string>& NetworkJobNames() {
-  static const std::vector<std::string>* const kNames =
-      new std::vector<std::string>{"allocate_interface", "allocate_port",
-                                   "init_networkdriver", "link",
-                                   "release_interface",
-                                   "shutdown_networkdriver"};
+  static const std::vector<std::string>* const kNames = new std::vector<std::string>(JobNames(NetworkJobHelp()));
   return *kNames;
 }
 
@@ -342,6 +373,7 @@ HandlerGroup NetworkGroup(NetworkGroupOptions options) {
   HandlerGroup g;
   g.name = "network";
   g.jobs = NetworkJobNames();
+  g.help = NetworkJobHelp();
   g.install = [options = std::move(options)](Engine& eng) -> absl::Status {
     Driver driver = std::make_shared<NetworkDriver>(options);
     auto hook_registered = std::make_shared<std::atomic<bool>>(false);

@@ -42,6 +42,8 @@ HandlerGroup NetworkGroup(NetworkGroupOptions options = {});
 
 // The six job names above, sorted; both groups register exactly these.
 const std::vector<std::string>& NetworkJobNames();
+// Their help (job_help.h), in the same order.
+const std::vector<JobHelp>& NetworkJobHelp();
 
 // What a daemon with networking disabled (berthd -b none) installs instead
 // of NetworkGroup: the same job names, each refusing whatever its arguments

@@ -176,7 +176,20 @@ absl::StatusOr<std::string> ResolveImage(storage::Graph* graph, storage::TagStor
 HandlerGroup StorageGroup(storage::Graph* graph, storage::TagStore* tags) {
   HandlerGroup g;
   g.name = "storage";
-  g.jobs = {"image_delete", "image_inspect", "images", "import", "tag"};
+  g.help = {
+      JobHelp("image_delete", "NAME", "removes a tag (Untagged: repo:tag), and the image once no tag names it "
+                                      "(Deleted: ID)"),
+      JobHelp("image_inspect", "NAME", "the image's metadata as JSON"),
+      JobHelp("images", "", "JSON array of {Id, RepoTags, Created, Size}, newest first"),
+      JobHelp("import", "SRC REPO[:TAG] | SRC REPO TAG",
+              "makes an image from a tar stream (SRC -, stdin) or file (the client reads SRC and streams it); "
+              "prints the image id",
+              {}, StdinUse::kOptional),
+      JobHelp("tag", "[-f] IMAGE REPO[:TAG] | [-f] IMAGE REPO TAG",
+              "names an image REPO:TAG (Docker's name rules); -f replaces a tag in use",
+              {{"force", "true: as -f"}}),
+  };
+  g.jobs = JobNames(g.help);
   Stores s{graph, tags};
   g.install = [s](Engine& eng) -> absl::Status {
     struct Entry {

@@ -55,7 +55,52 @@ TEST_CASE("the commands built-in prints registered names, sorted, one per line")
   auto job = eng.NewJob("commands");
   auto out = job->Stdout().AddBuffer();
   REQUIRE(job->Run().ok());
-  CHECK(*out == "alpha\ncommands\nzeta\n");
+  CHECK(*out == "alpha\ncommands\nhelp\nzeta\n");
+}
+
+// Runs `help ARGS` (with `env`) on `eng`: status, stdout, stderr.
+struct HelpResult {
+  int status;
+  std::string out, err;
+};
+HelpResult Help(Engine& eng, std::vector<std::string> args, Env env = {}) {
+  auto job = eng.NewJob("help", std::move(args));
+  job->env() = std::move(env);
+  auto out = job->Stdout().AddBuffer();
+  auto err = job->Stderr().AddBuffer();
+  (void)job->Run();
+  return {job->status(), *out, *err};
+}
+
+TEST_CASE("the help built-in: described jobs, registered or not; text and JSON; unknown names") {
+  Engine eng;
+  REQUIRE(eng.Register("alpha", Ok).ok());
+  REQUIRE(eng.Register("zeta", Ok).ok());
+  eng.Describe(JobHelp("zeta", "ID [N]", "does zeta things", {{"force", "true: do it anyway"}, {"t", "seconds"}},
+                       StdinUse::kRequired));
+  eng.Describe(JobHelp("remote_only", "", "served by a worker"));  // described, no handler here
+  HelpResult all = Help(eng, {});
+  CHECK(all.status == 0);
+  CHECK(all.out == "alpha\n"
+                   "commands                lists the jobs this engine serves, one name a line\n"
+                   "help                    without NAME, every job and its summary; with NAME, its args, env and stdin\n"
+                   "zeta                    does zeta things\n");
+  CHECK(Help(eng, {"zeta"}).out ==
+        "Usage: zeta ID [N]\n\ndoes zeta things\n\nEnv (berth job -e KEY=VALUE):\n  force  true: do it anyway\n"
+        "  t      seconds\n\nStdin: read to its end; redirect a file or a pipe into it\n");
+  Env json;
+  REQUIRE(json.Set("format", "json").ok());
+  CHECK(Help(eng, {"zeta"}, json).out ==
+        "{\"Name\":\"zeta\",\"Usage\":\"ID [N]\",\"Summary\":\"does zeta things\",\"Env\":{\"force\":\"true: do "
+        "it anyway\",\"t\":\"seconds\"},\"Stdin\":\"required\"}\n");
+  CHECK(Help(eng, {"remote_only"}).out == "Usage: remote_only\n\nserved by a worker\n");
+  CHECK(Help(eng, {"alpha"}).out == "Usage: alpha\n\n(no description)\n");
+  HelpResult missing = Help(eng, {"nosuch"});
+  CHECK(missing.status == 1);
+  CHECK(missing.err == "help: no job named 'nosuch'\n");
+  HelpResult two = Help(eng, {"a", "b"});
+  CHECK(two.status == 1);
+  CHECK(two.err == "help: want at most one NAME, got 2 args\n");
 }
 
 TEST_CASE("after Shutdown new jobs are refused unless overrideShutdown is set") {
@@ -82,7 +127,7 @@ TEST_CASE("shutdown hooks run last-registered first") {
       order.push_back(i);
     });
   }
-  eng.Shutdown();
+  CHECK(eng.Shutdown());  // clean: every hook finished
   CHECK(order == std::vector<int>{3, 2, 1});
 }
 
@@ -126,7 +171,9 @@ TEST_CASE("a hook that overruns the budget is reported and skipped; the rest sti
   eng.OnShutdown([&] { first_ran = true; }, "first");
   eng.OnShutdown([stuck] { stuck->WaitForNotification(); }, "stuck");
   absl::Time start = absl::Now();
-  eng.Shutdown();
+  // Not clean: 'stuck' still runs on its thread, so the caller must not unwind.
+  CHECK_FALSE(eng.Shutdown());
+  CHECK_FALSE(eng.Shutdown());  // a second call says the same
   absl::Duration took = absl::Now() - start;
   stuck->Notify();
   spdlog::set_default_logger(previous);
@@ -135,6 +182,22 @@ TEST_CASE("a hook that overruns the budget is reported and skipped; the rest sti
   CHECK(log.str().find("shutdown: hook 'stuck' did not finish within the 300ms budget; skipped") != std::string::npos);
   CHECK(log.str().find("shutdown: hook 'first' skipped: the 300ms budget is spent") != std::string::npos);
   CHECK_FALSE(first_ran);
+}
+
+TEST_CASE("Shutdown is not clean while a job outlives the grace period") {
+  Engine eng;
+  eng.set_shutdown_options({absl::Milliseconds(100), absl::Seconds(1)});
+  absl::Notification started, release;
+  REQUIRE(eng.Register("stuck", [&](Job&) {
+    started.Notify();
+    release.WaitForNotification();
+    return kStatusOk;
+  }).ok());
+  std::thread runner([&] { (void)eng.NewJob("stuck")->Run(); });
+  started.WaitForNotification();
+  CHECK_FALSE(eng.Shutdown());
+  release.Notify();
+  runner.join();
 }
 
 TEST_CASE("a second Shutdown call waits until the first has finished") {

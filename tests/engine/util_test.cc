@@ -29,7 +29,8 @@ TEST_CASE("util jobs") {
   HandlerGroup g = UtilGroup();
   REQUIRE(g.install(eng).ok());
   CHECK(g.name == "util");
-  CHECK(eng.Commands() == std::vector<std::string>{"cat", "commands", "echo", "env", "fail", "sleep"});
+  CHECK(eng.Commands() == std::vector<std::string>{"cat", "commands", "echo", "env", "fail", "help", "sleep"});
+  CHECK(JobNames(g.help) == g.jobs);
 
   CHECK(RunJob(eng, "echo hello   'big world'").out == "hello big world\n");
   CHECK(RunJob(eng, "echo").out == "\n");

@@ -66,6 +66,14 @@ class Daemon {
   Process proc_;
 };
 
+// `berth job WORDS` with a terminal on stdin (script(1) gives berth one); the
+// output ends with `status=N`, berth's exit status.
+RunResult JobOnTerminal(const Daemon& d, const std::string& words) {
+  return RunCommand({"/usr/bin/script", "-qec",
+                     absl::StrCat(ToolPath("BERTH"), " -H ", d.sock(), " job ", words, "; echo status=$?"),
+                     "/dev/null"});
+}
+
 TEST_CASE("berth job: every word after NAME reaches the job exactly as typed") {
   Daemon d;
   CHECK(d.Berth({"job", "echo", "a", "--bar", "b"}).out == "a --bar b\n");
@@ -151,11 +159,48 @@ TEST_CASE("berth job import FILE: the client reads its own path and streams it")
   CHECK(imported.out.size() == 65);
   CHECK(absl::StrContains(d.Berth({"job", "images"}).out, "demo"));
   // import - reads stdin, which must not be a terminal: script(1) gives berth one.
-  RunResult tty =
-      RunCommand({"/usr/bin/script", "-qec",
-                  absl::StrCat(ToolPath("BERTH"), " -H ", d.sock(), " job import - x; echo status=$?"), "/dev/null"});
+  RunResult tty = JobOnTerminal(d, "import - x");
   CHECK(absl::StrContains(tty.out, "import: stdin is a terminal"));
   CHECK(absl::StrContains(tty.out, "status=2"));
+}
+
+TEST_CASE("berth help: every job with its summary; one job's args, env and stdin from the server") {
+  Daemon d;
+  RunResult all = d.Berth({"help"});
+  CHECK(all.status == 0);
+  CHECK(absl::StrContains(all.out, "echo                    prints its args joined by one space, and a newline\n"));
+  CHECK(absl::StrContains(all.out, "\ncreate "));
+  CHECK(absl::StrContains(all.out, "\nallocate_port "));  // -b none: the jobs exist and are described
+  RunResult stop = d.Berth({"help", "stop"});
+  CHECK(stop.status == 0);
+  CHECK(absl::StartsWith(stop.out, "Usage: stop ID (a full id, a unique id prefix, or a name)\n"));
+  CHECK(absl::StrContains(stop.out, "\nEnv (berth job -e KEY=VALUE):\n  t  seconds before SIGKILL (default 10)\n"));
+  CHECK(absl::StrContains(d.Berth({"help", "cat"}).out, "\nStdin: read to its end; redirect a file or a pipe into it\n"));
+  // The same as a job, and as JSON for programs.
+  CHECK(d.Berth({"job", "help", "stop"}).out == stop.out);
+  RunResult json = d.Berth({"job", "-e", "format=json", "help", "cat"});
+  CHECK(json.out == "{\"Name\":\"cat\",\"Usage\":\"\",\"Summary\":\"copies its stdin to its stdout\",\"Env\":{},"
+                    "\"Stdin\":\"required\"}\n");
+  RunResult missing = d.Berth({"help", "ehco"});
+  CHECK(missing.status == 1);
+  CHECK(missing.err == "help: no job named 'ehco'\n");
+}
+
+TEST_CASE("berth job: a job that requires stdin refuses a terminal; others run without one") {
+  Daemon d;
+  RunResult cat = JobOnTerminal(d, "cat");
+  CHECK_MESSAGE(absl::StrContains(cat.out, "berth: cat reads its stdin, which is a terminal here: redirect a file "
+                                           "(< FILE) or pipe into berth"),
+                cat.out);
+  CHECK(absl::StrContains(cat.out, "status=2"));
+  RunResult echo = JobOnTerminal(d, "echo hi");
+  CHECK(absl::StrContains(echo.out, "hi"));
+  CHECK(absl::StrContains(echo.out, "status=0"));
+  // Redirected, cat runs.
+  TempDir work;
+  const std::string file = work / "in.txt";
+  REQUIRE(RunCommand({"/bin/sh", "-c", absl::StrCat("echo redirected >", file)}).status == 0);
+  CHECK(d.Berth({"job", "cat"}, file).out == "redirected\n");
 }
 
 TEST_CASE("berth: sleep takes seconds; --timeout bounds jobs and scripts") {
@@ -284,6 +329,14 @@ TEST_CASE("berthd --dry-run runs the start's checks; errors name the flag") {
     CHECK(r.status == 1);
     CHECK(r.err == err);
   }
+  RunResult unknown_group = DryRun(dir, {"--remote-handlers", "nosuch"});
+  CHECK(unknown_group.status == 2);
+  CHECK(unknown_group.err ==
+        "berthd: --remote-handlers: unknown handler group 'nosuch' (known: network, util, version)\n");
+  RunResult no_net = DryRun(dir, {"-b", "none", "--remote-handlers", "network"});
+  CHECK(no_net.status == 2);
+  CHECK(no_net.err ==
+        "berthd: --remote-handlers: 'network' cannot be left to workers with -b none (networking is disabled)\n");
   RunResult tcp = DryRun(dir, {"-H", "tcp://0.0.0.0:23750"});
   CHECK(tcp.status == 1);
   CHECK(absl::StartsWith(tcp.err, "berthd: -H: refusing to serve tcp://0.0.0.0:23750 without CURVE keys"));

@@ -125,6 +125,7 @@ int Main(int argc, char** argv) {
     return 2;
   }
   Engine engine;
+  DescribeGroups(engine, *found);
   for (const HandlerGroup& g : *found) {
     if (absl::Status s = g.install(engine); !s.ok()) {
       std::fprintf(stderr, "berth-worker: cannot install %s: %s\n", g.name.c_str(), std::string(s.message()).c_str());

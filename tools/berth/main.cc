@@ -1,7 +1,7 @@
 // berth: the command-line client.
 //
 //   berth [GLOBAL…] job [-e KEY=VALUE…] NAME [ARG…]
-//   berth [GLOBAL…] commands | workers | keygen [-o BASE]
+//   berth [GLOBAL…] commands | workers | help [NAME] | keygen [-o BASE]
 //   berth [GLOBAL…] run [--local] [-n] (FILE | -e SCRIPT)
 //   berth completion bash
 //   berth [GLOBAL…] version | info | images | ps | inspect | logs | start | stop | rm | rmi
@@ -16,7 +16,8 @@
 // Every word after a job's NAME reaches the job exactly as typed (`-x`, `--`,
 // `a=b` included); env entries are given only with -e/--env before NAME.
 // `import FILE REPO`: the client reads FILE and streams it (the server never
-// sees the client's paths); `import - REPO` refuses a terminal on stdin.
+// sees the client's paths); `import - REPO` refuses a terminal on stdin, and so
+// does every job whose help (`berth help NAME`) says it requires stdin (`cat`).
 //
 // Exit status: the job's own; 2 for a usage error (the message names the
 // offending word, with "did you mean" for a mistyped subcommand); 127 only when
@@ -354,6 +355,19 @@ absl::StatusOr<std::unique_ptr<Source>> JobStdin(remote::JobRequest& req) {
   return MakeFdSource(STDIN_FILENO);
 }
 
+// What the server's `help` says of job `name`'s stdin: "none", "optional",
+// "required", or "" when it cannot say (no such job, an older server).
+std::string ServerStdinUse(const Common& c, const std::string& name) {
+  remote::JobRequest req;
+  req.name = "help";
+  req.args = {name};
+  (void)req.env.Set("format", "json");
+  std::string out, err;
+  if (RunJob(c, std::move(req), nullptr, &out, &err) != 0) return "";
+  absl::StatusOr<Env> help = Env::FromJson(out);
+  return help.ok() ? help->Get("Stdin") : "";
+}
+
 int JobCommand(const Common& c, const std::vector<std::string>& env, const std::vector<std::string>& words) {
   remote::JobRequest req;
   if (words.empty() || words[0].empty()) return Fail(2, "job needs a NAME (berth job [-e KEY=VALUE]... NAME [ARG]...)");
@@ -368,6 +382,12 @@ int JobCommand(const Common& c, const std::vector<std::string>& env, const std::
   }
   absl::StatusOr<std::unique_ptr<Source>> in = JobStdin(req);
   if (!in.ok()) return Fail(in.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1, in.status().message());
+  // A terminal is never sent as stdin: a job that needs one would wait for
+  // input nobody is typing, so ask before starting it.
+  if (*in == nullptr && ::isatty(STDIN_FILENO) && ServerStdinUse(c, req.name) == "required") {
+    return Fail(2, absl::StrCat(req.name, " reads its stdin, which is a terminal here: redirect a file (< FILE) or "
+                                          "pipe into berth"));
+  }
   return RunJob(c, std::move(req), *std::move(in));
 }
 
@@ -414,7 +434,9 @@ int Main(int argc, char** argv) {
   if (const char* k = std::getenv("BERTH_KEY")) c.key_file = k;
   AddGlobalFlags(app, c);
   auto* job = app.add_subcommand(
-      "job", "run one job: [-e KEY=VALUE]... NAME [ARG]... (every word after NAME reaches the job as typed)");
+      "job",
+      "run one job: [-e KEY=VALUE]... NAME [ARG]... (every word after NAME reaches the job as typed; "
+      "`berth help NAME` shows a job's args and env)");
   std::vector<std::string> env;
   job->add_option("-e,--env", env, "set an env entry of the job (repeatable)")->allow_extra_args(false);
   job->prefix_command();  // NAME and everything after it belong to the job
@@ -424,6 +446,9 @@ int Main(int argc, char** argv) {
   AddGlobalFlags(*job, c);
   auto* commands = app.add_subcommand("commands", "list the jobs the engine serves");
   auto* workers = app.add_subcommand("workers", "list the connected workers, their jobs and counters");
+  auto* help = app.add_subcommand("help", "without NAME, every job and what it does; with NAME, its args, env and stdin");
+  std::string help_name;
+  help->add_option("NAME", help_name, "a job's name");
   auto* keygen = app.add_subcommand("keygen", "write a new CURVE keypair (BASE.key, BASE.pub)");
   std::string base = "berth";
   keygen->add_option("-o,--output", base, "path prefix of the key files")->capture_default_str();
@@ -466,6 +491,12 @@ int Main(int argc, char** argv) {
     return RunJob(c, std::move(req), nullptr);
   }
   if (*workers) return Workers(c);
+  if (*help) {
+    remote::JobRequest req;
+    req.name = "help";
+    if (!help_name.empty()) req.args = {help_name};
+    return RunJob(c, std::move(req), nullptr);
+  }
   if (*run) return RunScriptCommand(c, run_flags);
   if (*keygen) return Keygen(base);
   if (*completion) {

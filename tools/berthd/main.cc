@@ -245,13 +245,17 @@ int Main(int argc, char** argv) {
   std::vector<HandlerGroup> known = StandaloneGroups();
   known.push_back(VersionGroup());
   absl::StatusOr<std::vector<HandlerGroup>> remote = FindGroups(config.remote_handlers, known);
-  if (!remote.ok()) return Fail(2, remote.status().message());
+  if (!remote.ok()) return Fail(2, absl::StrCat("--remote-handlers: ", remote.status().message()));
 
   DaemonOptions dopts;
   if (const char* d = std::getenv("BERTH_DRIVER")) dopts.env_driver = d;
   if (const char* t = std::getenv("BERTH_TMPDIR")) dopts.tmpdir_override = t;
   bool network_remote = false;
   for (const HandlerGroup& g : *remote) network_remote |= g.name == "network";
+  if (network_remote && config.disable_network) {
+    // A worker would serve real network jobs for a daemon without networking.
+    return Fail(2, "--remote-handlers: 'network' cannot be left to workers with -b none (networking is disabled)");
+  }
 
   if (config.dry_run) {
     // Everything above ran as for a start; print the merged configuration and
@@ -283,6 +287,8 @@ int Main(int argc, char** argv) {
   // With -b none the network jobs still answer, but only to refuse: nothing
   // may create a bridge or write a rule on a daemon without networking.
   const HandlerGroup disabled_network = DisabledNetworkGroup();
+  // `help` knows every job berthd serves, in-process or through workers.
+  DescribeGroups(engine, known);
   for (const HandlerGroup& g : known) {
     bool left_to_workers = false;
     for (const HandlerGroup& r : *remote) left_to_workers |= r.name == g.name;
@@ -323,7 +329,9 @@ int Main(int argc, char** argv) {
     (*server)->Stop();
     return Fail(1, daemon.status().message());
   }
-  for (const HandlerGroup& g : DaemonGroups(**daemon)) {
+  const std::vector<HandlerGroup> daemon_groups = DaemonGroups(**daemon);
+  DescribeGroups(engine, daemon_groups);
+  for (const HandlerGroup& g : daemon_groups) {
     bool left_to_workers = false;
     for (const HandlerGroup& r : *remote) left_to_workers |= r.name == g.name;
     if (left_to_workers) continue;
@@ -350,7 +358,14 @@ int Main(int argc, char** argv) {
       spdlog::info("berthd: signal {}: shutting down", info.ssi_signo);
       NotifySystemd("STOPPING=1");
       shutdown_thread = std::thread([&] {
-        engine.Shutdown();
+        if (!engine.Shutdown()) {
+          // A job or hook still runs with the daemon's objects: unwinding
+          // would free them under it. Leave now; restore at the next start
+          // cleans up what it did not finish.
+          spdlog::error("berthd: shutdown did not finish in time; exiting without unwinding");
+          spdlog::shutdown();
+          std::_Exit(1);
+        }
         (*server)->Stop();
         uint64_t one = 1;
         ssize_t n = ::write(done_fd, &one, sizeof one);
