@@ -3,8 +3,11 @@
 // A worker connects (DEALER) to the server, announces the job names it serves and
 // how many jobs it runs at once (HELLO), heartbeats, and runs the jobs the server
 // sends it on its engine, streaming their output back under the server's credit.
-// When the server goes silent or restarts, the worker cancels what it was running
-// (the server has already failed those jobs) and connects again with backoff.
+// When the server goes silent (3 heartbeats) or restarts, the worker cancels what
+// it was running (the server has already failed those jobs) and connects again
+// with backoff. When the server says it counted the worker lost while their
+// connection survived (ERROR code 5, after a network cut), the worker cancels
+// the same way and says HELLO again on that connection.
 // Drain() finishes the jobs in flight, takes no new ones, says BYE and returns.
 #ifndef BERTH_ENGINE_REMOTE_WORKER_H_
 #define BERTH_ENGINE_REMOTE_WORKER_H_

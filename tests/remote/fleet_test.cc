@@ -186,7 +186,9 @@ TEST_CASE("a fleet across hosts: berthd restarted, the workers on other hosts co
   CHECK(f.berthd.Stop() == 0);
   started = f.berthd.Start();
   REQUIRE_MESSAGE(started.empty(), started);
+  const absl::Time ready = absl::Now();
   CHECK_MESSAGE(f.berthd.WaitForWorkers({"w1", "w2", "w3"}, absl::Seconds(15)), f.berthd.Workers());
+  MESSAGE("all three workers back " << absl::FormatDuration(absl::Now() - ready) << " after berthd was ready");
   for (auto& w : f.workers) CHECK(w->running());
 
   JobLoad load(f.Load("sleep", {"10ms"}, 8));
