@@ -192,11 +192,6 @@ absl::Status Container::Impl::WriteIdMapsOrKill() {
   return s;
 }
 
-  // The shim's ends are the shim's now.
-  for (int* fd : {&fds.out.read, &fds.err.read, &fds.in.write, &report.write}) CloseFd(*fd);
-  return AwaitShim();
-}
-
 // The init's pid, then the shim's ready byte (within kShimGrace).
 absl::Status Container::Impl::AwaitShim() {
   int32_t reported = 0;
