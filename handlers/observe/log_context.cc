@@ -12,7 +12,7 @@ thread_local int depth = 0;
 
 void CopyTo(char* dst, size_t size, absl::string_view src) {
   const size_t n = std::min(size - 1, src.size());
-  std::memcpy(dst, src.data(), n);
+  if (n > 0) std::memcpy(dst, src.data(), n);  // an empty view's data() may be null
   dst[n] = '\0';
 }
 
