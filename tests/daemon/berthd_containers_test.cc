@@ -617,13 +617,13 @@ TEST_CASE("live restore: 20 containers outlive berthd's SIGKILL, DNAT traffic go
     cleanup.ids.push_back(web.back());
   }
   // Exits 7 on SIGTERM (a trap: PID 1 ignores signals without a handler).
-  std::string ender = h.Start({"Image=bb", "Name=ender", Cmd("trap 'exit 7' TERM; while true; do sleep 1; done")});
+  std::string ender = h.Start({"Image=bb", "Name=ender", Cmd("trap 'exit 7' TERM; echo ready; while true; do sleep 1; done")});
   std::string victim = h.Start({"Image=bb", "Name=victim", Cmd("exec sleep 1000")});
   // Attached to again after the restart, stdin included.
   std::string cat = h.Start({"Image=bb", "Name=cat", "OpenStdin=true", R"(Cmd=["cat"])"});
   // Exits 3 while berthd is away; its policy restarts it at restore.
   std::string phoenix = h.Start({"Image=bb", "Name=phoenix", R"(RestartPolicy={"Name":"always"})",
-                                 Cmd("trap 'exit 3' TERM; while true; do sleep 1; done")});
+                                 Cmd("trap 'exit 3' TERM; echo ready; while true; do sleep 1; done")});
   cleanup.ids.insert(cleanup.ids.end(), {ender, victim, cat, phoenix});
   for (int i = 0; i < 12; ++i) {
     cleanup.ids.push_back(h.Start({"Image=bb", absl::StrCat("Name=sleeper", i), Cmd("exec sleep 1000")}));
@@ -633,6 +633,10 @@ TEST_CASE("live restore: 20 containers outlive berthd's SIGKILL, DNAT traffic go
     REQUIRE(WaitFor([&] { return client.Fetch(absl::StrCat("http://192.168.200.1:", 8081 + i, "/")).out ==
                                  absl::StrCat("web", i, "\n"); },
                     absl::Seconds(10)));
+  }
+  // Their traps are set ("ready"): PID 1 ignores a SIGTERM it has no handler for.
+  for (const char* name : {"ender", "phoenix"}) {
+    REQUIRE(WaitFor([&] { return h.Job({"logs", name}).out == "ready\n"; }, absl::Seconds(10)));
   }
   std::map<std::string, int> pids;
   for (const std::string& id : cleanup.ids) pids[id] = h.Inspect(id)["State"]["Pid"];

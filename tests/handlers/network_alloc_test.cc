@@ -238,7 +238,7 @@ TEST_CASE("allocate_port maps ports with the three rules; errors change nothing"
             "Reserve needs an explicit HostPort: a dynamic port cannot be reserved"},
            {"allocate_port HostPort=9000 ContainerPort=80",
             "usage: allocate_port ID [HostIP=…] [HostPort=…] ContainerPort=… "
-            "[Proto=tcp|udp] [Reserve=true]"},
+            "[Proto=tcp|udp] [Reserve=true] [Adopt=true]"},
        }) {
     CAPTURE(c.line);
     JobOutcome o = f.Run(c.line);
