@@ -4,7 +4,8 @@
 // namespace and from berthd's host, links under --icc=false, stop's SIGKILL
 // after t, logs after exit and after a restart, a delete that leaves nothing,
 // hostile images that try to make berthd write outside their rootfs, restart
-// policies (on exit and at restore) and the seccomp filter with its opt-out.
+// policies (on exit and at restore), the seccomp filter with its opt-out, and
+// live restore: containers outliving berthd under their shims, adopted again.
 // Needs root; every container's cgroup lives under a parent of the test's own.
 #include <doctest/doctest.h>
 
@@ -642,6 +643,8 @@ TEST_CASE("live restore: 20 containers outlive berthd's SIGKILL, DNAT traffic go
   for (const std::string& id : cleanup.ids) pids[id] = h.Inspect(id)["State"]["Pid"];
   int ender_shim = h.Inspect(ender)["State"]["ShimPid"];
   int phoenix_shim = h.Inspect(phoenix)["State"]["ShimPid"];
+  std::string orphan = cleanup.ids.back();
+  int orphan_shim = h.Inspect(orphan)["State"]["ShimPid"];
   std::string rules_before = h.ns().Save();
 
   // A client keeps requesting through the published port during the outage.
@@ -658,7 +661,10 @@ TEST_CASE("live restore: 20 containers outlive berthd's SIGKILL, DNAT traffic go
   // One container exits while berthd is away; its shim records it and ends.
   REQUIRE(::kill(pids[ender], SIGTERM) == 0);
   REQUIRE(::kill(pids[phoenix], SIGTERM) == 0);
-  CHECK(WaitFor([&] { return !Alive(ender_shim) && !Alive(phoenix_shim); }, absl::Seconds(10)));
+  // And one loses its shim while berthd is away: the container dies with it.
+  REQUIRE(::kill(orphan_shim, SIGKILL) == 0);
+  CHECK(WaitFor([&] { return !Alive(ender_shim) && !Alive(phoenix_shim) && !Alive(pids[orphan]); },
+                absl::Seconds(10)));
   REQUIRE(h.Ready() == "");
   int during = requests;
   CHECK(WaitFor([&] { return requests >= during + 3; }, absl::Seconds(20)));
@@ -668,10 +674,15 @@ TEST_CASE("live restore: 20 containers outlive berthd's SIGKILL, DNAT traffic go
   MESSAGE(requests.load() << " requests through the DNAT rule during the outage and re-adoption, " << failures.load()
                           << " failed");
 
-  // All 18 still running are adopted, and the restarted one runs; the rules
+  // The 17 still running are adopted, and the restarted one runs; the rules
   // are exactly as they were.
   json running = json::parse(h.Job({"containers"}).out);
-  CHECK(running.size() == 19);
+  CHECK(running.size() == 18);
+  json lost = h.Inspect(orphan);
+  CHECK(lost["State"]["Lost"] == true);
+  CHECK(lost["State"]["Running"] == false);
+  CHECK(lost["State"]["ExitCode"] == -1);
+  CHECK_FALSE(CgroupExists(h.cgroups(), orphan));
   json ph = h.Inspect(phoenix);
   CHECK(ph["State"]["Running"] == true);
   CHECK(ph["RestartCount"] == 1);
