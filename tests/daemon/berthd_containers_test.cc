@@ -4,7 +4,8 @@
 // namespace and from berthd's host, links under --icc=false, stop's SIGKILL
 // after t, logs after exit and after a restart, a delete that leaves nothing,
 // hostile images that try to make berthd write outside their rootfs, restart
-// policies (on exit and at restore) and the seccomp filter with its opt-out.
+// policies (on exit and at restore), the seccomp filter with its opt-out, and
+// live restore: containers outliving berthd under their shims, adopted again.
 // Needs root; every container's cgroup lives under a parent of the test's own.
 #include <doctest/doctest.h>
 
@@ -617,13 +618,13 @@ TEST_CASE("live restore: 20 containers outlive berthd's SIGKILL, DNAT traffic go
     cleanup.ids.push_back(web.back());
   }
   // Exits 7 on SIGTERM (a trap: PID 1 ignores signals without a handler).
-  std::string ender = h.Start({"Image=bb", "Name=ender", Cmd("trap 'exit 7' TERM; while true; do sleep 1; done")});
+  std::string ender = h.Start({"Image=bb", "Name=ender", Cmd("trap 'exit 7' TERM; echo ready; while true; do sleep 1; done")});
   std::string victim = h.Start({"Image=bb", "Name=victim", Cmd("exec sleep 1000")});
   // Attached to again after the restart, stdin included.
   std::string cat = h.Start({"Image=bb", "Name=cat", "OpenStdin=true", R"(Cmd=["cat"])"});
   // Exits 3 while berthd is away; its policy restarts it at restore.
   std::string phoenix = h.Start({"Image=bb", "Name=phoenix", R"(RestartPolicy={"Name":"always"})",
-                                 Cmd("trap 'exit 3' TERM; while true; do sleep 1; done")});
+                                 Cmd("trap 'exit 3' TERM; echo ready; while true; do sleep 1; done")});
   cleanup.ids.insert(cleanup.ids.end(), {ender, victim, cat, phoenix});
   for (int i = 0; i < 12; ++i) {
     cleanup.ids.push_back(h.Start({"Image=bb", absl::StrCat("Name=sleeper", i), Cmd("exec sleep 1000")}));
@@ -634,10 +635,16 @@ TEST_CASE("live restore: 20 containers outlive berthd's SIGKILL, DNAT traffic go
                                  absl::StrCat("web", i, "\n"); },
                     absl::Seconds(10)));
   }
+  // Their traps are set ("ready"): PID 1 ignores a SIGTERM it has no handler for.
+  for (const char* name : {"ender", "phoenix"}) {
+    REQUIRE(WaitFor([&] { return h.Job({"logs", name}).out == "ready\n"; }, absl::Seconds(10)));
+  }
   std::map<std::string, int> pids;
   for (const std::string& id : cleanup.ids) pids[id] = h.Inspect(id)["State"]["Pid"];
   int ender_shim = h.Inspect(ender)["State"]["ShimPid"];
   int phoenix_shim = h.Inspect(phoenix)["State"]["ShimPid"];
+  std::string orphan = cleanup.ids.back();
+  int orphan_shim = h.Inspect(orphan)["State"]["ShimPid"];
   std::string rules_before = h.ns().Save();
 
   // A client keeps requesting through the published port during the outage.
@@ -654,7 +661,10 @@ TEST_CASE("live restore: 20 containers outlive berthd's SIGKILL, DNAT traffic go
   // One container exits while berthd is away; its shim records it and ends.
   REQUIRE(::kill(pids[ender], SIGTERM) == 0);
   REQUIRE(::kill(pids[phoenix], SIGTERM) == 0);
-  CHECK(WaitFor([&] { return !Alive(ender_shim) && !Alive(phoenix_shim); }, absl::Seconds(10)));
+  // And one loses its shim while berthd is away: the container dies with it.
+  REQUIRE(::kill(orphan_shim, SIGKILL) == 0);
+  CHECK(WaitFor([&] { return !Alive(ender_shim) && !Alive(phoenix_shim) && !Alive(pids[orphan]); },
+                absl::Seconds(10)));
   REQUIRE(h.Ready() == "");
   int during = requests;
   CHECK(WaitFor([&] { return requests >= during + 3; }, absl::Seconds(20)));
@@ -664,10 +674,15 @@ TEST_CASE("live restore: 20 containers outlive berthd's SIGKILL, DNAT traffic go
   MESSAGE(requests.load() << " requests through the DNAT rule during the outage and re-adoption, " << failures.load()
                           << " failed");
 
-  // All 18 still running are adopted, and the restarted one runs; the rules
+  // The 17 still running are adopted, and the restarted one runs; the rules
   // are exactly as they were.
   json running = json::parse(h.Job({"containers"}).out);
-  CHECK(running.size() == 19);
+  CHECK(running.size() == 18);
+  json lost = h.Inspect(orphan);
+  CHECK(lost["State"]["Lost"] == true);
+  CHECK(lost["State"]["Running"] == false);
+  CHECK(lost["State"]["ExitCode"] == -1);
+  CHECK_FALSE(CgroupExists(h.cgroups(), orphan));
   json ph = h.Inspect(phoenix);
   CHECK(ph["State"]["Running"] == true);
   CHECK(ph["RestartCount"] == 1);
