@@ -427,6 +427,15 @@ void ContainerRuntime::StartSupervising(const std::string& id, std::shared_ptr<L
   live->waiter = std::thread([this, id, live] { Supervise(id, live); });
 }
 
+// What `link -A` is given for a link to `target` (and `link -D` to undo it).
+Env ContainerRuntime::LinkRuleEnv(const std::string& ip, const LinkTarget& target) {
+  Env e;
+  (void)e.Set("ParentIP", ip);
+  (void)e.Set("ChildIP", target.ip);
+  (void)e.SetJson("Ports", nlohmann::json(target.ports));
+  return e;
+}
+
 absl::Status ContainerRuntime::Launch(const ContainerRecord& c, Live& live, bool by_policy) {
   const std::string& id = c.id;
   absl::StatusOr<std::vector<LinkTarget>> links = ResolveLinks(c);
@@ -477,10 +486,7 @@ absl::Status ContainerRuntime::Launch(const ContainerRecord& c, Live& live, bool
     s = WireNetwork(c, *undo.process, undo, &net);
     for (size_t i = 0; s.ok() && i < links->size(); ++i) {
       const LinkTarget& l = (*links)[i];
-      Env e;
-      (void)e.Set("ParentIP", net.ip_address);
-      (void)e.Set("ChildIP", l.ip);
-      (void)e.SetJson("Ports", nlohmann::json(l.ports));
+      Env e = LinkRuleEnv(net.ip_address, l);
       s = RunJob("link", {"-A"}, e, nullptr);
       if (s.ok()) {
         undo.links.push_back(e);
@@ -891,6 +897,11 @@ std::shared_ptr<ContainerRuntime::Live> ContainerRuntime::Readopt(ContainerRecor
     absl::MutexLock lock(&live->mu);
     live->process = std::move(*process);
     live->interface = wired;
+    // Its link rules stayed in the firewall too: the container's end removes
+    // them as it would have before the restart.
+    if (absl::StatusOr<std::vector<LinkTarget>> links = ResolveLinks(c); wired && links.ok()) {
+      for (const LinkTarget& l : *links) live->links.push_back(LinkRuleEnv(c.network.ip_address, l));
+    }
     live->started = absl::Now();
     ++report.adopted;
     return live;

@@ -168,6 +168,7 @@ class ContainerRuntime {
   absl::Status WriteRootfsFiles(const ContainerRecord& c, const std::string& rootfs, const std::string& ip,
                                 const std::vector<LinkTarget>& links);
   absl::StatusOr<std::vector<LinkTarget>> ResolveLinks(const ContainerRecord& c);
+  static Env LinkRuleEnv(const std::string& ip, const LinkTarget& target);
   void Undo(StartUndo& undo);
   void HoldNetwork(const ContainerRecord& c, RestoreReport& report);
   // Registers the address and ports of a container that outlived the

@@ -764,6 +764,23 @@ TEST_CASE("live restore: a shutdown leaves the containers and their rules, the n
   CHECK(Count(h.ns().Save(), "--dport 8080") == 0);
 }
 
+TEST_CASE("live restore: an adopted container's link rules go when it stops") {
+  Host h("livelink", {"--live-restore", "--icc=false"});
+  if (Skip(h.ns())) return;
+  REQUIRE(h.Ready() == "");
+  std::string web = h.Start({"Image=bb", "Name=web", "ExposedPorts=[\"80/tcp\"]", Cmd("exec sleep 600")});
+  std::string app = h.Start({"Image=bb", "Name=app", R"(Links=["/web:db"])", Cmd("exec sleep 600")});
+  KillContainers cleanup{h.cgroups(), {web, app}};
+  const int link_rules = Count(h.ns().Save(), "-A BERTH");
+  CHECK(link_rules > 0);  // --icc=false: only the link lets app reach web
+  h.Kill();
+  REQUIRE(h.Ready() == "");
+  CHECK(Count(h.ns().Save(), "-A BERTH") == link_rules);  // adopted as they were
+  CHECK(h.Job({"-e", "t=0", "stop", "app"}).status == 0);
+  CHECK(Count(h.ns().Save(), "-A BERTH") == 0);
+  CHECK(h.Job({"-e", "t=0", "stop", "web"}).status == 0);
+}
+
 TEST_CASE("without --live-restore a crashed berthd leaves no orphan: shim and container are killed at restore") {
   Host h("nolive");
   if (Skip(h.ns())) return;
