@@ -45,16 +45,6 @@ bool HasKey(const std::vector<std::string>& env, absl::string_view key) {
   return false;
 }
 
-void WriteAll(int fd, const void* data, size_t size) {
-  const char* p = static_cast<const char*>(data);
-  while (size > 0) {
-    ssize_t n = ::write(fd, p, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    p += n;
-    size -= static_cast<size_t>(n);
-  }
-}
 
 int LoopbackUp() {
   int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -82,6 +72,17 @@ std::vector<T> Pointers(std::vector<std::string>& strings) {
 }
 
 }  // namespace
+
+void WriteAll(int fd, const void* data, size_t size) {
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    ssize_t n = ::write(fd, p, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    p += n;
+    size -= static_cast<size_t>(n);
+  }
+}
 
 absl::StatusOr<std::unique_ptr<ChildPlan>> ChildPlan::Build(const Spec& spec) {
   if (spec.argv.empty() || spec.argv[0].empty()) {

@@ -116,6 +116,10 @@ class ChildPlan {
   mutable std::vector<int> bind_fds_, early_fds_;  // early_fds_: by kContainerMounts index
 };
 
+// Writes all of `data` to `fd`, again after EINTR, silently giving up on an
+// error: for the children between clone() and execve() (raw syscalls only).
+void WriteAll(int fd, const void* data, size_t size);
+
 }  // namespace berth::execdriver
 
 #endif  // BERTH_EXECDRIVER_CHILD_H_

@@ -89,22 +89,15 @@ absl::StatusOr<PortMapping> PortMapper::Map(const MapRequest& request) {
     };
 
     // 2. The userland proxy.
-    std::optional<ProxyServer::ProxyId> proxy;
-    if (options_.proxy != nullptr) {
-      Endpoint front{m.host_ip, m.host_port};
-      Endpoint back{m.container_ip, m.container_port};
-      absl::StatusOr<ProxyServer::ProxyId> id =
-          m.proto == Proto::kTcp ? options_.proxy->AddTcp(front, back)
-                                 : options_.proxy->AddUdp(front, back);
-      if (!id.ok()) {
-        give_back();
-        last = id.status();
-        // Only a dynamic port is worth another try.
-        if (request.host_port == 0 && absl::IsAlreadyExists(last)) continue;
-        return last;
-      }
-      proxy = *id;
+    absl::StatusOr<std::optional<ProxyServer::ProxyId>> started = StartProxy(m);
+    if (!started.ok()) {
+      give_back();
+      last = started.status();
+      // Only a dynamic port is worth another try.
+      if (request.host_port == 0 && absl::IsAlreadyExists(last)) continue;
+      return last;
     }
+    std::optional<ProxyServer::ProxyId> proxy = *started;
 
     // 3 and 4. The rules.
     if (firewall_ != nullptr) {
@@ -183,6 +176,16 @@ absl::Status PortMapper::Reserve(const PortMapping& mapping) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::optional<ProxyServer::ProxyId>> PortMapper::StartProxy(const PortMapping& m) {
+  if (options_.proxy == nullptr) return std::optional<ProxyServer::ProxyId>();
+  Endpoint front{m.host_ip, m.host_port};
+  Endpoint back{m.container_ip, m.container_port};
+  absl::StatusOr<ProxyServer::ProxyId> id =
+      m.proto == Proto::kTcp ? options_.proxy->AddTcp(front, back) : options_.proxy->AddUdp(front, back);
+  if (!id.ok()) return id.status();
+  return std::optional<ProxyServer::ProxyId>(*id);
+}
+
 absl::Status PortMapper::Adopt(const PortMapping& mapping) {
   if (mapping.host_port == 0) {
     return absl::InvalidArgumentError("cannot adopt a mapping without a host port");
@@ -193,19 +196,12 @@ absl::Status PortMapper::Adopt(const PortMapping& mapping) {
   if (!got.ok()) return got.status();
   PortMapping m = mapping;
   m.active = true;
-  std::optional<ProxyServer::ProxyId> proxy;
-  if (options_.proxy != nullptr) {
-    Endpoint front{m.host_ip, m.host_port};
-    Endpoint back{m.container_ip, m.container_port};
-    absl::StatusOr<ProxyServer::ProxyId> id =
-        m.proto == Proto::kTcp ? options_.proxy->AddTcp(front, back)
-                               : options_.proxy->AddUdp(front, back);
-    if (!id.ok()) {
-      options_.allocator->Release(m.host_ip, m.proto, m.host_port);
-      return id.status();
-    }
-    proxy = *id;
+  absl::StatusOr<std::optional<ProxyServer::ProxyId>> started = StartProxy(m);
+  if (!started.ok()) {
+    options_.allocator->Release(m.host_ip, m.proto, m.host_port);
+    return started.status();
   }
+  std::optional<ProxyServer::ProxyId> proxy = *started;
   if (firewall_ != nullptr) {
     if (absl::Status s = firewall_->AdoptPorts(absl::MakeConstSpan(
             std::vector<PublishedPort>{Published(m)}));

@@ -136,6 +136,8 @@ class PortMapper {
   }
   absl::Status UnmapKeys(const std::vector<Key>& keys)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The userland proxy of `m` (none without a proxy server).
+  absl::StatusOr<std::optional<ProxyServer::ProxyId>> StartProxy(const PortMapping& m);
 
   const PortMapperOptions options_;
   // Null when rules are off.

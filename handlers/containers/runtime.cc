@@ -949,21 +949,7 @@ bool ContainerRuntime::AdoptNetwork(const ContainerRecord& c, RestoreReport& rep
         absl::StrCat("container ", c.id, ": its address ", c.network.ip_address, " could not be taken again"));
     return false;
   }
-  for (const auto& [port, bindings] : c.network.ports) {
-    auto [number, proto] = SplitPort(port);
-    for (const PortBinding& b : bindings) {
-      Env p;
-      (void)p.Set("HostIP", b.host_ip.empty() ? options_.default_binding_ip : b.host_ip);
-      (void)p.Set("HostPort", b.host_port);
-      (void)p.Set("ContainerPort", number);
-      (void)p.Set("Proto", proto);
-      (void)p.SetBool("Adopt", true);
-      if (absl::Status s = RunJob("allocate_port", {c.id}, p, nullptr); !s.ok()) {
-        report.warnings.push_back(
-            absl::StrCat("container ", c.id, ": host port ", b.host_port, " could not be adopted: ", s.message()));
-      }
-    }
-  }
+  ClaimPorts(c, "Adopt", "adopted", report);
   return true;
 }
 
@@ -989,6 +975,11 @@ void ContainerRuntime::HoldNetwork(const ContainerRecord& c, RestoreReport& repo
     absl::MutexLock lock(&mu_);
     held_[c.id] = true;
   }
+  ClaimPorts(c, "Reserve", "reserved", report);
+}
+
+void ContainerRuntime::ClaimPorts(const ContainerRecord& c, absl::string_view how, absl::string_view done,
+                                  RestoreReport& report) {
   for (const auto& [port, bindings] : c.network.ports) {
     auto [number, proto] = SplitPort(port);
     for (const PortBinding& b : bindings) {
@@ -997,9 +988,10 @@ void ContainerRuntime::HoldNetwork(const ContainerRecord& c, RestoreReport& repo
       (void)p.Set("HostPort", b.host_port);
       (void)p.Set("ContainerPort", number);
       (void)p.Set("Proto", proto);
-      (void)p.SetBool("Reserve", true);
-      if (!RunJob("allocate_port", {c.id}, p, nullptr).ok()) {
-        report.warnings.push_back(absl::StrCat("container ", c.id, ": host port ", b.host_port, " could not be reserved"));
+      (void)p.SetBool(how, true);
+      if (absl::Status s = RunJob("allocate_port", {c.id}, p, nullptr); !s.ok()) {
+        report.warnings.push_back(
+            absl::StrCat("container ", c.id, ": host port ", b.host_port, " could not be ", done, ": ", s.message()));
       }
     }
   }

@@ -168,6 +168,9 @@ class ContainerRuntime {
   absl::Status WriteRootfsFiles(const ContainerRecord& c, const std::string& rootfs, const std::string& ip,
                                 const std::vector<LinkTarget>& links);
   absl::StatusOr<std::vector<LinkTarget>> ResolveLinks(const ContainerRecord& c);
+  // allocate_port with `how` (Adopt or Reserve) for each of c's published
+  // ports; a failure is a warning `... could not be <done>: why`.
+  void ClaimPorts(const ContainerRecord& c, absl::string_view how, absl::string_view done, RestoreReport& report);
   static Env LinkRuleEnv(const std::string& ip, const LinkTarget& target);
   void Undo(StartUndo& undo);
   void HoldNetwork(const ContainerRecord& c, RestoreReport& report);

@@ -114,14 +114,20 @@ void CheckEachAnsweredOnce(const JobLoad& load) {
   CHECK(load.stray_ends() == 0);
 }
 
-TEST_CASE("a fleet across hosts: a link cut and restored, every job answered exactly once") {
-  Fleet f;
-  if (SkipWithout(f.net)) return;
+// berthd and the three workers serving; false when the test is skipped.
+bool Up(Fleet& f) {
+  if (SkipWithout(f.net)) return false;
   REQUIRE_MESSAGE(f.keys.error.empty(), f.keys.error);
   std::string started = f.berthd.Start();
   REQUIRE_MESSAGE(started.empty(), started);
   f.StartWorkers();
   REQUIRE_MESSAGE(f.berthd.WaitForWorkers({"w1", "w2", "w3"}, absl::Seconds(20)), f.berthd.Workers());
+  return true;
+}
+
+TEST_CASE("a fleet across hosts: a link cut and restored, every job answered exactly once") {
+  Fleet f;
+  if (!Up(f)) return;
 
   // 16 jobs in flight for 12 slots: every worker is busy, 4 jobs wait in berthd.
   JobLoad load(f.Load("sleep", {"300ms"}, 16));
@@ -178,15 +184,10 @@ TEST_CASE("a fleet across hosts: a link cut and restored, every job answered exa
 
 TEST_CASE("a fleet across hosts: berthd restarted, the workers on other hosts come back by themselves") {
   Fleet f;
-  if (SkipWithout(f.net)) return;
-  REQUIRE_MESSAGE(f.keys.error.empty(), f.keys.error);
-  std::string started = f.berthd.Start();
-  REQUIRE_MESSAGE(started.empty(), started);
-  f.StartWorkers();
-  REQUIRE_MESSAGE(f.berthd.WaitForWorkers({"w1", "w2", "w3"}, absl::Seconds(20)), f.berthd.Workers());
+  if (!Up(f)) return;
 
   CHECK(f.berthd.Stop() == 0);
-  started = f.berthd.Start();
+  std::string started = f.berthd.Start();
   REQUIRE_MESSAGE(started.empty(), started);
   const absl::Time ready = absl::Now();
   CHECK_MESSAGE(f.berthd.WaitForWorkers({"w1", "w2", "w3"}, absl::Seconds(15)), f.berthd.Workers());
