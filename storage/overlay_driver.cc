@@ -146,6 +146,14 @@ absl::Status TrialMount(const std::string& home) {
   return RemoveTree(probe);
 }
 
+// A mount's root lives on another device than the directory holding it.
+bool IsMountPoint(const std::string& dir) {
+  struct stat self, parent;
+  if (::stat(dir.c_str(), &self) != 0) return false;
+  if (::stat(JoinPath(dir, "..").c_str(), &parent) != 0) return false;
+  return self.st_dev != parent.st_dev;
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<std::string>> MountsBelow(const std::string& dir) {
@@ -366,6 +374,14 @@ absl::StatusOr<std::string> OverlayDriver::Get(absl::string_view id) {
     return DiffDir(id);
   }
   std::string merged = JoinPath(LayerDir(id), "merged");
+  if (IsMountPoint(merged)) {
+    // Mounted by a berthd that ended while the container ran on (live
+    // restore): the same layers, so that mount is this Get's; the last Put
+    // unmounts it instead of leaving it behind a second one.
+    active_[key] = 1;
+    mounted_[key] = true;
+    return merged;
+  }
   int rc;
   if (lowerdir_plus_) {
     std::vector<std::string> dirs;

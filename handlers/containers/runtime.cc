@@ -818,6 +818,7 @@ RestoreReport ContainerRuntime::Restore() {
   });
   if (!names.ok()) report.warnings.push_back(absl::StrCat("container names: ", names.message()));
   std::vector<std::string> to_restart;
+  std::vector<std::pair<ContainerRecord, std::shared_ptr<Live>>> adoptees;
   for (ContainerRecord& c : records) {
     bool was_running = c.state.running;
     bool restart = RestartAtRestore(c.host_config.restart_policy, was_running);
@@ -858,7 +859,7 @@ RestoreReport ContainerRuntime::Restore() {
     }
     ++report.restored;
     if (adopted != nullptr) {
-      StartSupervising(c.id, adopted);
+      adoptees.emplace_back(c, adopted);
     } else if (restart) {
       to_restart.push_back(c.id);
     } else if (was_running && c.state.exit_code == -127 && options_.network_enabled && !c.network.ip_address.empty()) {
@@ -866,6 +867,18 @@ RestoreReport ContainerRuntime::Restore() {
     }
   }
   // After every record is in: a container may link to another one.
+  for (auto& [c, live] : adoptees) {
+    // Its link rules stayed in the firewall too: its end removes them as it
+    // would have before the restart.
+    absl::StatusOr<std::vector<LinkTarget>> links = ResolveLinks(c);
+    {
+      absl::MutexLock lock(&live->mu);
+      if (live->interface && links.ok()) {
+        for (const LinkTarget& l : *links) live->links.push_back(LinkRuleEnv(c.network.ip_address, l));
+      }
+    }
+    StartSupervising(c.id, live);
+  }
   for (const std::string& id : to_restart) {
     std::shared_ptr<absl::Mutex> op = OpLock(id);
     absl::MutexLock lock(op.get());
@@ -897,11 +910,6 @@ std::shared_ptr<ContainerRuntime::Live> ContainerRuntime::Readopt(ContainerRecor
     absl::MutexLock lock(&live->mu);
     live->process = std::move(*process);
     live->interface = wired;
-    // Its link rules stayed in the firewall too: the container's end removes
-    // them as it would have before the restart.
-    if (absl::StatusOr<std::vector<LinkTarget>> links = ResolveLinks(c); wired && links.ok()) {
-      for (const LinkTarget& l : *links) live->links.push_back(LinkRuleEnv(c.network.ip_address, l));
-    }
     live->started = absl::Now();
     ++report.adopted;
     return live;

@@ -778,6 +778,8 @@ TEST_CASE("live restore: an adopted container's link rules go when it stops") {
   CHECK(Count(h.ns().Save(), "-A BERTH") == link_rules);  // adopted as they were
   CHECK(h.Job({"-e", "t=0", "stop", "app"}).status == 0);
   CHECK(Count(h.ns().Save(), "-A BERTH") == 0);
+  // The rootfs the crashed berthd mounted is unmounted when it stops.
+  CHECK(Count(ReadFileOrEmpty("/proc/self/mountinfo"), app) == 0);
   CHECK(h.Job({"-e", "t=0", "stop", "web"}).status == 0);
 }
 
