@@ -93,9 +93,9 @@ class Firewall {
   }
   // Live restore (FirewallConfig::keep_port_rules): takes over the ports of
   // containers that outlived the previous berthd, so that RemovePorts works
-  // on them later. iptables kept their rules at SetUp and writes nothing;
-  // nftables rebuilt its table at SetUp and writes their elements again
-  // (one copy each), so published ports have a gap while berthd restarts.
+  // on them later. Both backends kept their rules at SetUp (nftables: its
+  // chains were flushed and declared again in one transaction, its maps and
+  // sets kept) and write nothing, so published ports answer throughout.
   virtual absl::Status AdoptPorts(absl::Span<const PublishedPort> ports) = 0;
   // Removes the rules of every port in `ports` (one copy each), in one
   // commit per table; a rule already gone is not an error.

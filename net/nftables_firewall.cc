@@ -270,10 +270,16 @@ class NftablesFirewall : public Firewall {
       masq = absl::StrFormat("    ip saddr %s oifname != \"%s\" masquerade\n",
                              config_.network.Masked().ToString(), br);
     }
-    std::string script = absl::StrFormat(
-        R"(add table ip %1$s
-delete table ip %1$s
-table ip %1$s {
+    // Live restore keeps the maps' and sets' elements (the ports and links of
+    // containers that outlived the previous berthd): the chains are flushed
+    // and declared again in the same transaction, so traffic never sees a
+    // table without them. Otherwise the table is replaced whole.
+    kept_ = config_.keep_port_rules && existed;
+    const std::string reset =
+        kept_ ? absl::StrCat("flush table ip ", kNftTable, "\n")
+              : absl::StrCat("add table ip ", kNftTable, "\ndelete table ip ", kNftTable, "\n");
+    std::string script = reset + absl::StrFormat(
+        R"(table ip %1$s {
   map dnat_ip { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }
   map dnat_any { type inet_proto . inet_service : ipv4_addr . inet_service; }
   set hairpin { type ipv4_addr . ipv4_addr . inet_proto . inet_service; }
@@ -345,9 +351,15 @@ table ip %1$s {
     return absl::OkStatus();
   }
 
-  // SetUp rebuilt the table: the elements are written again.
+  // SetUp kept the elements (then only the counts are taken up), or made a
+  // new table (then they are written again).
   absl::Status AdoptPorts(absl::Span<const PublishedPort> ports) override {
-    return AddPorts(ports);
+    if (!kept_) return AddPorts(ports);
+    for (const PublishedPort& p : ports) {
+      ++counts_[HairpinElement(p)];
+      ++counts_[PublishedElement(p)];
+    }
+    return absl::OkStatus();
   }
 
   absl::Status RemovePorts(absl::Span<const PublishedPort> ports) override {
@@ -380,7 +392,7 @@ table ip %1$s {
     }
     // Plan against a copy of the counts, then write, then keep the copy.
     std::map<Element, int> counts = counts_;
-    std::vector<Element> add, remove;
+    std::vector<Element> add, remove, kept_removals;
     for (const LinkRequest& r : requests) {
       for (const PortProto& p : r.ports) {
         Element pair[2] = {
@@ -388,6 +400,11 @@ table ip %1$s {
             LinkElement("link_reply", r.child, r.parent, p.proto, p.port)};
         if (r.action == LinkAction::kDelete) {
           auto it = counts.find(pair[0]);
+          if ((it == counts.end() || it->second == 0) && kept_) {
+            // Written by the previous berthd and kept at SetUp.
+            for (const Element& e : pair) kept_removals.push_back(e);
+            continue;
+          }
           if (it == counts.end() || it->second == 0) {
             if (r.ignore_errors) continue;
             return absl::NotFoundError(absl::StrCat(
@@ -417,6 +434,7 @@ table ip %1$s {
     }
     std::vector<Element> adding(add_now.begin(), add_now.end());
     std::vector<Element> removing(remove_now.begin(), remove_now.end());
+    removing.insert(removing.end(), kept_removals.begin(), kept_removals.end());
     if (absl::Status s = WriteElements(sock_, adding, true); !s.ok()) return s;
     if (absl::Status s = DeleteTolerant(removing); !s.ok()) {
       WriteElements(sock_, adding, false).IgnoreError();
@@ -442,6 +460,9 @@ table ip %1$s {
   const FirewallConfig config_;
   // How many mappings or link requests use each shared element.
   std::map<Element, int> counts_;
+  // SetUp kept the previous berthd's elements (keep_port_rules): those not
+  // in counts_ yet are its containers'.
+  bool kept_ = false;
   NfSocket sock_;
 };
 

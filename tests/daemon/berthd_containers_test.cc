@@ -783,6 +783,47 @@ TEST_CASE("live restore: an adopted container's link rules go when it stops") {
   CHECK(h.Job({"-e", "t=0", "stop", "web"}).status == 0);
 }
 
+TEST_CASE("live restore with --firewall nftables: the port answers through the restart, elements kept once") {
+  Host h("livenft", {"--live-restore", "--firewall", "nftables", "--icc=false"});
+  if (Skip(h.ns())) return;
+  REQUIRE(h.Ready() == "");
+  Client client(h.ns());
+  REQUIRE(client.ok());
+  std::string web = h.Start({"Image=bb", "Name=web", R"(PortBindings={"80/tcp":[{"HostIp":"","HostPort":"8080"}]})",
+                             Cmd("mkdir -p /www && echo nft > /www/index.html && exec httpd -f -p 80 -h /www")});
+  std::string app = h.Start({"Image=bb", "Name=app", R"(Links=["/web:db"])", Cmd("exec sleep 600")});
+  KillContainers cleanup{h.cgroups(), {web, app}};
+  REQUIRE(WaitFor([&] { return client.Fetch("http://192.168.200.1:8080/").out == "nft\n"; }, absl::Seconds(10)));
+  auto table = [&] { return RunCommand(h.ns().Enter({"nft", "list", "table", "ip", "berth"})).out; };
+  const std::string before = table();
+  const std::string app_ip = h.Inspect(app)["NetworkSettings"]["IPAddress"];
+  CHECK(Count(before, app_ip) > 0);  // the link's elements
+
+  std::atomic<bool> done{false};
+  std::atomic<int> requests{0}, failures{0};
+  std::thread traffic([&] {
+    while (!done) {
+      ++requests;
+      if (client.Fetch("http://192.168.200.1:8080/").out != "nft\n") ++failures;
+    }
+  });
+  h.Kill();
+  REQUIRE(h.Ready() == "");
+  int during = requests;
+  CHECK(WaitFor([&] { return requests >= during + 3; }, absl::Seconds(20)));
+  done = true;
+  traffic.join();
+  CHECK(failures == 0);
+  MESSAGE(requests.load() << " requests through nftables' DNAT during berthd's restart, " << failures.load()
+                          << " failed");
+  CHECK(table() == before);  // nothing written twice, nothing lost
+  CHECK(WaitFor([&] { return FetchFromHost(h.ns(), "http://127.0.0.1:8080/").out == "nft\n"; }, absl::Seconds(10)));
+  CHECK(h.Job({"-e", "t=0", "stop", "app"}).status == 0);
+  CHECK(Count(table(), app_ip) == 0);  // the link's elements went with it
+  CHECK(h.Job({"-e", "t=0", "stop", "web"}).status == 0);
+  CHECK(Count(table(), "8080") == 0);
+}
+
 TEST_CASE("without --live-restore a crashed berthd leaves no orphan: shim and container are killed at restore") {
   Host h("nolive");
   if (Skip(h.ns())) return;
