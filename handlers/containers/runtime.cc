@@ -293,18 +293,40 @@ absl::StatusOr<std::vector<ContainerRuntime::LinkTarget>> ContainerRuntime::Reso
       return absl::FailedPreconditionError(
           absl::StrCat("Cannot link to a non running container: ", target->name, " AS ", c.name, "/", p.second));
     }
-    LinkTarget t;
-    t.alias = p.second;
-    t.id = target->id;
-    t.name = target->name;
-    t.ip = target->network.ip_address;
-    t.ports = target->config.exposed_ports;
-    for (const auto& [port, bindings] : target->host_config.port_bindings) {
-      if (std::find(t.ports.begin(), t.ports.end(), port) == t.ports.end()) t.ports.push_back(port);
+    out.push_back(TargetOf(*target, p.second));
+  }
+  return out;
+}
+
+ContainerRuntime::LinkTarget ContainerRuntime::TargetOf(const ContainerRecord& target, const std::string& alias) {
+  LinkTarget t;
+  t.alias = alias;
+  t.id = target.id;
+  t.name = target.name;
+  t.ip = target.network.ip_address;
+  t.ports = target.config.exposed_ports;
+  for (const auto& [port, bindings] : target.host_config.port_bindings) {
+    if (std::find(t.ports.begin(), t.ports.end(), port) == t.ports.end()) t.ports.push_back(port);
+  }
+  std::sort(t.ports.begin(), t.ports.end());
+  t.env = target.config.env;
+  return t;
+}
+
+absl::flat_hash_map<std::string, std::vector<Env>> ContainerRuntime::RecordedLinkRules(
+    const std::vector<ContainerRecord>& records) {
+  absl::flat_hash_map<std::string, const ContainerRecord*> by_id;
+  for (const ContainerRecord& r : records) by_id[r.id] = &r;
+  absl::flat_hash_map<std::string, std::vector<Env>> out;
+  for (const ContainerRecord& c : records) {
+    if (!c.state.running || c.network.ip_address.empty()) continue;
+    for (const std::string& link : c.host_config.links) {
+      std::pair<std::string, std::string> p = absl::StrSplit(link, absl::MaxSplits(':', 1));
+      absl::StatusOr<std::string> id = options_.graphdb->Get(absl::StrCat(c.name, "/", p.second));
+      auto target = id.ok() ? by_id.find(*id) : by_id.end();
+      if (target == by_id.end() || !target->second->state.running) continue;
+      out[c.id].push_back(LinkRuleEnv(c.network.ip_address, TargetOf(*target->second, p.second)));
     }
-    std::sort(t.ports.begin(), t.ports.end());
-    t.env = target->config.env;
-    out.push_back(std::move(t));
   }
   return out;
 }
@@ -819,6 +841,8 @@ RestoreReport ContainerRuntime::Restore() {
   if (!names.ok()) report.warnings.push_back(absl::StrCat("container names: ", names.message()));
   std::vector<std::string> to_restart;
   std::vector<std::pair<ContainerRecord, std::shared_ptr<Live>>> adoptees;
+  // As the previous berthd wrote them, before any record changes below.
+  absl::flat_hash_map<std::string, std::vector<Env>> link_rules = RecordedLinkRules(records);
   for (ContainerRecord& c : records) {
     bool was_running = c.state.running;
     bool restart = RestartAtRestore(c.host_config.restart_policy, was_running);
@@ -870,12 +894,9 @@ RestoreReport ContainerRuntime::Restore() {
   for (auto& [c, live] : adoptees) {
     // Its link rules stayed in the firewall too: its end removes them as it
     // would have before the restart.
-    absl::StatusOr<std::vector<LinkTarget>> links = ResolveLinks(c);
     {
       absl::MutexLock lock(&live->mu);
-      if (live->interface && links.ok()) {
-        for (const LinkTarget& l : *links) live->links.push_back(LinkRuleEnv(c.network.ip_address, l));
-      }
+      if (live->interface) live->links = link_rules[c.id];
     }
     StartSupervising(c.id, live);
   }

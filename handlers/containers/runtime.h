@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -172,6 +173,10 @@ class ContainerRuntime {
   // ports; a failure is a warning `... could not be <done>: why`.
   void ClaimPorts(const ContainerRecord& c, absl::string_view how, absl::string_view done, RestoreReport& report);
   static Env LinkRuleEnv(const std::string& ip, const LinkTarget& target);
+  static LinkTarget TargetOf(const ContainerRecord& target, const std::string& alias);
+  // The link -A envs of every running container in `records` as written at
+  // its start (targets as recorded then, whatever happened to them since).
+  absl::flat_hash_map<std::string, std::vector<Env>> RecordedLinkRules(const std::vector<ContainerRecord>& records);
   void Undo(StartUndo& undo);
   void HoldNetwork(const ContainerRecord& c, RestoreReport& report);
   // Registers the address and ports of a container that outlived the

@@ -764,7 +764,7 @@ TEST_CASE("live restore: a shutdown leaves the containers and their rules, the n
   CHECK(Count(h.ns().Save(), "--dport 8080") == 0);
 }
 
-TEST_CASE("live restore: an adopted container's link rules go when it stops") {
+TEST_CASE("live restore: an adopted container's link rules go when it stops, even if its link target died") {
   Host h("livelink", {"--live-restore", "--icc=false"});
   if (Skip(h.ns())) return;
   REQUIRE(h.Ready() == "");
@@ -773,14 +773,18 @@ TEST_CASE("live restore: an adopted container's link rules go when it stops") {
   KillContainers cleanup{h.cgroups(), {web, app}};
   const int link_rules = Count(h.ns().Save(), "-A BERTH");
   CHECK(link_rules > 0);  // --icc=false: only the link lets app reach web
+  int web_pid = h.Inspect(web)["State"]["Pid"];
   h.Kill();
+  // The link's target ends while berthd is away.
+  REQUIRE(::kill(web_pid, SIGKILL) == 0);
+  CHECK(WaitFor([&] { return !Alive(web_pid); }, absl::Seconds(10)));
   REQUIRE(h.Ready() == "");
+  CHECK(h.Inspect(web)["State"]["Running"] == false);
   CHECK(Count(h.ns().Save(), "-A BERTH") == link_rules);  // adopted as they were
   CHECK(h.Job({"-e", "t=0", "stop", "app"}).status == 0);
   CHECK(Count(h.ns().Save(), "-A BERTH") == 0);
   // The rootfs the crashed berthd mounted is unmounted when it stops.
   CHECK(Count(ReadFileOrEmpty("/proc/self/mountinfo"), app) == 0);
-  CHECK(h.Job({"-e", "t=0", "stop", "web"}).status == 0);
 }
 
 TEST_CASE("live restore with --firewall nftables: the port answers through the restart, elements kept once") {
