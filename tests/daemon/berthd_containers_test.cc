@@ -595,6 +595,36 @@ bool Alive(int pid) {
 
 // Whatever a failed test leaves running under its shims: each container's
 // cgroup is killed and removed, its shim then ends by itself.
+// A client requesting `url` over and over on a thread of its own until
+// Stop, counting the answers that are not `want`: traffic through a
+// published port while berthd is away.
+class Traffic {
+ public:
+  Traffic(Client& client, std::string url, std::string want)
+      : thread_([this, &client, url = std::move(url), want = std::move(want)] {
+          while (!done_) {
+            ++requests_;
+            if (client.Fetch(url).out != want) ++failures_;
+          }
+        }) {}
+  ~Traffic() { Stop(); }
+  // After three more requests (so some came after berthd was back), stops.
+  void Stop() {
+    if (!thread_.joinable()) return;
+    int now = requests_;
+    CHECK(WaitFor([&] { return requests_ >= now + 3; }, absl::Seconds(20)));
+    done_ = true;
+    thread_.join();
+  }
+  int requests() const { return requests_; }
+  int failures() const { return failures_; }
+
+ private:
+  std::atomic<bool> done_{false};
+  std::atomic<int> requests_{0}, failures_{0};
+  std::thread thread_;
+};
+
 struct KillContainers {
   const execdriver::CgroupOptions& cgroups;
   std::vector<std::string> ids;
@@ -648,14 +678,7 @@ TEST_CASE("live restore: 20 containers outlive berthd's SIGKILL, DNAT traffic go
   std::string rules_before = h.ns().Save();
 
   // A client keeps requesting through the published port during the outage.
-  std::atomic<bool> done{false};
-  std::atomic<int> requests{0}, failures{0};
-  std::thread traffic([&] {
-    while (!done) {
-      ++requests;
-      if (client.Fetch("http://192.168.200.1:8081/").out != "web0\n") ++failures;
-    }
-  });
+  Traffic traffic(client, "http://192.168.200.1:8081/", "web0\n");
   h.Kill();
   for (const auto& [id, pid] : pids) CHECK_MESSAGE(Alive(pid), id);
   // One container exits while berthd is away; its shim records it and ends.
@@ -666,13 +689,10 @@ TEST_CASE("live restore: 20 containers outlive berthd's SIGKILL, DNAT traffic go
   CHECK(WaitFor([&] { return !Alive(ender_shim) && !Alive(phoenix_shim) && !Alive(pids[orphan]); },
                 absl::Seconds(10)));
   REQUIRE(h.Ready() == "");
-  int during = requests;
-  CHECK(WaitFor([&] { return requests >= during + 3; }, absl::Seconds(20)));
-  done = true;
-  traffic.join();
-  CHECK(failures == 0);
-  MESSAGE(requests.load() << " requests through the DNAT rule during the outage and re-adoption, " << failures.load()
-                          << " failed");
+  traffic.Stop();
+  CHECK(traffic.failures() == 0);
+  MESSAGE(traffic.requests() << " requests through the DNAT rule during the outage and re-adoption, "
+                             << traffic.failures() << " failed");
 
   // The 17 still running are adopted, and the restarted one runs; the rules
   // are exactly as they were.
@@ -803,23 +823,13 @@ TEST_CASE("live restore with --firewall nftables: the port answers through the r
   const std::string app_ip = h.Inspect(app)["NetworkSettings"]["IPAddress"];
   CHECK(Count(before, app_ip) > 0);  // the link's elements
 
-  std::atomic<bool> done{false};
-  std::atomic<int> requests{0}, failures{0};
-  std::thread traffic([&] {
-    while (!done) {
-      ++requests;
-      if (client.Fetch("http://192.168.200.1:8080/").out != "nft\n") ++failures;
-    }
-  });
+  Traffic traffic(client, "http://192.168.200.1:8080/", "nft\n");
   h.Kill();
   REQUIRE(h.Ready() == "");
-  int during = requests;
-  CHECK(WaitFor([&] { return requests >= during + 3; }, absl::Seconds(20)));
-  done = true;
-  traffic.join();
-  CHECK(failures == 0);
-  MESSAGE(requests.load() << " requests through nftables' DNAT during berthd's restart, " << failures.load()
-                          << " failed");
+  traffic.Stop();
+  CHECK(traffic.failures() == 0);
+  MESSAGE(traffic.requests() << " requests through nftables' DNAT during berthd's restart, " << traffic.failures()
+                             << " failed");
   CHECK(table() == before);  // nothing written twice, nothing lost
   CHECK(WaitFor([&] { return FetchFromHost(h.ns(), "http://127.0.0.1:8080/").out == "nft\n"; }, absl::Seconds(10)));
   CHECK(h.Job({"-e", "t=0", "stop", "app"}).status == 0);
