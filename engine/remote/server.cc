@@ -1,36 +1,22 @@
 #include "engine/remote/server.h"
 
-#include <grp.h>
 #include <malloc.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <deque>
 #include <queue>
-#include <random>
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "engine/log.h"
 #include "engine/remote/dispatcher.h"
 #include "engine/remote/executor.h"
-#include "engine/remote/job_bridge.h"
 #include "engine/remote/listener.h"
 #include "engine/remote/local_call.h"
-#include "engine/remote/request.h"
 #include "engine/remote/outbox.h"
 #include "engine/remote/reports.h"
-#include "engine/remote/security.h"
 #include "engine/remote/thread_pool.h"
 #include "engine/remote/wire.h"
 #include "engine/remote/zmq_socket.h"
