@@ -8,6 +8,7 @@
 #include "engine/log.h"
 #include "engine/remote/reports.h"
 #include "engine/remote/request.h"
+#include "engine/remote/ticket.h"
 
 namespace berth::remote {
 
@@ -68,6 +69,15 @@ void Dispatcher::OnHello(const Peer& peer, Frame f) {
                                        absl::StrCat("not routed to this worker (served in-process or reserved): ",
                                                     absl::StrJoin(refused, ", "))));
   }
+  if (!f.direct_endpoint.empty()) {
+    w.direct_endpoint = f.direct_endpoint;
+    w.direct_key = f.direct_key;
+    w.admission_key = NewAdmissionKey();
+    Frame welcome;
+    welcome.type = FrameType::kWelcome;
+    welcome.data = w.admission_key;
+    port_.SendToPeer(peer, EncodeFrame(welcome));
+  }
   std::vector<std::string> names = w.jobs;
   ReportWorker(WorkerReport::Kind::kHello, w);
   workers_[key] = std::move(w);
@@ -97,6 +107,19 @@ void Dispatcher::OnWorkerFrame(const std::string& key, Frame f) {
       return;
     case FrameType::kBye:
       WorkerLost(key, "it left");
+      return;
+    case FrameType::kReport: {
+      const bool freed = f.direct_running < w.direct_running;
+      w.direct_running = std::min<uint64_t>(f.direct_running, w.capacity);
+      w.direct_served = f.direct_served;
+      if (freed) {
+        std::vector<std::string> names = w.jobs;
+        DispatchPendingOf(names);
+      }
+      return;
+    }
+    case FrameType::kRefused:
+      Requeue(w, f.id);
       return;
     case FrameType::kStdout:
     case FrameType::kStderr:
@@ -140,6 +163,18 @@ void Dispatcher::OnWorkerOutput(WorkerState& w, Frame f) {
   fw.replayable = false;
   fw.stdin_copy.clear();
   ToRequester(fw, f.type, std::move(f.data), f.credit);
+}
+
+void Dispatcher::Requeue(WorkerState& w, uint64_t d) {
+  Forward* fw = Find(d);
+  if (fw == nullptr || fw->worker != PeerKey(w.peer)) return;
+  w.in_flight.erase(d);
+  // It runs as many jobs as it can, some taken directly: full until it says.
+  w.direct_running = std::max<uint64_t>(w.direct_running, w.capacity - std::min<size_t>(w.capacity, w.in_flight.size()));
+  fw->worker.clear();
+  fw->worker_name.clear();
+  pending_[fw->request.name].push_front(d);
+  DispatchPending(fw->request.name);
 }
 
 void Dispatcher::WorkerLost(const std::string& key, absl::string_view reason) {
@@ -186,6 +221,9 @@ std::vector<WorkerInfo> Dispatcher::Workers() const {
     info.completed = w.completed;
     info.failed = w.failed;
     info.draining = w.draining;
+    info.direct_endpoint = w.direct_endpoint;
+    info.direct_running = w.direct_running;
+    info.direct_served = w.direct_served;
     out.push_back(std::move(info));
   }
   std::sort(out.begin(), out.end(), [](const WorkerInfo& a, const WorkerInfo& b) {
@@ -394,8 +432,8 @@ void Dispatcher::Dispatch(Forward& fw) {
   const std::vector<std::string>& keys = served->second;
   for (size_t i = 0; i < keys.size(); ++i) {
     WorkerState& w = workers_[keys[(rr_ + i) % keys.size()]];
-    if (w.draining || w.in_flight.size() >= w.capacity) continue;
-    double load = static_cast<double>(w.in_flight.size()) / w.capacity;
+    if (w.draining || w.load() >= w.capacity) continue;
+    double load = static_cast<double>(w.load()) / w.capacity;
     if (load < best_load) {
       best_load = load;
       best = &w;

@@ -20,7 +20,16 @@
 //  - the last worker serving a name gone: queued jobs end 126
 //    `<name>: no worker serves this job any more`;
 //  - a deadline: 124 `<name>: deadline exceeded`, and CANCEL to the worker;
-//  - the requester gone: CANCEL to the worker, its END dropped.
+//  - the requester gone: CANCEL to the worker, its END dropped;
+//  - the worker refused the job (REFUSED: at capacity with jobs it took
+//    directly): it goes back to the front of its queue, and that worker
+//    counts as full until it reports or ends a job.
+//
+// The direct path (docs/protocol.md): a worker that announces an endpoint of
+// its own gets an admission key (WELCOME); a client's ROUTE is answered with
+// a LEASE naming the workers that serve the name directly, each with a ticket
+// minted with that worker's key (ticket.h). Workers REPORT the jobs they run
+// directly: those count in their load here and in `workers`.
 //
 // Threads: everything runs on the server's I/O thread, except WaitForJobs,
 // which any thread may call.
@@ -58,6 +67,11 @@ struct WorkerInfo {
   uint64_t completed = 0;
   uint64_t failed = 0;
   bool draining = false;
+  // The direct path: where the worker takes jobs directly ("" if it does
+  // not), and the jobs it reports running and run there.
+  std::string direct_endpoint;
+  uint64_t direct_running = 0;
+  uint64_t direct_served = 0;
 };
 
 // The key of a peer in the server's maps: socket index and routing id.
@@ -87,6 +101,8 @@ class Dispatcher {
     int heartbeat_liveness = 3;
     // The handler registered for each served name.
     Handler handler;
+    // How long the routes of a LEASE (and their tickets) hold.
+    absl::Duration direct_lease = absl::Seconds(30);
   };
 
   Dispatcher(Engine& engine, Port& port, Options options);
@@ -102,6 +118,8 @@ class Dispatcher {
   // The worker's connection is gone or broke the protocol.
   void WorkerLost(const std::string& key, absl::string_view reason);
   std::vector<WorkerInfo> Workers() const;
+  // A client's ROUTE `id` for `name`: the LEASE to answer it with (leases.cc).
+  std::string Lease(uint64_t id, const std::string& name);
 
   // ---- requests ----
   // A connected worker serves `name`.
@@ -178,6 +196,15 @@ class Dispatcher {
     absl::flat_hash_set<uint64_t> in_flight;
     uint64_t completed = 0;
     uint64_t failed = 0;
+    // The direct path: endpoint and CURVE public key ("" without), the key
+    // that checks its tickets, and what it last reported.
+    std::string direct_endpoint;
+    std::string direct_key;
+    std::string admission_key;
+    uint64_t direct_running = 0;
+    uint64_t direct_served = 0;
+    // Jobs counted against capacity: those relayed and those taken directly.
+    size_t load() const { return in_flight.size() + direct_running; }
   };
   struct Deadline {
     absl::Time when;
@@ -206,6 +233,8 @@ class Dispatcher {
   // the job ended for its requester) if the worker sent more than granted.
   bool TakeOutputWindow(Forward& fw, const WorkerState& w, uint64_t bytes);
   void OnWorkerOutput(WorkerState& w, Frame f);
+  // The worker refused relayed job `d` (at capacity): queue it again.
+  void Requeue(WorkerState& w, uint64_t d);
   void UnserveName(const std::string& name, const std::string& worker_key);
   // Tell the engine's observers (engine/observer.h).
   void ReportEnded(const Forward& fw, int status);

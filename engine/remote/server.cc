@@ -35,6 +35,7 @@ class Server::Impl : public LocalCallPort, private Dispatcher::Port {
                         .heartbeat_interval = options_.heartbeat_interval,
                         .heartbeat_liveness = options_.heartbeat_liveness,
                         .handler = [this](Job& job) { return LocalCall::Run(job, *this); },
+                        .direct_lease = options_.direct_lease,
                     }) {
     starting_ = options_.starting;
   }
@@ -108,7 +109,7 @@ class Server::Impl : public LocalCallPort, private Dispatcher::Port {
   void DropIdleClients();
   void ClientLost(const std::string& key);
   // Why a JOB from `c` cannot start now (126), or "".
-  std::string Refusal(const ClientState& c, const Frame& f) const;
+  std::string OverLimits(const ClientState& c, const Frame& f) const;
   // Ends the live request `id` of client `key` with status 1 and `why` (an
   // invalid frame named it); false if there is no such request to end.
   bool FailSession(const std::string& key, uint64_t id, absl::string_view why);
@@ -172,6 +173,9 @@ absl::Status Server::Impl::Bind() {
       (void)row.SetInt("Completed", static_cast<int64_t>(w.completed));
       (void)row.SetInt("Failed", static_cast<int64_t>(w.failed));
       (void)row.SetBool("Draining", w.draining);
+      (void)row.Set("DirectEndpoint", w.direct_endpoint);
+      (void)row.SetInt("DirectRunning", static_cast<int64_t>(w.direct_running));
+      (void)row.SetInt("DirectServed", static_cast<int64_t>(w.direct_served));
       if (absl::Status s = job.Stdout().WriteEnv(row); !s.ok()) return job.Error(s);
     }
     return kStatusOk;
@@ -445,6 +449,10 @@ void Server::Impl::OnClientFrame(const Peer& peer, Frame f) {
     case FrameType::kJob:
       OnClientJob(key, c, std::move(f));
       return;
+    case FrameType::kRoute:
+      SendTo(peer, dispatcher_.Lease(f.id, f.job.name));
+      drop_if_idle();
+      return;
     case FrameType::kStdin:
     case FrameType::kStdinEnd:
     case FrameType::kCancel:
@@ -493,7 +501,7 @@ void Server::Impl::OnClientJob(const std::string& key, ClientState& c, Frame f) 
       return;
     }
   }
-  if (std::string why = Refusal(c, f); !why.empty()) {
+  if (std::string why = OverLimits(c, f); !why.empty()) {
     SendTo(c.peer, EncodeEnd(id, kStatusUnavailable, why));
     if (c.sessions.empty()) clients_.erase(key);
     return;
@@ -554,7 +562,7 @@ void Server::Impl::ClientLost(const std::string& key) {
   for (uint64_t d : dispatches) dispatcher_.ClientGone(d);
 }
 
-std::string Server::Impl::Refusal(const ClientState& c, const Frame& f) const {
+std::string Server::Impl::OverLimits(const ClientState& c, const Frame& f) const {
   const std::string& name = f.job.name;
   if (c.sessions.size() >= static_cast<size_t>(std::max(options_.max_connection_jobs, 1))) {
     return absl::StrCat(name, ": this connection has ", c.sessions.size(),

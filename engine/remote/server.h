@@ -79,6 +79,8 @@ struct ServerOptions {
   int io_threads = 2;
   absl::Duration heartbeat_interval = absl::Seconds(1);
   int heartbeat_liveness = 3;  // missed heartbeats before a peer is lost
+  // The direct path: how long a LEASE's routes and tickets hold.
+  absl::Duration direct_lease = absl::Seconds(30);
 };
 
 class Server {

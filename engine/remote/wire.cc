@@ -6,6 +6,7 @@
 
 #include <random>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace berth::remote {
@@ -125,6 +126,35 @@ absl::Status DecodeEnv(const msgpack::object& o, Env* env) {
   return absl::OkStatus();
 }
 
+bool AsEndpoint(const msgpack::object& o, std::string* out) {
+  return AsString(o, out) && out->size() <= kMaxEndpointBytes &&
+         (absl::StartsWith(*out, "tcp://") || absl::StartsWith(*out, "ipc://"));
+}
+
+bool AsKey(const msgpack::object& o, std::string* out) {
+  return AsString(o, out) && (out->empty() || out->size() == 40);
+}
+
+absl::Status DecodeRoutes(const msgpack::object& o, std::vector<DirectRoute>* routes) {
+  if (o.type != msgpack::type::ARRAY || o.via.array.size > kMaxRoutes) {
+    return Bad(FrameType::kLease, absl::StrCat("routes must be an array of at most ", kMaxRoutes, " routes"));
+  }
+  for (uint32_t i = 0; i < o.via.array.size; ++i) {
+    const msgpack::object& e = o.via.array.ptr[i];
+    DirectRoute r;
+    uint64_t capacity = 0;
+    if (e.type != msgpack::type::ARRAY || e.via.array.size != 5 || !AsString(e.via.array.ptr[0], &r.worker_name) ||
+        !AsEndpoint(e.via.array.ptr[1], &r.endpoint) || !AsKey(e.via.array.ptr[2], &r.public_key) ||
+        !AsBytes(e.via.array.ptr[3], &r.ticket) || r.ticket.size() != kTicketBytes ||
+        !AsUint(e.via.array.ptr[4], &capacity) || capacity == 0 || capacity > kMaxCapacity) {
+      return Bad(FrameType::kLease, absl::StrCat("route ", i, " must be [worker, endpoint, key, ticket, capacity]"));
+    }
+    r.capacity = static_cast<uint32_t>(capacity);
+    routes->push_back(std::move(r));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::string_view FrameTypeName(FrameType type) {
@@ -142,6 +172,11 @@ absl::string_view FrameTypeName(FrameType type) {
     case FrameType::kHello: return "HELLO";
     case FrameType::kDrain: return "DRAIN";
     case FrameType::kBye: return "BYE";
+    case FrameType::kRefused: return "REFUSED";
+    case FrameType::kWelcome: return "WELCOME";
+    case FrameType::kRoute: return "ROUTE";
+    case FrameType::kLease: return "LEASE";
+    case FrameType::kReport: return "REPORT";
   }
   return "UNKNOWN";
 }
@@ -150,10 +185,15 @@ absl::string_view FrameTypeName(FrameType type) {
 
 namespace berth::remote {
 
-std::string EncodeJob(uint64_t id, const JobRequest& request, bool has_stdin, bool end_tail) {
+namespace {
+
+// JOB, with the optional end_tail and ticket fields when `fields` asks for them
+// (6: neither, 7: end_tail, 8: both).
+std::string PackJob(uint64_t id, const JobRequest& request, bool has_stdin, bool end_tail, absl::string_view ticket,
+                    size_t fields) {
   msgpack::sbuffer buf(256);
   Packer pk(buf);
-  PackHeader(pk, end_tail ? 7 : 6, FrameType::kJob, id);
+  PackHeader(pk, fields, FrameType::kJob, id);
   PackStr(pk, request.name);
   PackStrings(pk, request.args);
   pk.pack_array(static_cast<uint32_t>(request.env.entries().size()));
@@ -178,9 +218,30 @@ std::string EncodeJob(uint64_t id, const JobRequest& request, bool has_stdin, bo
   } else {
     pk.pack_false();
   }
+  if (fields >= 7) pk.pack(end_tail);
+  if (fields >= 8) PackBin(pk, ticket);
+  return Take(buf);
+}
+
+}  // namespace
+
+std::string EncodeJob(uint64_t id, const JobRequest& request, bool has_stdin, bool end_tail) {
   // end_tail is an optional field of a later revision: sent only when true, so
   // that a JOB without it reads the same to every decoder.
-  if (end_tail) pk.pack_true();
+  return PackJob(id, request, has_stdin, end_tail, "", end_tail ? 7 : 6);
+}
+
+std::string EncodeTicketedJob(uint64_t id, const JobRequest& request, bool has_stdin, bool end_tail,
+                              absl::string_view ticket) {
+  return PackJob(id, request, has_stdin, end_tail, ticket, 8);
+}
+
+std::string EncodeRefused(uint64_t id, Refusal code, absl::string_view message) {
+  msgpack::sbuffer buf(64 + message.size());
+  Packer pk(buf);
+  PackHeader(pk, 2, FrameType::kRefused, id);
+  pk.pack_uint16(static_cast<uint16_t>(code));
+  PackStr(pk, message);
   return Take(buf);
 }
 
@@ -240,7 +301,10 @@ std::string EncodeSimple(FrameType type, uint64_t id) {
 std::string EncodeFrame(const Frame& f) {
   switch (f.type) {
     case FrameType::kJob:
-      return EncodeJob(f.id, f.job, f.has_stdin, f.end_tail);
+      return f.ticket.empty() ? EncodeJob(f.id, f.job, f.has_stdin, f.end_tail)
+                              : EncodeTicketedJob(f.id, f.job, f.has_stdin, f.end_tail, f.ticket);
+    case FrameType::kRefused:
+      return EncodeRefused(f.id, f.refusal, f.message);
     case FrameType::kStdin:
     case FrameType::kStdout:
     case FrameType::kStderr:
@@ -260,6 +324,50 @@ std::string EncodeFrame(const Frame& f) {
       pk.pack_uint32(f.capacity);
       PackStrings(pk, f.jobs);
       PackStrings(pk, f.idempotent);
+      if (!f.direct_endpoint.empty()) {
+        PackStr(pk, f.direct_endpoint);
+        PackStr(pk, f.direct_key);
+      }
+      return Take(buf);
+    }
+    case FrameType::kWelcome: {
+      msgpack::sbuffer buf(64);
+      Packer pk(buf);
+      PackHeader(pk, 1, FrameType::kWelcome, f.id);
+      PackBin(pk, f.data);
+      return Take(buf);
+    }
+    case FrameType::kRoute: {
+      msgpack::sbuffer buf(64);
+      Packer pk(buf);
+      PackHeader(pk, 1, FrameType::kRoute, f.id);
+      PackStr(pk, f.job.name);
+      return Take(buf);
+    }
+    case FrameType::kLease: {
+      msgpack::sbuffer buf(128 + 128 * f.routes.size());
+      Packer pk(buf);
+      PackHeader(pk, 4, FrameType::kLease, f.id);
+      PackStr(pk, f.job.name);
+      pk.pack_uint64(f.lease_ms);
+      pk.pack(f.idempotent_name);
+      pk.pack_array(static_cast<uint32_t>(f.routes.size()));
+      for (const DirectRoute& r : f.routes) {
+        pk.pack_array(5);
+        PackStr(pk, r.worker_name);
+        PackStr(pk, r.endpoint);
+        PackStr(pk, r.public_key);
+        PackBin(pk, r.ticket);
+        pk.pack_uint32(r.capacity);
+      }
+      return Take(buf);
+    }
+    case FrameType::kReport: {
+      msgpack::sbuffer buf(32);
+      Packer pk(buf);
+      PackHeader(pk, 2, FrameType::kReport, f.id);
+      pk.pack_uint64(f.direct_running);
+      pk.pack_uint64(f.direct_served);
       return Take(buf);
     }
     case FrameType::kStdinEnd:
@@ -283,9 +391,14 @@ size_t RequiredFields(FrameType type) {
     case FrameType::kStdout:
     case FrameType::kStderr:
     case FrameType::kCredit:
-    case FrameType::kError: return 1;
-    case FrameType::kEnd: return 2;
-    case FrameType::kHello: return 4;
+    case FrameType::kError:
+    case FrameType::kWelcome:
+    case FrameType::kRoute: return 1;
+    case FrameType::kEnd:
+    case FrameType::kRefused:
+    case FrameType::kReport: return 2;
+    case FrameType::kHello:
+    case FrameType::kLease: return 4;
     default: return 0;
   }
 }
@@ -306,7 +419,7 @@ absl::StatusOr<Frame> DecodeObject(const msgpack::object& root) {
     return absl::InvalidArgumentError(
         absl::StrCat("unsupported protocol version ", version, " (this berth speaks ", kProtocolVersion, ")"));
   }
-  if (!AsUint(f[1], &type) || type < 1 || type > static_cast<uint64_t>(FrameType::kBye)) {
+  if (!AsUint(f[1], &type) || type < 1 || type > static_cast<uint64_t>(FrameType::kReport)) {
     return absl::InvalidArgumentError("unknown frame type");
   }
   if (!AsUint(f[2], &id)) return absl::InvalidArgumentError("frame id must be an unsigned integer");
@@ -332,6 +445,9 @@ absl::StatusOr<Frame> DecodeObject(const msgpack::object& root) {
       }
       if (!AsBool(a[5], &out.has_stdin)) return Bad(out.type, "has_stdin must be a boolean");
       if (fields >= 7 && !AsBool(a[6], &out.end_tail)) return Bad(out.type, "end_tail must be a boolean");
+      if (fields >= 8 && (!AsBytes(a[7], &out.ticket) || out.ticket.size() != kTicketBytes)) {
+        return Bad(out.type, absl::StrCat("ticket must be bin of ", kTicketBytes, " bytes"));
+      }
       if (id == 0) return Bad(out.type, "id must not be 0");
       break;
     }
@@ -376,8 +492,38 @@ absl::StatusOr<Frame> DecodeObject(const msgpack::object& root) {
       out.capacity = static_cast<uint32_t>(capacity);
       if (!AsStrings(a[2], kMaxNames, &out.jobs)) return Bad(out.type, "jobs must be an array of strings");
       if (!AsStrings(a[3], kMaxNames, &out.idempotent)) return Bad(out.type, "idempotent must be an array of strings");
+      if (fields >= 6 && (!AsEndpoint(a[4], &out.direct_endpoint) || !AsKey(a[5], &out.direct_key))) {
+        return Bad(out.type, "direct_endpoint must be a tcp:// or ipc:// endpoint, followed by direct_key (40 Z85 characters or empty)");
+      }
       break;
     }
+    case FrameType::kRefused: {
+      uint64_t code = 0;
+      if (!AsUint(a[0], &code) || code > 0xffff) return Bad(out.type, "code must be an unsigned integer");
+      out.refusal = static_cast<Refusal>(code);
+      if (!AsString(a[1], &out.message)) return Bad(out.type, "message must be a string");
+      break;
+    }
+    case FrameType::kWelcome:
+      if (!AsBytes(a[0], &out.data) || out.data.size() != kAdmissionKeyBytes) {
+        return Bad(out.type, absl::StrCat("key must be bin of ", kAdmissionKeyBytes, " bytes"));
+      }
+      break;
+    case FrameType::kRoute:
+      if (!AsString(a[0], &out.job.name) || out.job.name.empty()) return Bad(out.type, "name must be a non-empty string");
+      break;
+    case FrameType::kLease: {
+      if (!AsString(a[0], &out.job.name)) return Bad(out.type, "name must be a string");
+      if (!AsUint(a[1], &out.lease_ms)) return Bad(out.type, "lease_ms must be an unsigned integer");
+      if (!AsBool(a[2], &out.idempotent_name)) return Bad(out.type, "idempotent must be a boolean");
+      if (absl::Status s = DecodeRoutes(a[3], &out.routes); !s.ok()) return s;
+      break;
+    }
+    case FrameType::kReport:
+      if (!AsUint(a[0], &out.direct_running) || !AsUint(a[1], &out.direct_served)) {
+        return Bad(out.type, "running and served must be unsigned integers");
+      }
+      break;
     default:
       break;
   }

@@ -45,6 +45,12 @@ inline constexpr size_t kMaxArrayElements = 4096 + 16;
 // 4,096 args and 4,096 env entries (4 objects each) has about 20,500. Decoding
 // costs at most this many objects (24 bytes each) beyond the frame's bytes.
 inline constexpr size_t kMaxFrameObjects = 4 * kMaxEnvEntries + kMaxArgs + 64;
+// The most routes one LEASE carries, and the longest endpoint or key in one.
+inline constexpr size_t kMaxRoutes = 256;
+inline constexpr size_t kMaxEndpointBytes = 256;
+// A direct-path ticket's size, and the worker's admission key's (ticket.h).
+inline constexpr size_t kTicketBytes = 40;
+inline constexpr size_t kAdmissionKeyBytes = 32;
 // A JOB's trace id: at most this many printable ASCII characters.
 inline constexpr size_t kMaxTraceIdBytes = 64;
 // HELLO: the most jobs a worker may take at once.
@@ -75,6 +81,34 @@ enum class FrameType : uint8_t {
   kHello = 11,     // worker → server: the jobs I serve, my capacity
   kDrain = 12,     // worker → server: finishing in-flight jobs, send me no more
   kBye = 13,       // worker → server: leaving now
+  // The direct path (docs/protocol.md, "The direct path"):
+  kRefused = 14,   // executor → requester: the job did not run here; ends the request
+  kWelcome = 15,   // server → worker: HELLO registered; the key that checks tickets
+  kRoute = 16,     // client → server: which workers take `name` directly?
+  kLease = 17,     // server → client: the answer to ROUTE
+  kReport = 18,    // worker → server: jobs run on the direct path
+};
+
+// Why an executor refused a JOB on the direct path (REFUSED `code`). The job
+// did not run: the requester may send it elsewhere.
+enum class Refusal : uint16_t {
+  kUnspecified = 0,
+  kNotAdmitted = 1,  // no ticket, a forged or expired one, or one from an earlier berthd
+  kAtCapacity = 2,   // the worker runs as many jobs as its capacity
+  kNotServed = 3,    // the worker does not serve the name
+  kDraining = 4,     // the worker is leaving
+};
+
+// A way to one worker, in a LEASE: where it takes jobs directly, its CURVE
+// public key (Z85, empty without CURVE), the ticket that admits the bearer,
+// and how many jobs it runs at once.
+struct DirectRoute {
+  std::string worker_name;
+  std::string endpoint;
+  std::string public_key;
+  std::string ticket;
+  uint32_t capacity = 0;
+  bool operator==(const DirectRoute&) const = default;
 };
 
 absl::string_view FrameTypeName(FrameType type);
@@ -87,6 +121,7 @@ struct Frame {
   JobRequest job;
   bool has_stdin = false;    // STDIN frames (then STDIN_END) will follow
   bool end_tail = false;     // the requester accepts END frames that carry a tail
+  std::string ticket;        // the direct path: the admission ticket from a LEASE
 
   // kEnd: the job's last output chunk, carried in the END frame itself instead
   // of in a STDOUT/STDERR frame just before it (only to requesters that set
@@ -98,16 +133,32 @@ struct Frame {
   std::string data;
   // kCredit
   uint64_t credit = 0;
-  // kEnd (status, message = error text); kError (message, error_code)
+  // kEnd (status, message = error text); kError (message, error_code);
+  // kRefused (refusal, message)
   int32_t status = 0;
   std::string message;
   ErrorCode error_code = ErrorCode::kUnspecified;
+  Refusal refusal = Refusal::kUnspecified;
 
   // kHello
   std::string worker_name;
   uint32_t capacity = 0;
   std::vector<std::string> jobs;
   std::vector<std::string> idempotent;
+  // kHello, optional: where the worker takes jobs directly, and its key
+  std::string direct_endpoint;
+  std::string direct_key;
+
+  // kWelcome: the admission key (in `data`). kRoute: the name (in job.name).
+  // kLease: the name (job.name), how long the routes hold, whether a job of
+  // that name may run again after its worker is lost, and the routes.
+  uint64_t lease_ms = 0;
+  bool idempotent_name = false;
+  std::vector<DirectRoute> routes;
+
+  // kReport: the worker's direct-path jobs running now, and run in all.
+  uint64_t direct_running = 0;
+  uint64_t direct_served = 0;
 };
 
 // Encoders. Each returns the frame's bytes.
@@ -115,6 +166,10 @@ std::string EncodeFrame(const Frame& frame);
 // JOB `id` for `job`; has_stdin and end_tail as in Frame. A relay sends one
 // request on under its own id, with the time still left as its timeout.
 std::string EncodeJob(uint64_t id, const JobRequest& job, bool has_stdin, bool end_tail);
+// The same JOB carrying a direct-path ticket (end_tail is then always sent).
+std::string EncodeTicketedJob(uint64_t id, const JobRequest& job, bool has_stdin, bool end_tail,
+                              absl::string_view ticket);
+std::string EncodeRefused(uint64_t id, Refusal code, absl::string_view message);
 std::string EncodeData(FrameType type, uint64_t id, absl::string_view data);
 std::string EncodeCredit(uint64_t id, uint64_t bytes);
 std::string EncodeEnd(uint64_t id, int32_t status, absl::string_view message);

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/log.h"
+#include "engine/remote/direct_endpoint.h"
 #include "engine/remote/executor.h"
 #include "engine/remote/job_bridge.h"
 #include "engine/remote/outbox.h"
@@ -42,10 +43,10 @@ class Worker::Impl {
       : engine_(engine),
         options_(std::move(options)),
         control_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
-        pool_(std::make_unique<ThreadPool>(options_.capacity)),
-        hello_(EncodeHello(options_)) {}
+        pool_(std::make_unique<ThreadPool>(options_.capacity)) {}
   ~Impl() {
     DetachAll();
+    if (direct_) direct_->DetachAll();
     pool_.reset();
     ::close(control_);
   }
@@ -70,15 +71,43 @@ class Worker::Impl {
     Send(sock, hello_);
     if (draining_) Send(sock, EncodeSimple(FrameType::kDrain, 0));
   }
-  static std::string EncodeHello(const WorkerOptions& o) {
+  static std::string EncodeHello(const WorkerOptions& o, const DirectEndpoint* direct) {
     Frame hello;
     hello.type = FrameType::kHello;
     hello.worker_name = o.name;
     hello.capacity = static_cast<uint32_t>(o.capacity);
     hello.jobs = o.jobs;
     hello.idempotent = o.idempotent;
+    if (direct != nullptr) {
+      hello.direct_endpoint = direct->endpoint();
+      hello.direct_key = direct->public_key();
+    }
     return EncodeFrame(hello);
   }
+  // Whether one more job fits the capacity, relayed and direct ones together
+  // (a job whose END is on its way does not count).
+  bool HasRoom() const {
+    const size_t capacity = static_cast<size_t>(options_.capacity);
+    size_t size = exec_ ? exec_->size() : 0, running = exec_ ? exec_->running() : 0;
+    if (direct_) {
+      size += direct_->size();
+      running += direct_->running();
+    }
+    return size < capacity || running < capacity;
+  }
+  // Serves the direct endpoint's socket and the outbox (frames for the server
+  // go to `server`, or nowhere when null).
+  void ServeDirect(bool readable) {
+    if (direct_ && readable) direct_->Read([this] { return HasRoom(); }, draining_);
+  }
+  void DrainOutbox(zmq::socket_t* server);
+  // The direct endpoint's poll item (one poll ignores, without it).
+  zmq::pollitem_t DirectItem() {
+    if (!direct_) return zmq::pollitem_t{nullptr, -1, 0, 0};
+    return zmq::pollitem_t{direct_->socket().handle(), 0, ZMQ_POLLIN, 0};
+  }
+  // REPORT to the server when the direct path's counts changed.
+  void Report(zmq::socket_t& sock);
   void DetachAll() {
     if (exec_) exec_->DetachAll();
   }
@@ -90,7 +119,9 @@ class Worker::Impl {
   WorkerOptions options_;
   int control_;
   std::unique_ptr<ThreadPool> pool_;
-  const std::string hello_;
+  std::string hello_;
+  std::unique_ptr<DirectEndpoint> direct_;
+  std::pair<uint64_t, uint64_t> reported_{0, 0};  // direct running, served
   Outbox outbox_;
   zmq::context_t ctx_{1};
   std::shared_ptr<Executor> exec_;  // the jobs of the current session
@@ -110,10 +141,54 @@ bool Worker::Impl::ReadControl() {
 }
 
 bool Worker::Impl::SleepInterruptibly(absl::Duration d) {
-  zmq::pollitem_t item{nullptr, control_, ZMQ_POLLIN, 0};
-  PollIgnoringSignals(&item, 1, absl::ToInt64Milliseconds(d));
-  if (item.revents & ZMQ_POLLIN) return ReadControl() && !draining_;
-  return true;
+  // Clients of the direct endpoint are served meanwhile: they need no server.
+  const absl::Time until = absl::Now() + d;
+  while (true) {
+    absl::Time now = absl::Now();
+    if (direct_) direct_->Tick(now);
+    if (now >= until) return true;
+    zmq::pollitem_t items[] = {
+        {nullptr, control_, ZMQ_POLLIN, 0},
+        {nullptr, outbox_.fd(), ZMQ_POLLIN, 0},
+        DirectItem(),
+    };
+    PollIgnoringSignals(items, 3,
+                        std::min(absl::ToInt64Milliseconds(until - now) + 1,
+                                 absl::ToInt64Milliseconds(options_.heartbeat_interval)));
+    if (items[0].revents & ZMQ_POLLIN) {
+      if (!ReadControl() || draining_) return false;
+    }
+    if (items[1].revents & ZMQ_POLLIN) DrainOutbox(nullptr);
+    ServeDirect(items[2].revents & ZMQ_POLLIN);
+  }
+}
+
+void Worker::Impl::DrainOutbox(zmq::socket_t* server) {
+  std::deque<Outgoing> out;
+  outbox_.Drain(&out);
+  for (Outgoing& o : out) {
+    if (o.task) {
+      o.task();
+    } else if (o.dropped()) {
+      continue;
+    } else if (o.peer.socket == DirectEndpoint::kSocket) {
+      if (direct_) direct_->Send(o.peer.identity, o.payload);
+    } else if (server != nullptr) {
+      Send(*server, o.payload);
+    }
+  }
+}
+
+void Worker::Impl::Report(zmq::socket_t& sock) {
+  if (!direct_) return;
+  std::pair<uint64_t, uint64_t> now{direct_->running(), direct_->served()};
+  if (now == reported_) return;
+  reported_ = now;
+  Frame report;
+  report.type = FrameType::kReport;
+  report.direct_running = now.first;
+  report.direct_served = now.second;
+  Send(sock, EncodeFrame(report));
 }
 
 absl::Status Worker::Impl::Configure(zmq::socket_t& sock) {
@@ -126,6 +201,21 @@ absl::Status Worker::Impl::Configure(zmq::socket_t& sock) {
 }
 
 absl::Status Worker::Impl::Run() {
+  if (!options_.direct_endpoint.empty() && !direct_) {
+    absl::StatusOr<std::unique_ptr<DirectEndpoint>> d =
+        DirectEndpoint::Bind(ctx_,
+                             DirectOptions{.endpoint = options_.direct_endpoint,
+                                           .key_file = options_.client_key_file,
+                                           .worker_name = options_.name,
+                                           .jobs = options_.jobs,
+                                           .heartbeat_interval = options_.heartbeat_interval,
+                                           .heartbeat_liveness = options_.heartbeat_liveness},
+                             engine_, pool_.get(), &outbox_);
+    if (!d.ok()) return d.status();
+    direct_ = *std::move(d);
+    spdlog::info("worker {}: takes jobs directly at {}", options_.name, direct_->endpoint());
+  }
+  hello_ = EncodeHello(options_, direct_.get());
   absl::Duration backoff = options_.reconnect_min;
   while (true) {
     absl::StatusOr<Outcome> outcome = Session();
@@ -170,6 +260,7 @@ absl::StatusOr<Worker::Impl::Outcome> Worker::Impl::Session() {
   monitor.connect(mon);
   sock.connect(options_.endpoint);
 
+  reported_ = {0, 0};
   Announce(sock);
   drain_announced_ = draining_;
 
@@ -178,14 +269,13 @@ absl::StatusOr<Worker::Impl::Outcome> Worker::Impl::Session() {
   absl::Time last_beat = start;
   const absl::Duration limit = options_.heartbeat_interval * options_.heartbeat_liveness;
   int handshakes = 0;
-  std::deque<Outgoing> out;
-  Peer server_peer{0, ""};
   while (true) {
     zmq::pollitem_t items[] = {
         {sock.handle(), 0, ZMQ_POLLIN, 0},
         {monitor.handle(), 0, ZMQ_POLLIN, 0},
         {nullptr, outbox_.fd(), ZMQ_POLLIN, 0},
         {nullptr, control_, ZMQ_POLLIN, 0},
+        DirectItem(),
     };
     absl::Time now = absl::Now();
     // Wake for the next heartbeat, or when the server would have been silent
@@ -193,7 +283,7 @@ absl::StatusOr<Worker::Impl::Outcome> Worker::Impl::Session() {
     absl::Time wake = std::min(last_beat + options_.heartbeat_interval,
                                (last_heard_ == absl::InfinitePast() ? start : last_heard_) + limit);
     int64_t ms = std::max<int64_t>(0, absl::ToInt64Milliseconds(wake - now) + 1);
-    PollIgnoringSignals(items, 4, ms);
+    PollIgnoringSignals(items, 5, ms);
     if (items[0].revents & ZMQ_POLLIN) {
       for (int batch = 0; batch < 256; ++batch) {
         zmq::message_t msg;
@@ -227,18 +317,8 @@ absl::StatusOr<Worker::Impl::Outcome> Worker::Impl::Session() {
         }
       }
     }
-    if (items[2].revents & ZMQ_POLLIN) {
-      outbox_.Drain(&out);
-      while (!out.empty()) {
-        Outgoing o = std::move(out.front());
-        out.pop_front();
-        if (o.task) {
-          o.task();
-        } else if (!o.dropped()) {
-          Send(sock, o.payload);
-        }
-      }
-    }
+    if (items[2].revents & ZMQ_POLLIN) DrainOutbox(&sock);
+    ServeDirect(items[4].revents & ZMQ_POLLIN);
     if (items[3].revents & ZMQ_POLLIN) {
       if (!ReadControl()) {
         DetachAll();
@@ -250,14 +330,16 @@ absl::StatusOr<Worker::Impl::Outcome> Worker::Impl::Session() {
       Send(sock, EncodeSimple(FrameType::kDrain, 0));
       drain_announced_ = true;
     }
-    if (draining_ && exec_->empty()) {
+    if (draining_ && exec_->empty() && (!direct_ || direct_->size() == 0)) {
       Send(sock, EncodeSimple(FrameType::kBye, 0));
       sock.set(zmq::sockopt::linger, 1000);  // let BYE (and the last ENDs) leave
       return Outcome::kDrained;
     }
     now = absl::Now();
+    if (direct_) direct_->Tick(now);
     if (now - last_beat >= options_.heartbeat_interval) {
       Send(sock, EncodeSimple(FrameType::kHeartbeat, 0));
+      Report(sock);
       last_beat = now;
     }
     absl::Time heard = last_heard_ == absl::InfinitePast() ? start : last_heard_;
@@ -271,6 +353,9 @@ absl::StatusOr<Worker::Impl::Outcome> Worker::Impl::Session() {
 void Worker::Impl::OnFrame(zmq::socket_t& sock, Frame f) {
   switch (f.type) {
     case FrameType::kHeartbeat:
+      return;
+    case FrameType::kWelcome:
+      if (direct_) direct_->Admit(std::move(f.data));
       return;
     case FrameType::kError:
       spdlog::warn("worker {}: the server says: {}", options_.name, f.message);
@@ -290,13 +375,13 @@ void Worker::Impl::OnFrame(zmq::socket_t& sock, Frame f) {
                              absl::StrCat(f.job.name, ": worker ", options_.name, " is draining")));
         return;
       }
-      const size_t capacity = static_cast<size_t>(options_.capacity);
-      if (exec_->size() >= capacity && exec_->running() >= capacity) {
-        // The server sends at most `capacity` jobs at once; one that sends more
-        // gets them back as unavailable rather than queued here.
-        Send(sock, EncodeEnd(f.id, kStatusUnavailable,
-                             absl::StrCat(f.job.name, ": worker ", options_.name, " is at capacity (", options_.capacity,
-                                          " jobs)")));
+      if (!HasRoom()) {
+        // The server sends at most `capacity` jobs at once, less those we last
+        // reported taking directly; one that finds us full gets the job back
+        // (it did not run) and queues it, rather than it waiting here.
+        Send(sock, EncodeRefused(f.id, Refusal::kAtCapacity,
+                                 absl::StrCat(f.job.name, ": worker ", options_.name, " is at capacity (",
+                                              options_.capacity, " jobs)")));
         return;
       }
       exec_->Start(std::move(f));

@@ -9,6 +9,13 @@
 // connection survived (ERROR code 5, after a network cut), the worker cancels
 // the same way and says HELLO again on that connection.
 // Drain() finishes the jobs in flight, takes no new ones, says BYE and returns.
+//
+// With a direct endpoint (WorkerOptions::direct_endpoint), the worker also
+// takes jobs straight from clients that berthd vouched for (direct_endpoint.h):
+// they share its capacity with the relayed ones, and it REPORTs them to the
+// server every heartbeat interval when their counts changed. A relayed JOB
+// that finds the worker full is answered REFUSED (at capacity), and the server
+// queues it again.
 #ifndef BERTH_ENGINE_REMOTE_WORKER_H_
 #define BERTH_ENGINE_REMOTE_WORKER_H_
 
@@ -28,6 +35,9 @@ struct WorkerOptions {
   std::vector<std::string> jobs;        // the names served
   std::vector<std::string> idempotent;  // names the server may dispatch again
   int capacity = 8;                     // jobs run at once
+  // Where clients may send jobs directly ("": nowhere); see DirectOptions
+  // for the forms. With client_key_file, CURVE under that keypair.
+  std::string direct_endpoint;
   std::string server_key;               // CURVE, as for ClientOptions
   std::string client_key_file;
   absl::Duration heartbeat_interval = absl::Seconds(1);

@@ -3,7 +3,7 @@
 
 BERTH_PACKAGES=(
   meson ninja-build pkg-config g++ clang libclang-rt-14-dev python3
-  libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libsqlite3-dev sqlite3 libabsl-dev
+  libzmq3-dev libsodium-dev cppzmq-dev libmsgpack-cxx-dev libsqlite3-dev sqlite3 libabsl-dev
   libiptc-dev libip4tc-dev iptables libnftables-dev libnftnl-dev nftables
   libnl-route-3-dev nlohmann-json3-dev
   libcli11-dev libspdlog-dev doctest-dev libsystemd-dev libseccomp-dev
