@@ -16,6 +16,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "engine/log.h"
+#include "engine/remote/direct_lanes.h"
 #include "engine/remote/security.h"
 #include "engine/status.h"
 #include "engine/remote/wire.h"
@@ -118,11 +120,20 @@ class Client::Impl {
     absl::Time cancel_sent;
     bool done = false;
     JobResult result;
+    // The direct path: the lane the job runs on (null: the relay), and while
+    // nothing of it has come back, what is needed to send it elsewhere.
+    Lane* lane = nullptr;
+    bool has_stdin = false;
+    bool replayable = false;
+    JobRequest request;
+    std::deque<std::string> stdin_sent;
+    bool stdin_end_sent = false;
   };
 
   explicit Impl(ClientOptions options) : options_(std::move(options)) {}
   ~Impl() {
     calls_.clear();
+    lanes_.reset();
     if (monitor_) monitor_->close();
     if (sock_) sock_->close();
   }
@@ -150,19 +161,48 @@ class Client::Impl {
     // stuck, which the heartbeat check reports.
     (void)sock_->send(zmq::buffer(payload), zmq::send_flags::dontwait);
   }
-  void OnFrame(Frame f);
+  // Sends a frame of job `c` where the job runs: its lane, or the server.
+  void SendFor(const Call& c, const std::string& payload) {
+    if (c.lane == nullptr) {
+      Send(payload);
+    } else {
+      (void)c.lane->sock->send(zmq::buffer(payload), zmq::send_flags::dontwait);
+    }
+  }
+  // Sends JOB `id` through the relay (counting the server's silence from now
+  // when it was idle).
+  void SendToServer(uint64_t id, const Call& c, const JobRequest& req);
+  // Sends JOB `id` straight to a worker, if a lease names one with room and
+  // its connection is up.
+  bool SendDirect(uint64_t id, Call& c, const JobRequest& req);
+  // Job `id` did not run on its lane (REFUSED), or its lane's worker was lost
+  // before anything of an idempotent job came back: it goes through the relay.
+  void Relay(uint64_t id, Call& c);
+  void LaneLost(Lane* lane, absl::Duration silence);
+  void OnFrame(Frame f, Lane* from);
+  // Reads what is queued on `sock` (`from`: the lane, or null for the server).
+  void Read(zmq::socket_t& sock, Lane* from);
   void FeedStdin(uint64_t id, Call& c);
   void Fail(Call& c, int status, std::string message) {
     if (c.done) return;
     c.done = true;
     c.result = JobResult{status, std::move(message)};
     c.pump.reset();
+    if (c.lane != nullptr) --c.lane->in_flight;
+    c.lane = nullptr;
+    c.stdin_sent.clear();
+  }
+  size_t relayed() const {
+    size_t n = 0;
+    for (const auto& [id, c] : calls_) n += !c.done && c.lane == nullptr ? 1 : 0;
+    return n;
   }
 
   ClientOptions options_;
   zmq::context_t ctx_{1};
   std::unique_ptr<zmq::socket_t> sock_;
   std::unique_ptr<zmq::socket_t> monitor_;
+  std::unique_ptr<DirectLanes> lanes_;  // with ClientOptions::direct
   absl::flat_hash_map<uint64_t, Call> calls_;
   uint64_t next_id_ = 1;
   absl::Time last_heard_;
@@ -218,9 +258,19 @@ absl::Status Client::Impl::Connect() {
     }
     switch (code) {
       case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+        // Stop monitoring before closing the monitor's end: events left with
+        // nowhere to go kept the socket from connecting again after the
+        // server restarted.
+        zmq_socket_monitor(sock_->handle(), nullptr, 0);
         monitor_.reset();
         last_heard_ = absl::Now();
         last_beat_ = last_heard_;
+        if (options_.direct) {
+          lanes_ = std::make_unique<DirectLanes>(
+              ctx_, DirectLanes::Options{.client_key_file = options_.client_key_file,
+                                         .heartbeat_interval = options_.heartbeat_interval,
+                                         .heartbeat_liveness = options_.heartbeat_liveness});
+        }
         return absl::OkStatus();
       case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
         return absl::PermissionDeniedError(absl::StrCat(
@@ -249,18 +299,90 @@ uint64_t Client::Impl::StartCall(const JobRequest& req, Source* stdin, Output* o
     // silent, one heartbeat period after the deadline.
     c.give_up = absl::Now() + req.timeout + options_.heartbeat_interval * options_.heartbeat_liveness;
   }
+  c.has_stdin = stdin != nullptr;
+  JobRequest traced;
+  const JobRequest* r = &req;
   if (req.trace_id.empty()) {
-    JobRequest traced = req;
+    traced = req;
     traced.trace_id = NewTraceId();
-    Send(EncodeJob(id, traced, stdin != nullptr, /*end_tail=*/true));
-  } else {
-    Send(EncodeJob(id, req, stdin != nullptr, /*end_tail=*/true));
+    r = &traced;
   }
+  if (!SendDirect(id, c, *r)) SendToServer(id, c, *r);
   if (stdin != nullptr) {
     c.stdin_done = false;
     c.pump = std::make_unique<StdinPump>(stdin);
   }
   return id;
+}
+
+void Client::Impl::SendToServer(uint64_t id, const Call& c, const JobRequest& req) {
+  // The server heartbeats only clients with jobs there: its silence counts
+  // from the first of them.
+  if (relayed() == 1) last_heard_ = absl::Now();
+  Send(EncodeJob(id, req, c.has_stdin, /*end_tail=*/true));
+}
+
+bool Client::Impl::SendDirect(uint64_t id, Call& c, const JobRequest& req) {
+  if (!lanes_) return false;
+  const absl::Time now = absl::Now();
+  if (lanes_->WantRoute(req.name, now)) {
+    const uint64_t ask = next_id_++;
+    Frame route;
+    route.type = FrameType::kRoute;
+    route.id = ask;
+    route.job.name = req.name;
+    lanes_->Asked(ask, req.name);
+    Send(EncodeFrame(route));
+  }
+  Lane* lane = lanes_->Pick(req.name, now);
+  if (lane == nullptr) return false;
+  if (!lane->sock->send(zmq::buffer(EncodeTicketedJob(id, req, c.has_stdin, /*end_tail=*/true, lane->ticket)),
+                        zmq::send_flags::dontwait)) {
+    return false;  // its connection is not up (ZMQ_IMMEDIATE)
+  }
+  if (lane->in_flight++ == 0) {
+    lane->last_heard = now;  // the worker heartbeats us from now on
+    lane->last_beat = now;
+  }
+  c.lane = lane;
+  c.replayable = true;
+  c.request = req;
+  return true;
+}
+
+void Client::Impl::Relay(uint64_t id, Call& c) {
+  --c.lane->in_flight;
+  c.lane = nullptr;
+  c.replayable = false;
+  SendToServer(id, c, c.request);
+  uint64_t resent = 0;
+  for (const std::string& chunk : c.stdin_sent) {
+    resent += chunk.size();
+    Send(EncodeData(FrameType::kStdin, id, chunk));
+  }
+  if (c.stdin_end_sent) Send(EncodeSimple(FrameType::kStdinEnd, id));
+  c.stdin_sent.clear();
+  // The relay's window starts afresh, less what went again.
+  c.stdin_credit = kInitialCredit - std::min(resent, kInitialCredit);
+  c.request = JobRequest{};
+  if (c.cancelled) Send(EncodeSimple(FrameType::kCancel, id));
+  FeedStdin(id, c);
+}
+
+void Client::Impl::LaneLost(Lane* lane, absl::Duration silence) {
+  lanes_->Drop(lane);
+  for (auto& [id, c] : calls_) {
+    if (c.done || c.lane != lane) continue;
+    if (c.replayable && lanes_->Idempotent(c.name)) {
+      spdlog::info("running idempotent job {} again through the relay after losing worker {}", c.name,
+                   lane->worker_name);
+      Relay(id, c);
+      continue;
+    }
+    Fail(c, kStatusUnavailable,
+         absl::StrCat(c.name, ": lost contact with worker ", lane->worker_name, " at ", lane->endpoint,
+                      " (no heartbeat for ", absl::FormatDuration(silence), ")"));
+  }
 }
 
 void Client::Impl::FeedStdin(uint64_t id, Call& c) {
@@ -269,21 +391,44 @@ void Client::Impl::FeedStdin(uint64_t id, Call& c) {
   bool eof = false;
   while (c.pump->Take(c.stdin_credit, &chunk, &eof)) {
     c.stdin_credit -= chunk.size();
-    Send(EncodeData(FrameType::kStdin, id, chunk));
+    SendFor(c, EncodeData(FrameType::kStdin, id, chunk));
+    // Kept while the job may go elsewhere: at most one window, since a worker
+    // grants more only once it runs the job.
+    if (c.replayable) c.stdin_sent.push_back(std::move(chunk));
   }
   if (eof) {
-    Send(EncodeSimple(FrameType::kStdinEnd, id));
+    SendFor(c, EncodeSimple(FrameType::kStdinEnd, id));
     c.stdin_done = true;
+    c.stdin_end_sent = c.replayable;
   }
 }
 
-void Client::Impl::OnFrame(Frame f) {
-  last_heard_ = absl::Now();
+void Client::Impl::OnFrame(Frame f, Lane* from) {
+  const absl::Time now = absl::Now();
+  if (from == nullptr) {
+    last_heard_ = now;
+  } else {
+    from->last_heard = now;
+  }
   if (f.type == FrameType::kHeartbeat) return;
+  if (from == nullptr && lanes_ && (f.type == FrameType::kLease || f.type == FrameType::kError) &&
+      lanes_->OnAnswer(f, now)) {
+    return;
+  }
   auto it = calls_.find(f.id);
-  if (it == calls_.end() || it->second.done) return;
+  if (it == calls_.end() || it->second.done || it->second.lane != from) return;
   Call& c = it->second;
+  if (from != nullptr && f.type != FrameType::kRefused && f.type != FrameType::kCredit) {
+    c.replayable = false;  // output came: it ran there
+    c.stdin_sent.clear();
+  }
   switch (f.type) {
+    case FrameType::kRefused:
+      if (from == nullptr) return;
+      if (f.refusal == Refusal::kNotAdmitted) lanes_->Forget(c.name);  // ask for a new lease
+      spdlog::debug("{}; through the relay", f.message);
+      Relay(f.id, c);
+      return;
     case FrameType::kStdout:
     case FrameType::kStderr: {
       Output* out = f.type == FrameType::kStdout ? c.stdout : c.stderr;
@@ -294,7 +439,7 @@ void Client::Impl::OnFrame(Frame f) {
       }
       c.consumed += n;
       if (c.consumed >= kCreditGrantBytes) {
-        Send(EncodeCredit(f.id, c.consumed));
+        SendFor(c, EncodeCredit(f.id, c.consumed));
         c.consumed = 0;
       }
       return;
@@ -312,10 +457,27 @@ void Client::Impl::OnFrame(Frame f) {
       Fail(c, f.status, std::move(f.message));
       return;
     case FrameType::kError:
-      Fail(c, kStatusErr, absl::StrCat(c.name, ": the server refused the request: ", f.message));
+      Fail(c, kStatusErr, absl::StrCat(c.name, from == nullptr ? ": the server" : ": the worker",
+                                       " refused the request: ", f.message));
       return;
     default:
       return;
+  }
+}
+
+void Client::Impl::Read(zmq::socket_t& sock, Lane* from) {
+  for (int batch = 0; batch < 256; ++batch) {
+    zmq::message_t msg;
+    if (!sock.recv(msg, zmq::recv_flags::dontwait)) break;
+    absl::StatusOr<Frame> f = DecodeFrame(msg.data(), msg.size());
+    if (f.ok()) OnFrame(*std::move(f), from);
+  }
+  // Writing what arrived may have blocked (a slow reader downstream); the
+  // peer was alive when these frames came, so silence counts from now.
+  if (from == nullptr) {
+    last_heard_ = absl::Now();
+  } else {
+    from->last_heard = absl::Now();
   }
 }
 
@@ -323,10 +485,20 @@ void Client::Impl::Pump(absl::Duration timeout, int cancel_fd, uint64_t wait_id)
   absl::Time until = absl::Now() + timeout;
   std::vector<zmq::pollitem_t> items;
   std::vector<uint64_t> pump_ids;
+  std::vector<Lane*> lanes;
   while (true) {
     items.clear();
     pump_ids.clear();
+    lanes.clear();
+    // The sockets first: the server's, then each lane's.
     items.push_back({sock_->handle(), 0, ZMQ_POLLIN, 0});
+    if (lanes_) {
+      for (Lane* lane : lanes_->lanes()) {
+        lanes.push_back(lane);
+        items.push_back({lane->sock->handle(), 0, ZMQ_POLLIN, 0});
+      }
+    }
+    const size_t sockets = items.size();
     if (cancel_fd >= 0) items.push_back({nullptr, cancel_fd, ZMQ_POLLIN, 0});
     for (auto& [id, c] : calls_) {
       if (!c.done && !c.stdin_done && c.pump) {
@@ -337,29 +509,26 @@ void Client::Impl::Pump(absl::Duration timeout, int cancel_fd, uint64_t wait_id)
     absl::Time now = absl::Now();
     absl::Time wake = std::min(until, last_beat_ + options_.heartbeat_interval);
     int64_t ms = std::max<int64_t>(0, absl::ToInt64Milliseconds(wake - now) + 1);
-    // With nothing but the socket to watch, frames already queued on it (the
+    // With nothing but sockets to watch, frames already queued on them (the
     // common case while many jobs are in flight) are read without a poll
     // system call. With a cancel fd or stdin to feed, always poll, so that a
     // steady stream of output cannot starve them.
-    if (items.size() == 1 && (sock_->get(zmq::sockopt::events) & ZMQ_POLLIN)) {
-      items[0].revents = ZMQ_POLLIN;
-    } else {
-      PollOnce(items.data(), items.size(), std::chrono::milliseconds(ms));
-    }
-    bool progressed = false;
-    if (items[0].revents & ZMQ_POLLIN) {
-      for (int batch = 0; batch < 256; ++batch) {
-        zmq::message_t msg;
-        if (!sock_->recv(msg, zmq::recv_flags::dontwait)) break;
-        absl::StatusOr<Frame> f = DecodeFrame(msg.data(), msg.size());
-        if (f.ok()) OnFrame(*std::move(f));
-        progressed = true;
+    bool queued = false;
+    if (items.size() == sockets) {
+      for (size_t i = 0; i < sockets; ++i) {
+        zmq::socket_ref ref(zmq::from_handle, items[i].socket);
+        if (ref.get(zmq::sockopt::events) & ZMQ_POLLIN) {
+          items[i].revents = ZMQ_POLLIN;
+          queued = true;
+        }
       }
-      // Writing what arrived may have blocked (a slow reader downstream); the
-      // server was alive when these frames came, so silence counts from now.
-      last_heard_ = absl::Now();
     }
-    size_t idx = 1;
+    if (!queued) PollOnce(items.data(), items.size(), std::chrono::milliseconds(ms));
+    if (items[0].revents & ZMQ_POLLIN) Read(*sock_, nullptr);
+    for (size_t i = 1; i < sockets; ++i) {
+      if (items[i].revents & ZMQ_POLLIN) Read(*lanes[i - 1]->sock, lanes[i - 1]);
+    }
+    size_t idx = sockets;
     if (cancel_fd >= 0) {
       if (items[idx].revents & ZMQ_POLLIN) {
         auto it = calls_.find(wait_id);
@@ -373,19 +542,29 @@ void Client::Impl::Pump(absl::Duration timeout, int cancel_fd, uint64_t wait_id)
     now = absl::Now();
     const absl::Duration limit = options_.heartbeat_interval * options_.heartbeat_liveness;
     if (now - last_beat_ >= options_.heartbeat_interval) {
-      if (in_flight() > 0) Send(EncodeSimple(FrameType::kHeartbeat, 0));
+      if (relayed() > 0) Send(EncodeSimple(FrameType::kHeartbeat, 0));
       last_beat_ = now;
+    }
+    for (Lane* lane : lanes) {
+      if (lane->in_flight == 0) continue;
+      if (now - lane->last_heard > limit) {
+        LaneLost(lane, limit);
+      } else if (now - lane->last_beat >= options_.heartbeat_interval) {
+        (void)lane->sock->send(zmq::buffer(EncodeSimple(FrameType::kHeartbeat, 0)), zmq::send_flags::dontwait);
+        lane->last_beat = now;
+      }
     }
     for (auto& [id, c] : calls_) {
       if (c.done) continue;
-      if (now - last_heard_ > limit) {
+      if (c.lane == nullptr && now - last_heard_ > limit) {
         Fail(c, kStatusUnavailable,
              absl::StrCat(c.name, ": lost contact with ", options_.endpoint, " (no heartbeat for ",
                           absl::FormatDuration(limit), ")"));
       } else if (now > c.give_up) {
-        Send(EncodeSimple(FrameType::kCancel, id));
+        SendFor(c, EncodeSimple(FrameType::kCancel, id));
         Fail(c, kStatusDeadlineExceeded,
-             absl::StrCat(c.name, ": deadline exceeded (no answer from ", options_.endpoint, ")"));
+             absl::StrCat(c.name, ": deadline exceeded (no answer from ",
+                          c.lane == nullptr ? options_.endpoint : c.lane->endpoint, ")"));
       } else if (c.cancelled && now - c.cancel_sent > limit) {
         Fail(c, kStatusCancelled, absl::StrCat(c.name, ": cancelled"));
       }
@@ -398,7 +577,6 @@ void Client::Impl::Pump(absl::Duration timeout, int cancel_fd, uint64_t wait_id)
       for (auto& [id, c] : calls_) done |= c.done;
     }
     if (done || now >= until) return;
-    (void)progressed;
   }
 }
 
@@ -407,7 +585,7 @@ void Client::Impl::Cancel(uint64_t id) {
   if (it == calls_.end() || it->second.done || it->second.cancelled) return;
   it->second.cancelled = true;
   it->second.cancel_sent = absl::Now();
-  Send(EncodeSimple(FrameType::kCancel, id));
+  SendFor(it->second, EncodeSimple(FrameType::kCancel, id));
 }
 
 JobResult Client::Impl::Finish(uint64_t id) {

@@ -13,6 +13,13 @@
 // Failures of the transport itself are job results, as for any remote job:
 // 126 when the server cannot be reached or goes silent (no heartbeat for 3 s),
 // 124 when the deadline passes without an answer, 130 after a cancel.
+//
+// With ClientOptions::direct, a job may go straight to a worker (see
+// direct_lanes.h). A worker that refuses it (REFUSED: it did not run) has it
+// sent through the relay at once; a worker silent for 3 s with jobs of ours
+// ends them with 126 `<name>: lost contact with worker W at ENDPOINT (...)`,
+// except jobs the lease calls idempotent of which no output arrived yet, which
+// run again through the relay.
 #ifndef BERTH_ENGINE_REMOTE_CLIENT_H_
 #define BERTH_ENGINE_REMOTE_CLIENT_H_
 
@@ -40,6 +47,11 @@ struct ClientOptions {
   absl::Duration connect_timeout = absl::Seconds(3);
   absl::Duration heartbeat_interval = absl::Seconds(1);
   int heartbeat_liveness = 3;
+  // The direct path (docs/protocol.md): ask the server which workers take a
+  // name directly, and send its jobs straight to them, one hop, whenever that
+  // is possible; the relay through the server otherwise. Results, deadlines,
+  // cancel and flow control are the same either way.
+  bool direct = false;
 };
 
 struct JobResult {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "engine/log.h"
 #include "engine/remote/security.h"
@@ -214,7 +215,35 @@ void DirectEndpoint::OnJob(const std::string& identity, ClientState& c, Frame f,
     return;
   }
   ++served_;
+  if (f.job.timeout != absl::InfiniteDuration()) {
+    std::string key = absl::StrCat(identity, "/", f.id);
+    absl::Time when = absl::Now() + f.job.timeout;
+    deadline_of_[key] = when;
+    deadlines_.push(Deadline{when, std::move(key)});
+  }
   c.exec->Start(std::move(f));
+}
+
+absl::Time DirectEndpoint::NextTimer() const {
+  absl::Time next = last_beat_ + options_.heartbeat_interval;
+  if (!deadlines_.empty()) next = std::min(next, deadlines_.top().when);
+  return next;
+}
+
+void DirectEndpoint::FireDeadlines(absl::Time now) {
+  while (!deadlines_.empty() && deadlines_.top().when <= now) {
+    Deadline d = deadlines_.top();
+    deadlines_.pop();
+    auto it = deadline_of_.find(d.key);
+    if (it == deadline_of_.end() || it->second != d.when) continue;
+    deadline_of_.erase(it);
+    size_t slash = d.key.rfind('/');
+    auto c = clients_.find(d.key.substr(0, slash));
+    uint64_t id = 0;
+    if (c == clients_.end() || !absl::SimpleAtoi(d.key.substr(slash + 1), &id)) continue;
+    std::shared_ptr<Executor> exec = c->second.exec;
+    exec->End(id, kStatusDeadlineExceeded, "deadline exceeded");
+  }
 }
 
 bool DirectEndpoint::SendTo(const std::string& identity, const std::string& payload) {
@@ -243,6 +272,7 @@ void DirectEndpoint::Forget(const std::string& identity) {
 }
 
 void DirectEndpoint::Tick(absl::Time now) {
+  FireDeadlines(now);
   const absl::Duration limit = options_.heartbeat_interval * options_.heartbeat_liveness;
   if (now - last_beat_ >= options_.heartbeat_interval) {
     last_beat_ = now;

@@ -13,8 +13,9 @@
 //   - a name the worker does not serve (kNotServed), or it is draining
 //     (kDraining).
 // Every other rule of an executor holds as on the relay (executor.h): one END
-// per id, credit both ways, CANCEL, the JOB's deadline. Each client has its
-// own Executor, keyed by its routing id.
+// per id, credit both ways, CANCEL. The worker enforces the JOB's deadline
+// here (on the relay berthd does): 124 `<name>: deadline exceeded`. Each
+// client has its own Executor, keyed by its routing id.
 //
 // Liveness: every heartbeat interval the endpoint sends HEARTBEAT to each
 // client with jobs here; a client whose connection is gone (the send fails,
@@ -31,6 +32,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <queue>
 #include <string>
 #include <vector>
 
@@ -87,8 +89,10 @@ class DirectEndpoint {
   void Read(const std::function<bool()>& room, bool draining);
   // A frame from the outbox for client `identity`.
   void Send(const std::string& identity, const std::string& payload);
-  // Heartbeats and silent clients; call at least once per heartbeat interval.
+  // Deadlines, heartbeats and silent clients; call at NextTimer() and at
+  // least once per heartbeat interval.
   void Tick(absl::Time now);
+  absl::Time NextTimer() const;
   // Stops every job here and sends nothing more (the worker stops).
   void DetachAll();
 
@@ -101,6 +105,12 @@ class DirectEndpoint {
     std::shared_ptr<Executor> exec;
     absl::Time last_heard;
   };
+  struct Deadline {
+    absl::Time when;
+    std::string key;  // identity/id
+    bool operator>(const Deadline& o) const { return when > o.when; }
+  };
+  void FireDeadlines(absl::Time now);
   DirectEndpoint(DirectOptions options, Engine& engine, ThreadPool* pool, Outbox* outbox)
       : options_(std::move(options)), engine_(engine), pool_(pool), outbox_(outbox),
         jobs_(options_.jobs.begin(), options_.jobs.end()) {}
@@ -122,6 +132,10 @@ class DirectEndpoint {
   std::string public_key_;
   std::string admission_key_;
   absl::flat_hash_map<std::string, ClientState> clients_;
+  // The deadline of each job that has one, by identity/id: a timer whose time
+  // is no longer there belongs to an earlier job of a reused id.
+  std::priority_queue<Deadline, std::vector<Deadline>, std::greater<Deadline>> deadlines_;
+  absl::flat_hash_map<std::string, absl::Time> deadline_of_;
   std::vector<std::string> gone_;  // clients to forget at the next Tick
   absl::Time last_beat_;
   uint64_t served_ = 0;

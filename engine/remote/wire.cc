@@ -319,7 +319,7 @@ std::string EncodeFrame(const Frame& f) {
     case FrameType::kHello: {
       msgpack::sbuffer buf(128);
       Packer pk(buf);
-      PackHeader(pk, 4, FrameType::kHello, f.id);
+      PackHeader(pk, f.direct_endpoint.empty() ? 4 : 6, FrameType::kHello, f.id);
       PackStr(pk, f.worker_name);
       pk.pack_uint32(f.capacity);
       PackStrings(pk, f.jobs);

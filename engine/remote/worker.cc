@@ -48,6 +48,7 @@ class Worker::Impl {
     DetachAll();
     if (direct_) direct_->DetachAll();
     pool_.reset();
+    direct_.reset();  // its socket closes before the context ends
     ::close(control_);
   }
 
@@ -106,7 +107,7 @@ class Worker::Impl {
     if (!direct_) return zmq::pollitem_t{nullptr, -1, 0, 0};
     return zmq::pollitem_t{direct_->socket().handle(), 0, ZMQ_POLLIN, 0};
   }
-  // REPORT to the server when the direct path's counts changed.
+  // REPORT the direct path's counts to the server.
   void Report(zmq::socket_t& sock);
   void DetachAll() {
     if (exec_) exec_->DetachAll();
@@ -121,7 +122,6 @@ class Worker::Impl {
   std::unique_ptr<ThreadPool> pool_;
   std::string hello_;
   std::unique_ptr<DirectEndpoint> direct_;
-  std::pair<uint64_t, uint64_t> reported_{0, 0};  // direct running, served
   Outbox outbox_;
   zmq::context_t ctx_{1};
   std::shared_ptr<Executor> exec_;  // the jobs of the current session
@@ -152,9 +152,8 @@ bool Worker::Impl::SleepInterruptibly(absl::Duration d) {
         {nullptr, outbox_.fd(), ZMQ_POLLIN, 0},
         DirectItem(),
     };
-    PollIgnoringSignals(items, 3,
-                        std::min(absl::ToInt64Milliseconds(until - now) + 1,
-                                 absl::ToInt64Milliseconds(options_.heartbeat_interval)));
+    absl::Time wake = std::min(until, direct_ ? direct_->NextTimer() : until);
+    PollIgnoringSignals(items, 3, std::max<int64_t>(0, absl::ToInt64Milliseconds(wake - now) + 1));
     if (items[0].revents & ZMQ_POLLIN) {
       if (!ReadControl() || draining_) return false;
     }
@@ -181,13 +180,12 @@ void Worker::Impl::DrainOutbox(zmq::socket_t* server) {
 
 void Worker::Impl::Report(zmq::socket_t& sock) {
   if (!direct_) return;
-  std::pair<uint64_t, uint64_t> now{direct_->running(), direct_->served()};
-  if (now == reported_) return;
-  reported_ = now;
+  // Every heartbeat, changed or not: the server may count us fuller than we
+  // are (after we refused it a job), and this is what corrects it.
   Frame report;
   report.type = FrameType::kReport;
-  report.direct_running = now.first;
-  report.direct_served = now.second;
+  report.direct_running = direct_->running();
+  report.direct_served = direct_->served();
   Send(sock, EncodeFrame(report));
 }
 
@@ -260,7 +258,6 @@ absl::StatusOr<Worker::Impl::Outcome> Worker::Impl::Session() {
   monitor.connect(mon);
   sock.connect(options_.endpoint);
 
-  reported_ = {0, 0};
   Announce(sock);
   drain_announced_ = draining_;
 
@@ -282,6 +279,7 @@ absl::StatusOr<Worker::Impl::Outcome> Worker::Impl::Session() {
     // too long: a lost server is noticed then, not up to a heartbeat later.
     absl::Time wake = std::min(last_beat + options_.heartbeat_interval,
                                (last_heard_ == absl::InfinitePast() ? start : last_heard_) + limit);
+    if (direct_) wake = std::min(wake, direct_->NextTimer());
     int64_t ms = std::max<int64_t>(0, absl::ToInt64Milliseconds(wake - now) + 1);
     PollIgnoringSignals(items, 5, ms);
     if (items[0].revents & ZMQ_POLLIN) {

@@ -13,7 +13,7 @@
 // With a direct endpoint (WorkerOptions::direct_endpoint), the worker also
 // takes jobs straight from clients that berthd vouched for (direct_endpoint.h):
 // they share its capacity with the relayed ones, and it REPORTs them to the
-// server every heartbeat interval when their counts changed. A relayed JOB
+// server every heartbeat interval. A relayed JOB
 // that finds the worker full is answered REFUSED (at capacity), and the server
 // queues it again.
 #ifndef BERTH_ENGINE_REMOTE_WORKER_H_

@@ -1,6 +1,7 @@
 // berth-worker: hosts handler groups out of process for berthd.
 //
 //   berth-worker -H ENDPOINT --handlers GROUP[,GROUP…] [--name NAME] [--capacity N]
+//                [--direct-endpoint ENDPOINT]
 //
 // Registers the groups' jobs with the engine, runs the jobs it is sent, and
 // connects again (with backoff) when berthd restarts. SIGTERM/SIGINT drain:
@@ -111,6 +112,9 @@ int Main(int argc, char** argv) {
       ->delimiter(',');
   app.add_option("--server-key", opts.server_key, "CURVE: berthd's public key or a file holding it (tcp)");
   app.add_option("--key", opts.client_key_file, "CURVE: this worker's key file from `berth keygen`");
+  app.add_option("--direct-endpoint", opts.direct_endpoint,
+                 "also take jobs straight from clients berthd vouches for, at tcp://ADDR:PORT (PORT may be *; "
+                 "CURVE under --key, else a loopback ADDR) or ipc:///PATH (docs/protocol.md, the direct path)");
   app.add_flag("-D,--debug", debug, "log debug messages");
   try {
     app.parse(argc, argv);
