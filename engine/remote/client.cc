@@ -154,6 +154,7 @@ class Client::Impl {
     return n;
   }
   const std::string& endpoint() const { return options_.endpoint; }
+  uint64_t direct_jobs() const { return direct_jobs_; }
 
  private:
   void Send(const std::string& payload) {
@@ -203,6 +204,7 @@ class Client::Impl {
   std::unique_ptr<zmq::socket_t> sock_;
   std::unique_ptr<zmq::socket_t> monitor_;
   std::unique_ptr<DirectLanes> lanes_;  // with ClientOptions::direct
+  uint64_t direct_jobs_ = 0;
   absl::flat_hash_map<uint64_t, Call> calls_;
   uint64_t next_id_ = 1;
   absl::Time last_heard_;
@@ -370,7 +372,6 @@ void Client::Impl::Relay(uint64_t id, Call& c) {
 }
 
 void Client::Impl::LaneLost(Lane* lane, absl::Duration silence) {
-  lanes_->Drop(lane);
   for (auto& [id, c] : calls_) {
     if (c.done || c.lane != lane) continue;
     if (c.replayable && lanes_->Idempotent(c.name)) {
@@ -383,6 +384,7 @@ void Client::Impl::LaneLost(Lane* lane, absl::Duration silence) {
          absl::StrCat(c.name, ": lost contact with worker ", lane->worker_name, " at ", lane->endpoint,
                       " (no heartbeat for ", absl::FormatDuration(silence), ")"));
   }
+  lanes_->Drop(lane);  // no job is on it now
 }
 
 void Client::Impl::FeedStdin(uint64_t id, Call& c) {
@@ -449,6 +451,7 @@ void Client::Impl::OnFrame(Frame f, Lane* from) {
       FeedStdin(f.id, c);
       return;
     case FrameType::kEnd:
+      if (from != nullptr) ++direct_jobs_;
       if (f.has_tail) {
         // The job's last output chunk, folded into END (we asked for that).
         Output* out = f.tail_stream == FrameType::kStdout ? c.stdout : c.stderr;
@@ -548,7 +551,7 @@ void Client::Impl::Pump(absl::Duration timeout, int cancel_fd, uint64_t wait_id)
     for (Lane* lane : lanes) {
       if (lane->in_flight == 0) continue;
       if (now - lane->last_heard > limit) {
-        LaneLost(lane, limit);
+        LaneLost(lane, limit);  // frees `lane`
       } else if (now - lane->last_beat >= options_.heartbeat_interval) {
         (void)lane->sock->send(zmq::buffer(EncodeSimple(FrameType::kHeartbeat, 0)), zmq::send_flags::dontwait);
         lane->last_beat = now;
@@ -642,6 +645,8 @@ std::vector<std::pair<uint64_t, JobResult>> Client::Wait(absl::Duration timeout)
 void Client::Cancel(uint64_t id) { impl_->Cancel(id); }
 
 size_t Client::in_flight() const { return impl_->in_flight(); }
+
+uint64_t Client::direct_jobs() const { return impl_->direct_jobs(); }
 
 const std::string& Client::endpoint() const { return impl_->endpoint(); }
 

@@ -83,6 +83,8 @@ class Client {
   // Cancels a started job (its result arrives through Wait or Run).
   void Cancel(uint64_t id);
   size_t in_flight() const;
+  // Jobs that ended straight from a worker (ClientOptions::direct).
+  uint64_t direct_jobs() const;
 
   const std::string& endpoint() const;
 

@@ -111,9 +111,11 @@ void DirectLanes::Forget(const std::string& name) {
 }
 
 void DirectLanes::Drop(Lane* lane) {
-  for (auto& [name, l] : leases_) {
-    l.lanes.erase(std::remove(l.lanes.begin(), l.lanes.end(), lane->endpoint), l.lanes.end());
-  }
+  const std::string endpoint = lane->endpoint;
+  for (auto& [name, l] : leases_) l.lanes.erase(std::remove(l.lanes.begin(), l.lanes.end(), endpoint), l.lanes.end());
+  // Its connection may be half dead (a link cut that the far side noticed
+  // first): a lease that names the worker again gets a fresh one.
+  lanes_.erase(endpoint);
 }
 
 std::vector<Lane*> DirectLanes::lanes() {

@@ -62,7 +62,8 @@ class DirectLanes {
   bool Idempotent(const std::string& name) const;
   // A worker refused a ticket: forget the lease of `name` (ask again).
   void Forget(const std::string& name);
-  // A lane's worker is lost: no job goes there until a lease names it again.
+  // A lane's worker is lost: no job goes there until a lease names it again,
+  // and then on a new connection. `lane` (with no jobs left on it) is freed.
   void Drop(Lane* lane);
 
   std::vector<Lane*> lanes();

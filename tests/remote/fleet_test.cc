@@ -79,7 +79,8 @@ struct Fleet {
   std::vector<std::unique_ptr<Process>> workers;
 
   // w1 declares `sleep` idempotent (berthd may run it again elsewhere); w2
-  // and w3 do not.
+  // and w3 do not. Each also takes jobs directly (clients that do not ask for
+  // that see no change).
   void StartWorkers() {
     for (int host = 1; host <= 3; ++host) {
       FleetWorkerOptions o;
@@ -87,10 +88,12 @@ struct Fleet {
       o.endpoint = kEndpoint;
       o.name = absl::StrCat("w", host);
       o.capacity = 4;
+      o.direct_endpoint = DirectEndpoint(host);
       if (host == 1) o.idempotent = {"sleep"};
       workers.push_back(StartFleetWorker(net, bin, keys, dir.path(), o));
     }
   }
+  std::string DirectEndpoint(int host) const { return absl::StrCat("tcp://", net.Address(host), ":7740"); }
   JobLoadOptions Load(std::string name, std::vector<std::string> args, int window) const {
     return JobLoadOptions{.netns = net.Namespace(kClientHost),
                           .endpoint = kEndpoint,
@@ -200,6 +203,56 @@ TEST_CASE("a fleet across hosts: berthd restarted, the workers on other hosts co
   CHECK_MESSAGE(load.error().empty(), load.error());
   CheckEachAnsweredOnce(load);
   CHECK(FailedSince(load, absl::InfinitePast()).empty());
+}
+
+TEST_CASE("the direct path across hosts: a link cut ends that host's jobs 126; berthd restarted, the client carries on") {
+  Fleet f;
+  if (!Up(f)) return;
+  JobLoadOptions options = f.Load("sleep", {"50ms"}, 8);
+  options.direct = true;
+  JobLoad load(options);
+  REQUIRE(WaitFor([&] { return load.direct_completed() >= 40 || !load.error().empty(); }, absl::Seconds(30)));
+  REQUIRE_MESSAGE(load.error().empty(), load.error());
+
+  // w2's link cut: the client's jobs there end 126 within 3 s of the cut,
+  // naming the worker (and, for those it sent directly, the endpoint); the
+  // others go on.
+  REQUIRE(f.net.Cut(2).empty());
+  const absl::Time cut = absl::Now();
+  REQUIRE(WaitFor([&] { return !FailedSince(load, cut).empty(); }, absl::Seconds(10)));
+  int64_t before = load.completed();
+  REQUIRE(WaitFor([&] { return load.completed() >= before + 20; }, absl::Seconds(10)));
+  std::vector<JobLoad::Job> failed = FailedSince(load, cut);
+  for (const JobLoad::Job& j : failed) {
+    CAPTURE(j.message);
+    CHECK(j.status == 126);
+    CHECK((absl::StartsWith(j.message, absl::StrCat("sleep: lost contact with worker w2 at ", f.DirectEndpoint(2),
+                                                    " (no heartbeat for 3s)")) ||
+           absl::StartsWith(j.message, "sleep: worker w2 was lost (")));
+    CHECK(j.ended - cut <= absl::Seconds(3) + kTrip);
+  }
+  const absl::Time restored = absl::Now();
+  REQUIRE(f.net.Restore(2).empty());
+  CHECK_MESSAGE(WaitFor([&] { return Listed(f.berthd, "w2"); }, absl::Seconds(5)), f.workers[1]->Stderr());
+
+  // berthd restarted: jobs keep going straight to the workers meanwhile, and
+  // once the workers hold berthd's new keys the client takes a new lease.
+  CHECK(f.berthd.Stop() == 0);
+  std::string started = f.berthd.Start();
+  REQUIRE_MESSAGE(started.empty(), started);
+  REQUIRE(f.berthd.WaitForWorkers({"w1", "w2", "w3"}, absl::Seconds(15)));
+  const int64_t direct = load.direct_completed();
+  CHECK(WaitFor([&] { return load.direct_completed() >= direct + 40; }, absl::Seconds(20)));
+  load.Stop(absl::Seconds(10));
+  CHECK_MESSAGE(load.error().empty(), load.error());
+  CheckEachAnsweredOnce(load);
+  for (const JobLoad::Job& j : FailedSince(load, restored)) {
+    FAIL_CHECK("failed after w2's link came back: ", j.status, " ", j.message, " sent ",
+               absl::FormatDuration(j.sent - restored), " ended ", absl::FormatDuration(j.ended - restored),
+               " cut-to-restore ", absl::FormatDuration(restored - cut));
+  }
+  MESSAGE(load.jobs().size() << " jobs, " << load.direct_completed() << " of them straight from a worker, "
+                             << failed.size() << " ended 126 with w2's link");
 }
 
 }  // namespace

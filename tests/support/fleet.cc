@@ -100,6 +100,10 @@ std::unique_ptr<Process> StartFleetWorker(const FleetNet& net, const FleetBinari
     argv.push_back("--idempotent");
     argv.push_back(absl::StrJoin(o.idempotent, ","));
   }
+  if (!o.direct_endpoint.empty()) {
+    argv.push_back("--direct-endpoint");
+    argv.push_back(o.direct_endpoint);
+  }
   if (o.curve) {
     for (const std::string& a : {std::string("--server-key"), keys.server_pub, std::string("--key"), keys.worker_key}) {
       argv.push_back(a);

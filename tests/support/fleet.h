@@ -68,6 +68,7 @@ struct FleetWorkerOptions {
   int capacity = 4;
   std::vector<std::string> idempotent;
   bool curve = true;
+  std::string direct_endpoint;  // --direct-endpoint, if any
 };
 
 // A berth-worker on `options.host`, its output in `dir`.

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "engine/remote/client.h"
 #include "engine/remote/wire.h"
 #include "engine/remote/zmq_socket.h"
 #include <zmq.hpp>
@@ -65,10 +66,54 @@ void JobLoad::Fail(std::string why) {
   error_ = std::move(why);
 }
 
+void JobLoad::Ended(uint64_t id, int status, std::string message) {
+  absl::MutexLock l(&mu_);
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) {
+    ++stray_ends_;
+    return;
+  }
+  if (it->second.ends++ > 0) return;
+  it->second.ended = absl::Now();
+  it->second.status = status;
+  it->second.message = std::move(message);
+  --in_flight_;
+  ++completed_;
+}
+
+void JobLoad::RunDirect() {
+  remote::ClientOptions o;
+  o.endpoint = options_.endpoint;
+  o.server_key = options_.server_key;
+  o.client_key_file = options_.client_key;
+  o.direct = true;
+  absl::StatusOr<std::unique_ptr<remote::Client>> client = remote::Client::Connect(o);
+  if (!client.ok()) return Fail(std::string(client.status().message()));
+  remote::JobRequest req;
+  req.name = options_.name;
+  req.args = options_.args;
+  while (true) {
+    const bool stopping = stop_.load();
+    if (stopping) {
+      absl::MutexLock l(&mu_);
+      if (in_flight_ == 0 || absl::Now() >= drain_until_) break;
+    }
+    while (!stopping && in_flight_ < options_.window) {
+      const uint64_t id = (*client)->Start(req);
+      absl::MutexLock l(&mu_);
+      jobs_[id].sent = absl::Now();
+      ++in_flight_;
+    }
+    for (auto& [id, r] : (*client)->Wait(absl::Milliseconds(20))) Ended(id, r.status, std::move(r.error));
+    direct_completed_ = static_cast<int64_t>((*client)->direct_jobs());
+  }
+}
+
 void JobLoad::Run() {
   if (!options_.netns.empty()) {
     if (std::string e = EnterNetns(options_.netns); !e.empty()) return Fail(e);
   }
+  if (options_.direct) return RunDirect();
   zmq::context_t ctx(1);
   zmq::socket_t sock(ctx, zmq::socket_type::dealer);
   remote::ConfigureSocket(sock, remote::SocketTuning{});
@@ -82,19 +127,18 @@ void JobLoad::Run() {
   job.job.name = options_.name;
   job.job.args = options_.args;
   uint64_t next_id = 1;
-  int in_flight = 0;
   while (true) {
     const bool stopping = stop_.load();
     if (stopping) {
       absl::MutexLock l(&mu_);
-      if (in_flight == 0 || absl::Now() >= drain_until_) break;
+      if (in_flight_ == 0 || absl::Now() >= drain_until_) break;
     }
-    while (!stopping && in_flight < options_.window) {
+    while (!stopping && in_flight_ < options_.window) {
       job.id = next_id;
       if (!sock.send(zmq::buffer(remote::EncodeFrame(job)), zmq::send_flags::dontwait)) break;
       absl::MutexLock l(&mu_);
       jobs_[next_id++].sent = absl::Now();
-      ++in_flight;
+      ++in_flight_;
     }
     zmq::pollitem_t item{sock.handle(), 0, ZMQ_POLLIN, 0};
     remote::PollOnce(&item, 1, std::chrono::milliseconds(20));
@@ -102,18 +146,7 @@ void JobLoad::Run() {
     while (sock.recv(msg, zmq::recv_flags::dontwait)) {
       absl::StatusOr<remote::Frame> f = remote::DecodeFrame(msg.data(), msg.size());
       if (!f.ok() || f->type != remote::FrameType::kEnd) continue;
-      absl::MutexLock l(&mu_);
-      auto it = jobs_.find(f->id);
-      if (it == jobs_.end()) {
-        ++stray_ends_;
-        continue;
-      }
-      if (it->second.ends++ > 0) continue;
-      it->second.ended = absl::Now();
-      it->second.status = f->status;
-      it->second.message = f->message;
-      --in_flight;
-      ++completed_;
+      Ended(f->id, f->status, std::move(f->message));
     }
   }
 }

@@ -7,6 +7,11 @@
 // id, or an END for an id never sent, is counted rather than dropped, and a
 // job that never ends stays visible. Jobs carry no stdin and ask for no tail.
 //
+// With `direct`, the load is a remote::Client with ClientOptions::direct
+// instead (the direct path cannot be spoken without a lease, tickets and
+// lanes, which that client is): each job id is then the client's, and ENDs
+// are counted as the client reports them, which it does once per job.
+//
 // The connection is made on a thread of its own that enters the namespace
 // first (a network namespace is per thread), so the caller's thread and
 // process stay where they are.
@@ -34,6 +39,7 @@ struct JobLoadOptions {
   std::string name;         // the job, e.g. "sleep"
   std::vector<std::string> args;
   int window = 16;          // jobs kept in flight
+  bool direct = false;      // through remote::Client on the direct path
 };
 
 class JobLoad {
@@ -59,17 +65,24 @@ class JobLoad {
   std::string error() const;
   // Jobs ended so far (first ENDs only).
   int64_t completed() const { return completed_.load(); }
+  // With `direct`: jobs that ended straight from a worker.
+  int64_t direct_completed() const { return direct_completed_.load(); }
   // Every job sent, by id; and ENDs for ids never sent.
   std::map<uint64_t, Job> jobs() const;
   int stray_ends() const;
 
  private:
   void Run();
+  void RunDirect();
+  // Records the END of job `id`.
+  void Ended(uint64_t id, int status, std::string message);
   void Fail(std::string why);
 
   const JobLoadOptions options_;
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> completed_{0};
+  std::atomic<int64_t> direct_completed_{0};
+  int in_flight_ = 0;  // the load's thread only
   absl::Time drain_until_ ABSL_GUARDED_BY(mu_);
   mutable absl::Mutex mu_;
   std::map<uint64_t, Job> jobs_ ABSL_GUARDED_BY(mu_);

@@ -10,7 +10,13 @@
 //   relay  berth's `echo` of a 120-byte argument (a JOB frame of about 150
 //          bytes; the answer, 121 bytes, folded into END) through a
 //          remote::Server — the relay berthd serves its socket with — to a
-//          remote::Worker process, as berth-worker runs it: two hops each way.
+//          remote::Worker process, as berth-worker runs it: two hops each way;
+//   direct the same job from a client with ClientOptions::direct to the same
+//          worker, which also takes jobs at an endpoint of its own: berthd
+//          hands out the lease and ticket, the job goes one hop each way
+//          (docs/protocol.md, "The direct path"). Before measuring, the
+//          client runs jobs until they end straight from the worker, and
+//          after, the bench checks that every measured job did.
 //
 // NATS is tuned for each measure, as its own documentation advises:
 //   latency (window 1): natsConnection_Request, which sends each request at
@@ -27,9 +33,8 @@
 // Each server and responder runs in its own process (this binary re-executed
 // in a role).
 //
-// berth's one-hop fast path does not exist yet: there is no fast-path column,
-// and the last line carries the relay's ratios only. Each ratio is berth's
-// figure over NATS's (p50: lower is better; throughput: higher is better).
+// The last line gives each of berth's paths over NATS's best (p50: lower is
+// better; throughput: higher is better); "fast" is the direct path.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -195,9 +200,10 @@ class NatsRequest : public bench::RoundTrip {
 
 // ---- parent ----
 
-remote::ClientOptions At(const std::string& ep) {
+remote::ClientOptions At(const std::string& ep, bool direct = false) {
   remote::ClientOptions o;
   o.endpoint = ep;
+  o.direct = direct;
   return o;
 }
 
@@ -209,15 +215,23 @@ int Parent() {
   bench::SpawnRole(nats_server, "peer_bench", {"nats-server", nats_url.substr(nats_url.rfind(':') + 1)}, false);
   bench::SpawnRole(responder, "peer_bench", {"natsresp", nats_url}, true);
   bench::SpawnRole(raw_server, "peer_bench", {"raw", raw_ep}, true);
-  bench::SpawnRole(worker, "peer_bench", {"worker", relay_ep}, false);
+  const std::string direct_ep = absl::StrCat("tcp://127.0.0.1:", FreePort());
+  bench::SpawnRole(worker, "peer_bench", {"worker", relay_ep, direct_ep}, false);
   bench::SpawnRole(relay, "peer_bench", {"relay", relay_ep}, true);  // ready once the worker serves echo
 
   bench::ZmqEcho raw(raw_ep, kPayloadSize);
   NatsRequest nats_batched(nats_url, false);
   NatsRequest nats_asap(nats_url, true);
   bench::EchoJob relayed(At(relay_ep), kJobArg);
-  bench::MeasureInterleaved({&raw, &nats_batched, &nats_asap, &relayed}, bench::MeasurePlan{});
-  RoundTripResult r = raw.Summary(), nb = nats_batched.Summary(), na = nats_asap.Summary(), b = relayed.Summary();
+  bench::EchoJob direct(At(relay_ep, true), kJobArg);
+  // The first jobs take the relay while the lease comes and the lane connects.
+  for (int i = 0; i < 10000 && direct.client().direct_jobs() < 100; ++i) (void)direct.Once();
+  if (direct.client().direct_jobs() < 100) Fail("the direct path never came up");
+  const uint64_t direct_before = direct.client().direct_jobs();
+  bench::MeasureInterleaved({&raw, &nats_batched, &nats_asap, &relayed, &direct}, bench::MeasurePlan{});
+  const uint64_t direct_measured = direct.client().direct_jobs() - direct_before;
+  RoundTripResult r = raw.Summary(), nb = nats_batched.Summary(), na = nats_asap.Summary(), b = relayed.Summary(),
+                  d = direct.Summary();
   // NATS at its best: the lower p50 and the higher throughput of the two.
   RoundTripResult n = nb;
   n.p50_us = std::min(nb.p50_us, na.p50_us);
@@ -228,10 +242,14 @@ int Parent() {
   bench::PrintResult("NATS request/reply, batched", nb);
   bench::PrintResult("NATS request/reply, asap", na);
   bench::PrintResult("berth job on a worker (relay)", b);
-  std::printf("  NATS (best of the two)/raw p50 %.2f; relay/raw p50 %.2f\n", n.p50_us / r.p50_us, b.p50_us / r.p50_us);
-  std::printf("  fast path: not built yet, so no fast-path figures and no fast_vs_nats ratios\n");
-  std::printf("peer_bench relay_vs_nats_p50=%.2f relay_vs_nats_throughput=%.2f\n", b.p50_us / n.p50_us,
-              b.per_s / n.per_s);
+  bench::PrintResult("berth job on a worker (direct)", d);
+  std::printf("  NATS (best of the two)/raw p50 %.2f; relay/raw p50 %.2f; direct/raw p50 %.2f\n", n.p50_us / r.p50_us,
+              b.p50_us / r.p50_us, d.p50_us / r.p50_us);
+  std::printf("  direct jobs that ended straight from the worker while measured: %llu\n",
+              static_cast<unsigned long long>(direct_measured));
+  std::printf("peer_bench fast_vs_nats_p50=%.2f fast_vs_nats_throughput=%.2f relay_vs_nats_p50=%.2f "
+              "relay_vs_nats_throughput=%.2f\n",
+              d.p50_us / n.p50_us, d.per_s / n.per_s, b.p50_us / n.p50_us, b.per_s / n.per_s);
   std::fflush(stdout);
   return 0;
 }
@@ -241,6 +259,7 @@ int Parent() {
 
 int main(int argc, char** argv) {
   berth::ConfigureProductionRuntime();
+  if (argc == 4 && std::string(argv[1]) == "worker") return berth::bench::RunEchoWorker(argv[2], argv[3]);
   if (argc == 3) {
     std::string role = argv[1];
     if (role == "nats-server") return berth::RunNatsServer(argv[2]);
@@ -249,8 +268,9 @@ int main(int argc, char** argv) {
     if (role == "relay") return berth::bench::RunJobServer(argv[2], false);
     if (role == "worker") return berth::bench::RunEchoWorker(argv[2]);
   }
-  CLI::App app{"peer_bench: a berth job on a worker beside NATS request/reply (nats-server + nats.c) and a raw\n"
-               "ZeroMQ echo, tcp loopback, 128-byte payloads; p50, p99, throughput at window 64, ratios last.\n"
+  CLI::App app{"peer_bench: a berth job on a worker, through berthd's relay and on the direct path, beside NATS\n"
+               "request/reply (nats-server + nats.c) and a raw ZeroMQ echo, tcp loopback, 128-byte payloads;\n"
+               "p50, p99, throughput at window 64, ratios last.\n"
                "Needs nats-server on PATH. No arguments."};
   CLI11_PARSE(app, argc, argv);
   return berth::Parent();

@@ -91,7 +91,7 @@ int RunJobServer(const std::string& ep, bool local_echo) {
   while (true) pause();
 }
 
-int RunEchoWorker(const std::string& ep) {
+int RunEchoWorker(const std::string& ep, const std::string& direct_endpoint) {
   Engine eng;
   if (!InstallUtil(eng)) return 1;
   remote::WorkerOptions o;
@@ -99,6 +99,7 @@ int RunEchoWorker(const std::string& ep) {
   o.name = "bench";
   o.jobs = {"echo"};
   o.capacity = kWindow;
+  o.direct_endpoint = direct_endpoint;
   remote::Worker w(eng, o);
   return w.Run().ok() ? 0 : 1;
 }

@@ -31,8 +31,9 @@ int RunZmqEchoServer(const std::string& ep);
 // `local_echo` it serves util's `echo` in-process; without, it relays `echo`
 // to a worker and says ready once one serves it.
 int RunJobServer(const std::string& ep, bool local_echo);
-// A berth remote::Worker (what berth-worker runs) serving util's `echo`.
-int RunEchoWorker(const std::string& ep);
+// A berth remote::Worker (what berth-worker runs) serving util's `echo`; with
+// `direct_endpoint`, also taking jobs there straight from clients.
+int RunEchoWorker(const std::string& ep, const std::string& direct_endpoint = "");
 
 }  // namespace berth::bench
 

@@ -87,6 +87,7 @@ class EchoJob : public RoundTrip {
   EchoJob(remote::ClientOptions options, std::string arg);
   int64_t Once() override;
   double Pipelined(int n) override;
+  remote::Client& client() { return *client_; }
 
  private:
   std::unique_ptr<remote::Client> client_;
