@@ -173,6 +173,8 @@ TEST_CASE("jobs go straight to a worker berthd vouched for, with the relay's res
     r.timeout = absl::Milliseconds(50);
     return r;
   }());
+  // Every warm-up job's handler has seen its deadline's cancel.
+  REQUIRE(WaitFor([&] { return w->seen.cancels.load() == w->seen.started.load(); }, absl::Seconds(5)));
   const int cancels = w->seen.cancels.load();
   JobRequest timed = Req("wait_cancel");
   timed.timeout = absl::Milliseconds(300);
