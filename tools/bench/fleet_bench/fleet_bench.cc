@@ -5,23 +5,27 @@
 // the load as separate processes or threads on this machine:
 //
 //   scaling   jobs/s of `sleep 2ms` kept 64 in flight, with 1, 2 and 3 worker
-//             hosts of capacity 4 each. The job waits rather than computes, so
-//             even a 2-core machine shows what more hosts give; rounds go
-//             1, 2, 3 hosts and again, so noise falls on all counts alike.
-//   ceiling   jobs/s of `echo` (no wait at all) kept 64 in flight through
-//             berthd to 3 worker hosts of capacity 64: what one berthd relays
-//             when workers are never the limit — its broker ceiling.
+//             hosts of capacity 4 each, through berthd's relay and on the
+//             direct path (the workers also take jobs at their own address,
+//             docs/protocol.md). The job waits rather than computes, so even a
+//             2-core machine shows what more hosts give; rounds go 1, 2, 3
+//             hosts and again, so noise falls on all counts alike.
+//   ceiling   jobs/s of `echo` (no wait at all) kept 64 in flight to 3 worker
+//             hosts of capacity 64: through berthd, what one berthd relays
+//             when workers are never the limit — its broker ceiling; and on
+//             the direct path, where berthd is not in the way.
 //   curve     the same echo load against two berthds on host 0's loopback,
 //             one with CURVE and one plain, in alternating slices. (berthd
 //             serves plain tcp on loopback only, so CURVE's cost is measured
 //             there; across hosts it is CURVE or nothing.)
 //
 // The load is tests/support/job_load.h: its own wire-protocol connection, from
-// host 4 (or host 0 for the loopback pair). Any job that does not end 0 stops
-// the bench. Last line, for scripts:
-//   fleet_bench hosts=3 scale_vs_1=R curve_vs_plain=R
-// (jobs/s with three worker hosts over jobs/s with one; CURVE echo throughput
-// over plain). berth's one-hop fast path does not exist yet: relay only.
+// host 4 (or host 0 for the loopback pair), or a remote::Client on the direct
+// path, which is measured once its jobs end straight from the workers. Any
+// job that does not end 0 stops the bench. Last line, for scripts:
+//   fleet_bench hosts=3 scale_vs_1=R curve_vs_plain=R direct_scale_vs_1=R
+// (jobs/s with three worker hosts over jobs/s with one, through the relay;
+// CURVE echo throughput over plain; the first ratio on the direct path).
 // Needs root (network namespaces).
 #include <signal.h>
 #include <unistd.h>
@@ -75,9 +79,12 @@ struct Failure : std::runtime_error {
 
 [[noreturn]] void Die(const std::string& why) { throw Failure(why); }
 
-// Jobs/s of `load` over `d`, after it has settled; dies if a job failed.
-double Rate(JobLoad& load, absl::Duration d) {
-  if (!testing::WaitFor([&] { return load.completed() >= kWindow || !load.error().empty(); }, absl::Seconds(20))) {
+// Jobs/s of `load` over `d`, after it has settled (on the direct path: once
+// its jobs go straight to the workers); dies if a job failed.
+double Rate(JobLoad& load, absl::Duration d, bool direct) {
+  if (!testing::WaitFor([&] {
+        return (direct ? load.direct_completed() : load.completed()) >= kWindow || !load.error().empty();
+      }, absl::Seconds(20))) {
     Die("the load did not get going within 20s");
   }
   if (!load.error().empty()) Die(load.error());
@@ -112,9 +119,10 @@ class Bench {
     }
   }
 
-  // jobs/s with 1..3 worker hosts, averaged over the rounds.
+  // jobs/s with 1..3 worker hosts, averaged over the rounds: [0..2] through
+  // the relay, [3..5] on the direct path.
   std::vector<double> Scaling() {
-    std::vector<double> sum(3, 0);
+    std::vector<double> sum(6, 0);
     for (int round = 0; round < o_.rounds; ++round) {
       std::vector<std::unique_ptr<Process>> workers;
       std::vector<std::string> names;
@@ -122,8 +130,10 @@ class Bench {
         names.push_back(absl::StrCat("s", hosts));
         workers.push_back(Worker(hosts, names.back(), 4, kFleetEndpoint, true));
         if (!fleet_.WaitForWorkers(names, absl::Seconds(20))) Die("workers did not connect: " + fleet_.Workers());
-        JobLoad load(Load(kClientHost, kFleetEndpoint, true, "sleep", {"2ms"}));
-        sum[hosts - 1] += Rate(load, o_.slice);
+        for (bool direct : {false, true}) {
+          JobLoad load(Load(kClientHost, kFleetEndpoint, true, "sleep", {"2ms"}, direct));
+          sum[hosts - 1 + (direct ? 3 : 0)] += Rate(load, o_.slice, direct);
+        }
       }
       StopAll(workers);  // drained and gone before the next round starts them again
     }
@@ -131,8 +141,8 @@ class Bench {
     return sum;
   }
 
-  // Echo jobs/s through berthd to 3 worker hosts that never limit it.
-  double Ceiling() {
+  // Echo jobs/s to 3 worker hosts that never limit it: {relay, direct}.
+  std::pair<double, double> Ceiling() {
     std::vector<std::unique_ptr<Process>> workers;
     std::vector<std::string> names;
     for (int host = 1; host <= 3; ++host) {
@@ -140,13 +150,15 @@ class Bench {
       workers.push_back(Worker(host, names.back(), kWindow, kFleetEndpoint, true));
     }
     if (!fleet_.WaitForWorkers(names, absl::Seconds(20))) Die("workers did not connect: " + fleet_.Workers());
-    double sum = 0;
+    double relay = 0, direct = 0;
     for (int round = 0; round < o_.rounds; ++round) {
-      JobLoad load(Load(kClientHost, kFleetEndpoint, true, "echo", {std::string(120, 'p')}));
-      sum += Rate(load, o_.slice);
+      JobLoad r(Load(kClientHost, kFleetEndpoint, true, "echo", {std::string(120, 'p')}));
+      relay += Rate(r, o_.slice, false);
+      JobLoad d(Load(kClientHost, kFleetEndpoint, true, "echo", {std::string(120, 'p')}, true));
+      direct += Rate(d, o_.slice, true);
     }
     StopAll(workers);
-    return sum / o_.rounds;
+    return {relay / o_.rounds, direct / o_.rounds};
   }
 
   // Echo jobs/s on host 0's loopback: {CURVE, plain}, in alternating slices.
@@ -160,9 +172,9 @@ class Bench {
     double curve = 0, plain = 0;
     for (int round = 0; round < o_.rounds; ++round) {
       JobLoad c(Load(0, kCurveLoopback, true, "echo", {std::string(120, 'p')}));
-      curve += Rate(c, o_.slice);
+      curve += Rate(c, o_.slice, false);
       JobLoad p(Load(0, kPlainLoopback, false, "echo", {std::string(120, 'p')}));
-      plain += Rate(p, o_.slice);
+      plain += Rate(p, o_.slice, false);
     }
     StopAll(workers);
     return {curve / o_.rounds, plain / o_.rounds};
@@ -177,11 +189,13 @@ class Bench {
     w.name = name;
     w.capacity = capacity;
     w.curve = curve;
+    if (host > 0) w.direct_endpoint = absl::StrCat("tcp://", net_.Address(host), ":7740");
     return StartFleetWorker(net_, o_.bin, keys_, dir_.path(), w);
   }
-  JobLoadOptions Load(int host, const std::string& ep, bool curve, std::string name,
-                      std::vector<std::string> args) const {
+  JobLoadOptions Load(int host, const std::string& ep, bool curve, std::string name, std::vector<std::string> args,
+                      bool direct = false) const {
     JobLoadOptions l;
+    l.direct = direct;
     l.netns = net_.Namespace(host);
     l.endpoint = ep;
     if (curve) {
@@ -211,7 +225,7 @@ class Bench {
 int Run(const Options& o) {
   std::filesystem::create_directories("/run/netns");
   std::vector<double> scaling;
-  double ceiling = 0;
+  std::pair<double, double> ceiling;
   std::pair<double, double> cp;
   {
     Bench b(o);
@@ -221,13 +235,14 @@ int Run(const Options& o) {
   }
   std::printf("berthd on host 0, worker hosts on a bridge, clients on host 4; tcp + CURVE; %d in flight\n", kWindow);
   for (int h = 1; h <= 3; ++h) {
-    std::printf("  sleep 2ms, %d worker host(s) of capacity 4   %9.0f jobs/s\n", h, scaling[h - 1]);
+    std::printf("  sleep 2ms, %d worker host(s) of capacity 4   relay %9.0f jobs/s   direct %9.0f jobs/s\n", h,
+                scaling[h - 1], scaling[h + 2]);
   }
-  std::printf("  echo, 3 worker hosts of capacity %d (berthd's broker ceiling)  %9.0f jobs/s\n", kWindow, ceiling);
+  std::printf("  echo, 3 worker hosts of capacity %d: relay %.0f jobs/s (berthd's broker ceiling), direct %.0f jobs/s\n",
+              kWindow, ceiling.first, ceiling.second);
   std::printf("  echo on host 0's loopback: CURVE %.0f jobs/s, plain tcp %.0f jobs/s\n", cp.first, cp.second);
-  std::printf("  fast path: not built yet, so relay figures only\n");
-  std::printf("fleet_bench hosts=3 scale_vs_1=%.2f curve_vs_plain=%.2f\n", scaling[2] / scaling[0],
-              cp.first / cp.second);
+  std::printf("fleet_bench hosts=3 scale_vs_1=%.2f curve_vs_plain=%.2f direct_scale_vs_1=%.2f\n",
+              scaling[2] / scaling[0], cp.first / cp.second, scaling[5] / scaling[3]);
   return 0;
 }
 
@@ -246,8 +261,9 @@ int Main(int argc, char** argv) {
       std::printf(
           "usage: fleet_bench [--rounds N] [--slice-ms MS] [--tools DIR]\n"
           "  berth across hosts (network namespaces on a bridge, tcp + CURVE): jobs/s of `sleep 2ms`\n"
-          "  with 1, 2 and 3 worker hosts, berthd's broker ceiling (echo), CURVE beside plain tcp.\n"
-          "  Last line: fleet_bench hosts=3 scale_vs_1=R curve_vs_plain=R. Needs root.\n"
+          "  with 1, 2 and 3 worker hosts through berthd's relay and on the direct path, berthd's broker\n"
+          "  ceiling (echo), CURVE beside plain tcp.\n"
+          "  Last line: fleet_bench hosts=3 scale_vs_1=R curve_vs_plain=R direct_scale_vs_1=R. Needs root.\n"
           "  --tools: where berthd, berth and berth-worker are (default: this build's tools/)\n");
       return 0;
     } else if (a == "--rounds") {
