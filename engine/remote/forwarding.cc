@@ -3,7 +3,12 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <memory>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "engine/remote/request.h"
 
 namespace berth::remote {
@@ -31,11 +36,42 @@ struct CancelFd {
   }
 };
 
-int Forward(const ClientOptions& options, Job& job) {
-  absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(options);
+// Idle connections of one forwarding engine.
+class ClientPool {
+ public:
+  explicit ClientPool(ClientOptions options) : options_(std::move(options)) {}
+  absl::StatusOr<std::unique_ptr<Client>> Take() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!idle_.empty()) {
+        std::unique_ptr<Client> c = std::move(idle_.back());
+        idle_.pop_back();
+        return c;
+      }
+    }
+    return Client::Connect(options_);
+  }
+  void Give(std::unique_ptr<Client> c) {
+    absl::MutexLock lock(&mu_);
+    idle_.push_back(std::move(c));
+  }
+
+ private:
+  const ClientOptions options_;
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<Client>> idle_ ABSL_GUARDED_BY(mu_);
+};
+
+int Forward(ClientPool& pool, Job& job) {
+  absl::StatusOr<std::unique_ptr<Client>> client = pool.Take();
   if (!client.ok()) {
     return job.Error(absl::UnavailableError(absl::StrCat(job.name(), ": ", client.status().message())));
   }
+  struct GiveBack {
+    ClientPool& pool;
+    std::unique_ptr<Client>& client;
+    ~GiveBack() { pool.Give(std::move(client)); }
+  } give_back{pool, *client};
   JobRequest req = RequestFromJob(job);
 
   // The local job's cancellation becomes a CANCEL on the wire. The callback
@@ -55,7 +91,8 @@ int Forward(const ClientOptions& options, Job& job) {
 }  // namespace
 
 void InstallForwarding(Engine& engine, ClientOptions options) {
-  engine.RegisterCatchall([options = std::move(options)](Job& job) { return Forward(options, job); });
+  auto pool = std::make_shared<ClientPool>(std::move(options));
+  engine.RegisterCatchall([pool](Job& job) { return Forward(*pool, job); });
 }
 
 }  // namespace berth::remote

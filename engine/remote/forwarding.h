@@ -14,8 +14,10 @@
 
 namespace berth::remote {
 
-// Each job opens its own connection (jobs of one pipeline run on several
-// threads at once), so `options` is copied into the handler.
+// Jobs of one pipeline run on several threads at once, and a Client serves one
+// thread at a time: each job takes an idle connection from the handler's pool,
+// or opens one, and gives it back when it ends. So a script's jobs in a row
+// share one connection (and, with ClientOptions::direct, its leases).
 void InstallForwarding(Engine& engine, ClientOptions options);
 
 }  // namespace berth::remote

@@ -12,7 +12,9 @@
 #include <fstream>
 #include <random>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
@@ -217,6 +219,47 @@ TEST_CASE("berth-worker drains on SIGTERM and reconnects when berthd restarts") 
   auto worker_status = worker->Wait(absl::Seconds(10));
   REQUIRE(worker_status.has_value());
   CHECK(*worker_status == 0);
+}
+
+// The DIRECT column of `berth workers` for `name` ("" if it is not listed).
+std::string DirectColumn(Daemon& d, const std::string& name) {
+  RunResult r = d.Berth({"workers"});
+  size_t at = r.out.find("\n" + name + " ");
+  if (at == std::string::npos) return "";
+  std::vector<std::string> words = absl::StrSplit(r.out.substr(at + 1, r.out.find('\n', at + 1) - at - 1), ' ',
+                                                  absl::SkipEmpty());
+  return words.size() > 5 ? words[5] : "";
+}
+
+TEST_CASE("berth --direct: a script's jobs go straight to berth-worker --direct-endpoint, and `workers` counts them") {
+  TempDir dir;
+  Daemon d(dir, {"--remote-handlers", "util"});
+  auto worker = StartWorker(d, "fast", {"--direct-endpoint", "tcp://127.0.0.1:*"});
+  auto plain = StartWorker(d, "plain");
+  REQUIRE(WaitFor([&] { return WorkerListed(d, "fast") && WorkerListed(d, "plain"); }, absl::Seconds(10)));
+  CHECK(DirectColumn(d, "fast") == "0/0");
+  CHECK(DirectColumn(d, "plain") == "-");
+  std::string script, expected;
+  for (int i = 0; i < 60; ++i) {
+    absl::StrAppend(&script, "echo line ", i, "\n");
+    absl::StrAppend(&expected, "line ", i, "\n");
+  }
+  // Without --direct, nothing goes straight to the worker.
+  RunResult relayed = d.Berth({"run", "-e", script});
+  CHECK(relayed.status == 0);
+  CHECK(relayed.out == expected);
+  // With it, the script's jobs share one connection and its lease: all but
+  // the first few go straight to `fast` (`plain` takes none that way).
+  RunResult direct = d.Berth({"--direct", "run", "-e", script});
+  CHECK(direct.status == 0);
+  CHECK(direct.out == expected);
+  std::string column;
+  CHECK_MESSAGE(WaitFor([&] {
+    column = DirectColumn(d, "fast");
+    int served = 0;
+    return absl::SimpleAtoi(column.substr(column.find('/') + 1), &served) && served >= 40;
+  }, absl::Seconds(5)), column);
+  CHECK(DirectColumn(d, "plain") == "-");
 }
 
 TEST_CASE("raw garbage on the ipc and tcp sockets leaves berthd serving") {

@@ -6,8 +6,8 @@
 //   berth completion bash
 //   berth [GLOBAL…] version | info | images | ps | inspect | logs | start | stop | rm | rmi | events | trace-svg
 //     (docker-style verbs over the jobs: tools/berth/verbs.h)
-//   GLOBAL: -H ENDPOINT, --timeout DURATION, --server-key KEY, --key FILE; they
-//   may also come after the subcommand (before a job's NAME).
+//   GLOBAL: -H ENDPOINT, --timeout DURATION, --server-key KEY, --key FILE,
+//   --direct; they may also come after the subcommand (before a job's NAME).
 //
 // Runs jobs on berthd (or any berth server): stdin is forwarded when it is not a
 // terminal, stdout and stderr stream as they arrive, and berth exits with the
@@ -82,6 +82,7 @@ struct Common {
   std::string timeout;
   std::string server_key;
   std::string key_file;
+  bool direct = false;
 };
 
 int Fail(int status, absl::string_view message) {
@@ -89,12 +90,17 @@ int Fail(int status, absl::string_view message) {
   return status;
 }
 
-absl::StatusOr<std::unique_ptr<remote::Client>> ConnectTo(const Common& c) {
+remote::ClientOptions ClientOptionsOf(const Common& c) {
   remote::ClientOptions opts;
   opts.endpoint = c.endpoint;
   opts.server_key = c.server_key;
   opts.client_key_file = c.key_file;
-  return remote::Client::Connect(opts);
+  opts.direct = c.direct;
+  return opts;
+}
+
+absl::StatusOr<std::unique_ptr<remote::Client>> ConnectTo(const Common& c) {
+  return remote::Client::Connect(ClientOptionsOf(c));
 }
 
 // --timeout as a Duration: InfiniteDuration when not given.
@@ -196,13 +202,18 @@ int Workers(const Common& c) {
     std::printf("no workers connected\n");
     return 0;
   }
-  std::printf("%-20s %-9s %-9s %-10s %-7s %-9s %s\n", "NAME", "CAPACITY", "IN-FLIGHT", "COMPLETED", "FAILED",
-              "STATE", "JOBS");
+  // DIRECT: jobs the worker runs / has run straight from clients ("-": it
+  // takes none that way).
+  std::printf("%-20s %-9s %-9s %-10s %-7s %-13s %-9s %s\n", "NAME", "CAPACITY", "IN-FLIGHT", "COMPLETED", "FAILED",
+              "DIRECT", "STATE", "JOBS");
   for (const Env& w : table->data()) {
     std::string jobs;
     for (const std::string& j : w.GetList("Jobs")) absl::StrAppend(&jobs, jobs.empty() ? "" : ",", j);
-    std::printf("%-20s %-9s %-9s %-10s %-7s %-9s %s\n", w.Get("Name").c_str(), w.Get("Capacity").c_str(),
-                w.Get("InFlight").c_str(), w.Get("Completed").c_str(), w.Get("Failed").c_str(),
+    std::string direct = w.Get("DirectEndpoint").empty()
+                             ? "-"
+                             : absl::StrCat(w.Get("DirectRunning"), "/", w.Get("DirectServed"));
+    std::printf("%-20s %-9s %-9s %-10s %-7s %-13s %-9s %s\n", w.Get("Name").c_str(), w.Get("Capacity").c_str(),
+                w.Get("InFlight").c_str(), w.Get("Completed").c_str(), w.Get("Failed").c_str(), direct.c_str(),
                 w.GetBool("Draining") ? "draining" : "serving", jobs.c_str());
   }
   return 0;
@@ -277,10 +288,7 @@ int RunScriptCommand(const Common& c, const RunFlags& f) {
     return 0;
   }
   if (!f.local) {
-    remote::ClientOptions opts;
-    opts.endpoint = c.endpoint;
-    opts.server_key = c.server_key;
-    opts.client_key_file = c.key_file;
+    remote::ClientOptions opts = ClientOptionsOf(c);
     // Fail early and clearly if the server cannot be reached at all.
     if (auto probe = remote::Client::Connect(opts); !probe.ok()) {
       return Fail(kStatusUnavailable, probe.status().message());
@@ -426,6 +434,9 @@ void AddGlobalFlags(CLI::App& app, Common& c) {
   app.add_option("--server-key", c.server_key,
                  "CURVE: the server's public key, or a file holding it (tcp; env BERTH_SERVER_KEY)");
   app.add_option("--key", c.key_file, "CURVE: this client's key file from `berth keygen` (env BERTH_KEY)");
+  app.add_flag("--direct", c.direct,
+               "send jobs straight to the workers that take them directly, as berthd allows (docs/protocol.md, "
+               "the direct path); pays off for many jobs, as in `run`");
 }
 
 int Main(int argc, char** argv) {
