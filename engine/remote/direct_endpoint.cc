@@ -189,31 +189,25 @@ void DirectEndpoint::OnJob(const std::string& identity, ClientState& c, Frame f,
     SendTo(identity, EncodeError(f.id, ErrorCode::kIdInUse, absl::StrCat("request id ", f.id, " is already in use")));
     return;
   }
-  const std::string who = absl::StrCat(name, ": worker ", options_.worker_name);
-  if (admission_key_.empty()) {
-    SendTo(identity, EncodeRefused(f.id, Refusal::kNotAdmitted, absl::StrCat(who, " has no admission key from berthd yet")));
-    return;
+  const auto refuse = [&](Refusal code, absl::string_view why) {
+    SendTo(identity, EncodeRefused(f.id, code, absl::StrCat(name, ": worker ", options_.worker_name, " ", why)));
+  };
+  const absl::Time now = absl::Now();
+  if (admission_key_.empty()) return refuse(Refusal::kNotAdmitted, "has no admission key from berthd yet");
+  if (f.ticket.empty()) return refuse(Refusal::kNotAdmitted, "admits only jobs with a ticket");
+  // A client sends the same ticket for a lease's time: checked once per key.
+  if (f.ticket != c.ticket || c.ticket_key != admission_key_ || now > c.ticket_checked + kTicketRecheck) {
+    if (absl::Status s = CheckTicket(admission_key_, f.ticket, now); !s.ok()) {
+      c.ticket.clear();
+      return refuse(Refusal::kNotAdmitted, absl::StrCat("did not admit it: ", s.message()));
+    }
+    c.ticket = f.ticket;
+    c.ticket_key = admission_key_;
+    c.ticket_checked = now;
   }
-  if (f.ticket.empty()) {
-    SendTo(identity, EncodeRefused(f.id, Refusal::kNotAdmitted, absl::StrCat(who, " admits only jobs with a ticket")));
-    return;
-  }
-  if (absl::Status s = CheckTicket(admission_key_, f.ticket, absl::Now()); !s.ok()) {
-    SendTo(identity, EncodeRefused(f.id, Refusal::kNotAdmitted, absl::StrCat(who, " did not admit it: ", s.message())));
-    return;
-  }
-  if (!jobs_.contains(name)) {
-    SendTo(identity, EncodeRefused(f.id, Refusal::kNotServed, absl::StrCat(who, " does not serve it")));
-    return;
-  }
-  if (draining) {
-    SendTo(identity, EncodeRefused(f.id, Refusal::kDraining, absl::StrCat(who, " is draining")));
-    return;
-  }
-  if (!room()) {
-    SendTo(identity, EncodeRefused(f.id, Refusal::kAtCapacity, absl::StrCat(who, " is at capacity")));
-    return;
-  }
+  if (!jobs_.contains(name)) return refuse(Refusal::kNotServed, "does not serve it");
+  if (draining) return refuse(Refusal::kDraining, "is draining");
+  if (!room()) return refuse(Refusal::kAtCapacity, "is at capacity");
   ++served_;
   if (f.job.timeout != absl::InfiniteDuration()) {
     std::string key = absl::StrCat(identity, "/", f.id);

@@ -104,7 +104,13 @@ class DirectEndpoint {
   struct ClientState {
     std::shared_ptr<Executor> exec;
     absl::Time last_heard;
+    // The ticket last found good, under which key, and when: checked again
+    // once kTicketRecheck has passed (so an expired one is refused within it).
+    std::string ticket;
+    std::string ticket_key;
+    absl::Time ticket_checked;
   };
+  static constexpr absl::Duration kTicketRecheck = absl::Seconds(1);
   struct Deadline {
     absl::Time when;
     std::string key;  // identity/id
