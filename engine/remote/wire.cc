@@ -330,18 +330,16 @@ std::string EncodeFrame(const Frame& f) {
       }
       return Take(buf);
     }
-    case FrameType::kWelcome: {
+    case FrameType::kWelcome:  // the admission key, bin
+    case FrameType::kRoute: {  // the name, str
       msgpack::sbuffer buf(64);
       Packer pk(buf);
-      PackHeader(pk, 1, FrameType::kWelcome, f.id);
-      PackBin(pk, f.data);
-      return Take(buf);
-    }
-    case FrameType::kRoute: {
-      msgpack::sbuffer buf(64);
-      Packer pk(buf);
-      PackHeader(pk, 1, FrameType::kRoute, f.id);
-      PackStr(pk, f.job.name);
+      PackHeader(pk, 1, f.type, f.id);
+      if (f.type == FrameType::kWelcome) {
+        PackBin(pk, f.data);
+      } else {
+        PackStr(pk, f.job.name);
+      }
       return Take(buf);
     }
     case FrameType::kLease: {

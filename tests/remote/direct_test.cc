@@ -184,11 +184,7 @@ TEST_CASE("jobs go straight to a worker berthd vouched for, with the relay's res
   uint64_t id = c->Start(Req("wait_cancel"));
   REQUIRE(WaitFor([&] { return w->seen.started.load() > cancels + 1; }, absl::Seconds(5)));
   c->Cancel(id);
-  std::vector<std::pair<uint64_t, JobResult>> done;
-  REQUIRE(WaitFor([&] {
-    done = c->Wait(absl::Milliseconds(50));
-    return !done.empty();
-  }, absl::Seconds(5)));
+  std::vector<std::pair<uint64_t, JobResult>> done = WaitForEnds(*c);
   CHECK(done[0].second.status == kStatusCancelled);
   CHECK(WaitFor([&] { return w->seen.cancels.load() == cancels + 2; }, absl::Seconds(5)));
   CHECK(Info(f, "d1").completed == relayed + 2);  // the first cat and wait_cancel only
@@ -285,34 +281,20 @@ TEST_CASE("a worker lost mid-job: 126 naming it and its endpoint; an idempotent 
   JobRequest quick = Req("wait_cancel");
   quick.timeout = absl::Milliseconds(50);
   WarmUp(f, *c, "doomed", quick);
-  WarmUp(f, *c, "doomed", Req("whoami"));
 
-  // whoami is not idempotent here: lost with its worker.
   InProcessWorker relay_only(f.ipc, "spare", 1, {"wait_cancel"});
   REQUIRE(WaitFor([&] { return f.server->Workers().size() == 2; }, absl::Seconds(5)));
   const int started = a->seen.started.load();
   uint64_t idem = c->Start(Req("wait_cancel"));
-  REQUIRE(WaitFor([&] {
-    (void)c->Wait(absl::Milliseconds(10));
-    return a->seen.started.load() == started + 1;
-  }, absl::Seconds(5)));
-  // A job that blocks without reading its cancel: `hold` waits 150 ms, then
-  // whoami-like jobs answer; use a second wait_cancel-like non-idempotent job.
+  WaitForCount(*c, a->seen.started, started + 1);
   absl::Time lost_at = absl::Now();
   a->Stop();
   // The idempotent job moves to the spare worker through the relay.
-  REQUIRE(WaitFor([&] {
-    (void)c->Wait(absl::Milliseconds(10));
-    return relay_only.seen.started.load() == 1;
-  }, absl::Seconds(5)));
+  WaitForCount(*c, relay_only.seen.started, 1);
   CHECK(absl::Now() - lost_at < absl::Seconds(3));
   CHECK(c->in_flight() == 1);
   c->Cancel(idem);
-  std::vector<std::pair<uint64_t, JobResult>> done;
-  REQUIRE(WaitFor([&] {
-    done = c->Wait(absl::Milliseconds(20));
-    return !done.empty();
-  }, absl::Seconds(5)));
+  std::vector<std::pair<uint64_t, JobResult>> done = WaitForEnds(*c);
   CHECK(done[0].second.status == kStatusCancelled);
   CHECK(relay_only.seen.cancels.load() == 1);
   (void)endpoint;
@@ -328,17 +310,10 @@ TEST_CASE("a worker lost mid-job: a job that is not idempotent ends 126 naming t
   WarmUp(f, *c, "doomed", quick);
   const int started = a->seen.started.load();
   c->Start(Req("wait_cancel"));
-  REQUIRE(WaitFor([&] {
-    (void)c->Wait(absl::Milliseconds(10));
-    return a->seen.started.load() == started + 1;
-  }, absl::Seconds(5)));
+  WaitForCount(*c, a->seen.started, started + 1);
   absl::Time lost_at = absl::Now();
   a->Stop();
-  std::vector<std::pair<uint64_t, JobResult>> done;
-  REQUIRE(WaitFor([&] {
-    done = c->Wait(absl::Milliseconds(20));
-    return !done.empty();
-  }, absl::Seconds(5)));
+  std::vector<std::pair<uint64_t, JobResult>> done = WaitForEnds(*c);
   CHECK(absl::Now() - lost_at < absl::Seconds(3));
   CHECK(done[0].second.status == kStatusUnavailable);
   CHECK(done[0].second.error ==

@@ -184,6 +184,24 @@ struct RawRequester {
   }
 };
 
+// Runs `c` until at least one of its jobs has ended (within 5 s); those.
+inline std::vector<std::pair<uint64_t, JobResult>> WaitForEnds(Client& c) {
+  std::vector<std::pair<uint64_t, JobResult>> done;
+  REQUIRE(WaitFor([&] {
+    done = c.Wait(absl::Milliseconds(20));
+    return !done.empty();
+  }, absl::Seconds(5)));
+  return done;
+}
+
+// Runs `c` until `count` says `n` (within 5 s): jobs seen by a handler.
+inline void WaitForCount(Client& c, const std::atomic<int>& count, int n) {
+  REQUIRE(WaitFor([&] {
+    (void)c.Wait(absl::Milliseconds(10));
+    return count.load() == n;
+  }, absl::Seconds(5)));
+}
+
 }  // namespace berth::remote
 
 #endif  // BERTH_TESTS_REMOTE_FIXTURE_H_

@@ -87,11 +87,7 @@ TEST_CASE("a client's cancel reaches the handler") {
     return f.seen.started.load() == 1;
   }, absl::Seconds(5)));
   c->Cancel(id);
-  std::vector<std::pair<uint64_t, JobResult>> done;
-  REQUIRE(WaitFor([&] {
-    done = c->Wait(absl::Milliseconds(50));
-    return !done.empty();
-  }, absl::Seconds(5)));
+  std::vector<std::pair<uint64_t, JobResult>> done = WaitForEnds(*c);
   CHECK(done[0].second.status == kStatusCancelled);
   CHECK(done[0].second.error == "wait_cancel: cancelled");
   CHECK(f.seen.cancels.load() == 1);
@@ -361,11 +357,7 @@ TEST_CASE("a lost worker fails its in-flight jobs with 126 naming job and worker
   }, absl::Seconds(5)));
   absl::Time lost_at = absl::Now();
   w->Stop();  // its socket closes: the server sees the worker go
-  std::vector<std::pair<uint64_t, JobResult>> done;
-  REQUIRE(WaitFor([&] {
-    done = c->Wait(absl::Milliseconds(50));
-    return !done.empty();
-  }, absl::Seconds(5)));
+  std::vector<std::pair<uint64_t, JobResult>> done = WaitForEnds(*c);
   CHECK(absl::Now() - lost_at < absl::Seconds(3));
   CHECK(done[0].second.status == kStatusUnavailable);
   CHECK(done[0].second.error.find("wait_cancel: worker doomed was lost") == 0);

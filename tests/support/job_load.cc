@@ -81,6 +81,12 @@ void JobLoad::Ended(uint64_t id, int status, std::string message) {
   ++completed_;
 }
 
+bool JobLoad::Over(bool stopping) {
+  if (!stopping) return false;
+  absl::MutexLock l(&mu_);
+  return in_flight_ == 0 || absl::Now() >= drain_until_;
+}
+
 void JobLoad::RunDirect() {
   remote::ClientOptions o;
   o.endpoint = options_.endpoint;
@@ -94,10 +100,7 @@ void JobLoad::RunDirect() {
   req.args = options_.args;
   while (true) {
     const bool stopping = stop_.load();
-    if (stopping) {
-      absl::MutexLock l(&mu_);
-      if (in_flight_ == 0 || absl::Now() >= drain_until_) break;
-    }
+    if (Over(stopping)) break;
     while (!stopping && in_flight_ < options_.window) {
       const uint64_t id = (*client)->Start(req);
       absl::MutexLock l(&mu_);
@@ -129,10 +132,7 @@ void JobLoad::Run() {
   uint64_t next_id = 1;
   while (true) {
     const bool stopping = stop_.load();
-    if (stopping) {
-      absl::MutexLock l(&mu_);
-      if (in_flight_ == 0 || absl::Now() >= drain_until_) break;
-    }
+    if (Over(stopping)) break;
     while (!stopping && in_flight_ < options_.window) {
       job.id = next_id;
       if (!sock.send(zmq::buffer(remote::EncodeFrame(job)), zmq::send_flags::dontwait)) break;

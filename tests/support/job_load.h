@@ -74,6 +74,9 @@ class JobLoad {
  private:
   void Run();
   void RunDirect();
+  // Whether the load is over: stopping, and nothing in flight or the drain
+  // time passed.
+  bool Over(bool stopping);
   // Records the END of job `id`.
   void Ended(uint64_t id, int status, std::string message);
   void Fail(std::string why);
