@@ -68,6 +68,12 @@ struct HookReport {
   bool finished = true;  // false: overran the budget and was abandoned
 };
 
+// Who is at the other end of a connection to the server: a client (berth, a
+// program) or a worker (its first frame was HELLO).
+enum class ConnectionKind { kClient, kWorker };
+// The stream a chunk of job data belongs to.
+enum class StreamKind { kStdin, kStdout, kStderr };
+
 class EngineObserver {
  public:
   virtual ~EngineObserver() = default;
@@ -79,6 +85,12 @@ class EngineObserver {
   // The server received (in) or sent one frame of `bytes` bytes, on its I/O
   // thread: called per frame, so it must cost nanoseconds.
   virtual void FrameBytes(bool in, size_t bytes) { (void)in, (void)bytes; }
+  // `bytes` of a job's `stream` that the server received (in) or sent, from or
+  // to a client or a worker, on its I/O thread: per chunk, so nanoseconds.
+  virtual void StreamBytes(StreamKind stream, bool in, size_t bytes) { (void)stream, (void)in, (void)bytes; }
+  // A connection to the server opened (counted once its first frame says
+  // whose it is) or closed, on the server's I/O thread.
+  virtual void ConnectionChanged(ConnectionKind kind, bool opened) { (void)kind, (void)opened; }
   // The server refused a frame with an ERROR of `kind` (docs/protocol.md:
   // bad_frame, id_in_use, not_allowed, names_refused).
   virtual void FrameRefused(absl::string_view kind) { (void)kind; }

@@ -135,6 +135,16 @@ void JobMetrics::FrameBytes(bool in, size_t bytes) {
   frame_bytes_[in ? 0 : 1].fetch_add(bytes, std::memory_order_relaxed);
 }
 
+void JobMetrics::StreamBytes(StreamKind stream, bool in, size_t bytes) {
+  stream_bytes_[static_cast<size_t>(stream)][in ? 0 : 1].fetch_add(bytes, std::memory_order_relaxed);
+}
+
+void JobMetrics::ConnectionChanged(ConnectionKind kind, bool opened) {
+  const size_t k = kind == ConnectionKind::kWorker ? 1 : 0;
+  connections_open_[k].fetch_add(opened ? 1 : -1, std::memory_order_relaxed);
+  if (opened) connections_opened_[k].fetch_add(1, std::memory_order_relaxed);
+}
+
 void JobMetrics::FrameRefused(absl::string_view kind) {
   size_t i = 0;
   while (i + 1 < std::size(kRefusedKinds) && kind != kRefusedKinds[i]) ++i;
@@ -191,6 +201,25 @@ void JobMetrics::WriteTo(PromWriter& out) const {
     const PromLabels dir = {{"direction", i == 0 ? "in" : "out"}};
     out.Sample("berth_frames_total", dir, frames_[i].load(std::memory_order_relaxed));
     out.Sample("berth_frame_bytes_total", dir, frame_bytes_[i].load(std::memory_order_relaxed));
+  }
+  out.Family("berth_stream_bytes_total", "counter",
+             "Job data berthd's server received (in) and sent (out), by stream: stdin, stdout, stderr.");
+  static constexpr const char* kStreams[] = {"stdin", "stdout", "stderr"};
+  for (size_t s = 0; s < std::size(kStreams); ++s) {
+    for (int i = 0; i < 2; ++i) {
+      out.Sample("berth_stream_bytes_total", {{"stream", kStreams[s]}, {"direction", i == 0 ? "in" : "out"}},
+                 stream_bytes_[s][i].load(std::memory_order_relaxed));
+    }
+  }
+  static constexpr const char* kKinds[] = {"client", "worker"};
+  out.Family("berth_connections_open", "gauge", "Connections to berthd's server now, by kind: client or worker.");
+  for (size_t k = 0; k < 2; ++k) {
+    out.Sample("berth_connections_open", {{"kind", kKinds[k]}}, connections_open_[k].load(std::memory_order_relaxed));
+  }
+  out.Family("berth_connections_opened_total", "counter", "Connections to berthd's server opened, by kind.");
+  for (size_t k = 0; k < 2; ++k) {
+    out.Sample("berth_connections_opened_total", {{"kind", kKinds[k]}},
+               connections_opened_[k].load(std::memory_order_relaxed));
   }
   out.Family("berth_frames_refused_total", "counter", "Frames refused with an ERROR, by its kind.");
   for (size_t i = 0; i < std::size(kRefusedKinds); ++i) {

@@ -51,11 +51,14 @@ class JobMetrics : public EngineObserver {
   void WorkerChanged(const WorkerReport& report) override;
   void FrameBytes(bool in, size_t bytes) override;
   void FrameRefused(absl::string_view kind) override;
+  void StreamBytes(StreamKind stream, bool in, size_t bytes) override;
+  void ConnectionChanged(ConnectionKind kind, bool opened) override;
 
   // The families berth_jobs_started_total, berth_jobs_ended_total,
   // berth_job_duration_seconds, berth_shutdown_hook_duration_seconds,
   // berth_workers_lost_total, berth_workers_seen_total, berth_frames_total,
-  // berth_frame_bytes_total, berth_frames_refused_total.
+  // berth_frame_bytes_total, berth_stream_bytes_total, berth_frames_refused_total,
+  // berth_connections_open, berth_connections_opened_total.
   void WriteTo(PromWriter& out) const;
 
   // For tests: ended jobs of `name` with `status`.
@@ -98,6 +101,11 @@ class JobMetrics : public EngineObserver {
   // The server's frames: [0] received, [1] sent.
   std::array<std::atomic<uint64_t>, 2> frames_{};
   std::array<std::atomic<uint64_t>, 2> frame_bytes_{};
+  // Job data by stream (stdin, stdout, stderr), then [0] in, [1] out.
+  std::array<std::array<std::atomic<uint64_t>, 2>, 3> stream_bytes_{};
+  // Connections by kind ([0] client, [1] worker): open now, opened ever.
+  std::array<std::atomic<int64_t>, 2> connections_open_{};
+  std::array<std::atomic<uint64_t>, 2> connections_opened_{};
   static constexpr const char* kRefusedKinds[] = {"bad_frame", "id_in_use", "not_allowed", "names_refused", "other"};
   std::array<std::atomic<uint64_t>, std::size(kRefusedKinds)> refused_{};
   mutable absl::Mutex mu_;
