@@ -51,6 +51,23 @@ const std::vector<std::string> kSteps = {
 
 std::string Cmd(const std::string& script) { return "Cmd=" + json({"sh", "-c", script}).dump(); }
 
+// GET /metrics over HTTP from inside `ns` (an HTTP scrape is neither a job
+// nor a connection to berthd's endpoints): the Content-Type on the first
+// line, then the page.
+RunResult ScrapeHttp(const Netns& ns) {
+  return RunCommand(ns.Enter({"/usr/bin/python3", "-c",
+                              absl::StrCat("import urllib.request, sys; r = urllib.request.urlopen("
+                                           "'http://", kMetricsAddr, "/metrics'); "
+                                           "sys.stdout.write(r.headers['Content-Type'] + '\\n'); "
+                                           "sys.stdout.write(r.read().decode())")}));
+}
+
+// The page alone.
+std::string Scrape(const Netns& ns) {
+  RunResult r = ScrapeHttp(ns);
+  return r.status == 0 ? r.out.substr(r.out.find('\n') + 1) : "";
+}
+
 // The value of the sample line `series` (name and labels exactly) on `page`.
 std::string Sample(const std::string& page, const std::string& series) {
   for (absl::string_view line : absl::StrSplit(page, '\n')) {
@@ -171,11 +188,7 @@ TEST_CASE("metrics, events and a trace of a real berthd after a known workload")
   }
 
   // /metrics over HTTP from inside the namespace, checked by promtool.
-  RunResult scraped = RunCommand(ns.Enter({"/usr/bin/python3", "-c",
-                                           absl::StrCat("import urllib.request, sys; r = urllib.request.urlopen("
-                                                        "'http://", kMetricsAddr, "/metrics'); "
-                                                        "sys.stdout.write(r.headers['Content-Type'] + '\\n'); "
-                                                        "sys.stdout.write(r.read().decode())")}));
+  RunResult scraped = ScrapeHttp(ns);
   REQUIRE_MESSAGE(scraped.status == 0, scraped.err);
   const std::string page = scraped.out.substr(scraped.out.find('\n') + 1);
   CHECK(scraped.out.substr(0, scraped.out.find('\n')) == "text/plain; version=0.0.4; charset=utf-8");
@@ -199,6 +212,10 @@ TEST_CASE("metrics, events and a trace of a real berthd after a known workload")
   CHECK(std::stoll(Sample(page, "berth_frame_bytes_total{direction=\"in\"}")) > 2 << 20);  // two imports' tars
   CHECK(std::stoll(Sample(page, "berth_frames_total{direction=\"out\"}")) > 20);
   CHECK(std::stoi(Sample(page, "berth_iptables_commit_seconds_count")) > 0);
+  // Every `berth` above was a client connection; the follower's is still open.
+  CHECK(std::stoi(Sample(page, "berth_connections_opened_total{kind=\"client\"}")) > 20);
+  CHECK(std::stoi(Sample(page, "berth_connections_open{kind=\"client\"}")) >= 1);
+  CHECK(Sample(page, "berth_connections_opened_total{kind=\"worker\"}") == "0");
   const std::string page_file = dir / "metrics.txt";
   std::ofstream(page_file) << page;
   RunResult checked = RunCommand({"/usr/bin/promtool", "check", "metrics"}, {}, page_file);
@@ -352,6 +369,113 @@ TEST_CASE("--log-format json, and the flags' errors") {
   RunResult no_port = with({"--metrics-addr", "9323"});
   CHECK(no_port.status == 1);
   CHECK(absl::StrContains(no_port.err, "berthd: --metrics-addr 9323: want HOST:PORT (e.g. 127.0.0.1:9323)\n"));
+}
+
+// The spans of `file` (a Chrome trace) whose args.trace_id is `trace_id`.
+std::vector<json> SpansOf(const std::string& file, const std::string& trace_id) {
+  std::ifstream in(file);
+  json doc = json::parse(in, nullptr, false);
+  std::vector<json> out;
+  if (!doc.is_object()) return out;
+  for (const json& e : doc["traceEvents"]) {
+    if (e["ph"] == "X" && e["cat"] == "job" && e["args"].value("trace_id", "") == trace_id) out.push_back(e);
+  }
+  return out;
+}
+
+TEST_CASE("through a worker: stream bytes by stream and direction, connections by kind, one trace id in two traces") {
+  Netns ns("obsw");
+  if (Skip(ns)) return;
+  TempDir dir;
+  execdriver::CgroupOptions cgroups;
+  cgroups.parent = absl::StrCat("berth-t-", ::getpid(), "-obsw");
+  struct Cleanup {
+    const execdriver::CgroupOptions& c;
+    ~Cleanup() { (void)execdriver::Container::RemoveCgroupParent(c); }
+  } cleanup{cgroups};
+  const std::string trace = dir / "berthd-trace.json";
+  const std::string worker_trace = dir / "worker-trace.json";
+  Berthd d(ns, dir, {"-b", "none", "--remote-handlers", "util", "--metrics-addr", kMetricsAddr, "--trace", trace,
+                     "--cgroup-parent", cgroups.parent});
+  Process worker(ProcessOptions{ns.Enter({ToolPath("BERTH_WORKER"), "-H", d.sock, "--handlers", "util", "--name",
+                                          "obsw", "--trace", worker_trace}),
+                                {},
+                                "",
+                                dir.path()});
+  REQUIRE_MESSAGE(d.WaitReady(), d.proc->Stderr());
+  REQUIRE_MESSAGE(WaitFor([&] { return absl::StrContains(worker.Stderr(), "connected: berthd at"); }, absl::Seconds(20)),
+                  worker.Stderr());
+  // The worker's own check (a client connection) has gone.
+  std::string before;
+  REQUIRE(WaitFor(
+      [&] {
+        before = Scrape(ns);
+        return Sample(before, "berth_connections_open{kind=\"client\"}") == "0";
+      },
+      absl::Seconds(10)));
+  CHECK(Sample(before, "berth_connections_open{kind=\"worker\"}") == "1");
+  CHECK(Sample(before, "berth_connections_opened_total{kind=\"worker\"}") == "1");
+
+  // The workload, every job relayed to the worker: four `berth` runs.
+  const std::string data(100000, 'x');
+  const std::string data_file = dir / "data";
+  std::ofstream(data_file) << data;
+  RunResult cat = d.Job({"cat"}, data_file);
+  REQUIRE_MESSAGE(cat.status == 0, cat.err);
+  CHECK(cat.out == data);
+  CHECK(d.Job({"echo", "hello"}).out == "hello\n");
+  RunResult failed = d.Job({"fail", "3", "boom"});
+  CHECK(failed.status == 3);
+  RunResult traced = RunCommand({ToolPath("BERTH"), "-H", d.sock, "job", "echo", "traced"}, {"BERTH_TRACE_ID=t-obs-w"});
+  CHECK(traced.out == "traced\n");
+
+  std::string after;
+  REQUIRE(WaitFor(
+      [&] {
+        after = Scrape(ns);
+        return Sample(after, "berth_connections_open{kind=\"client\"}") == "0";
+      },
+      absl::Seconds(10)));
+  auto delta = [&](const std::string& series) { return std::stoll(Sample(after, series)) - std::stoll(Sample(before, series)); };
+  CHECK(delta("berth_connections_opened_total{kind=\"client\"}") == 4);
+  CHECK(Sample(after, "berth_connections_open{kind=\"worker\"}") == "1");
+  CHECK(delta("berth_connections_opened_total{kind=\"worker\"}") == 0);
+  // stdin: in from the client, out to the worker; stdout and stderr: in from
+  // the worker, out to the client.
+  const long long out_bytes = static_cast<long long>(data.size() + std::string("hello\ntraced\n").size());
+  CHECK(delta("berth_stream_bytes_total{stream=\"stdin\",direction=\"in\"}") == 100000);
+  CHECK(delta("berth_stream_bytes_total{stream=\"stdin\",direction=\"out\"}") == 100000);
+  CHECK(delta("berth_stream_bytes_total{stream=\"stdout\",direction=\"in\"}") == out_bytes);
+  CHECK(delta("berth_stream_bytes_total{stream=\"stdout\",direction=\"out\"}") == out_bytes);
+  CHECK(delta("berth_stream_bytes_total{stream=\"stderr\",direction=\"in\"}") == 5);  // boom\n
+  CHECK(delta("berth_stream_bytes_total{stream=\"stderr\",direction=\"out\"}") == 5);
+  const std::string page_file = dir / "metrics.txt";
+  std::ofstream(page_file) << after;
+  RunResult checked = RunCommand({"/usr/bin/promtool", "check", "metrics"}, {}, page_file);
+  CHECK_MESSAGE(checked.status == 0, checked.out << checked.err);
+
+  // The worker leaves (drains, writes its trace): its connection closes.
+  worker.Signal(SIGTERM);
+  REQUIRE(worker.Wait(absl::Seconds(20)) == 0);
+  CHECK(absl::StrContains(worker.Stderr(), absl::StrCat("berth-worker obsw: wrote the trace ", worker_trace)));
+  CHECK(WaitFor([&] { return Sample(Scrape(ns), "berth_connections_open{kind=\"worker\"}") == "0"; },
+                absl::Seconds(10)));
+  REQUIRE(d.Stop() == 0);
+
+  // One request, two files: relayed in berthd's, run in the worker's.
+  std::vector<json> relayed = SpansOf(trace, "t-obs-w");
+  REQUIRE(relayed.size() == 1);
+  CHECK(relayed[0]["name"] == "echo");
+  CHECK(relayed[0]["args"]["where"] == "worker obsw");
+  std::vector<json> ran = SpansOf(worker_trace, "t-obs-w");
+  REQUIRE(ran.size() == 1);
+  CHECK(ran[0]["name"] == "echo");
+  CHECK(ran[0]["args"]["status"] == "0");
+  CHECK(ran[0]["args"]["where"] == "in-process");
+  std::ifstream in(worker_trace);
+  json doc = json::parse(in);
+  CHECK(doc["otherData"]["producer"] == "berth-worker obsw");
+  CHECK(doc["otherData"]["origin_unix_us"].get<int64_t>() > 0);
 }
 
 }  // namespace
