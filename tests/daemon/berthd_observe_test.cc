@@ -11,7 +11,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "absl/strings/match.h"
@@ -476,6 +478,147 @@ TEST_CASE("through a worker: stream bytes by stream and direction, connections b
   json doc = json::parse(in);
   CHECK(doc["otherData"]["producer"] == "berth-worker obsw");
   CHECK(doc["otherData"]["origin_unix_us"].get<int64_t>() > 0);
+}
+
+// The records of a file of datagrams kept as [uint32 length][datagram]...;
+// each datagram is the journal's native protocol: fields `KEY=VALUE\n`, or
+// `KEY\n` + uint64 length (little-endian) + VALUE + `\n` when VALUE holds a
+// newline.
+std::vector<std::map<std::string, std::string>> JournalRecords(const std::string& bytes) {
+  std::vector<std::map<std::string, std::string>> out;
+  size_t at = 0;
+  while (at + 4 <= bytes.size()) {
+    uint32_t n;
+    std::memcpy(&n, bytes.data() + at, 4);
+    const std::string d = bytes.substr(at + 4, n);
+    at += 4 + n;
+    std::map<std::string, std::string> record;
+    size_t p = 0;
+    while (p < d.size()) {
+      const size_t eq = d.find_first_of("=\n", p);
+      if (eq == std::string::npos) break;
+      const std::string key = d.substr(p, eq - p);
+      if (d[eq] == '=') {
+        const size_t nl = d.find('\n', eq);
+        record[key] = d.substr(eq + 1, nl - eq - 1);
+        p = nl + 1;
+      } else {
+        uint64_t len;
+        std::memcpy(&len, d.data() + eq + 1, 8);
+        record[key] = d.substr(eq + 9, len);
+        p = eq + 9 + len + 1;
+      }
+    }
+    out.push_back(std::move(record));
+  }
+  return out;
+}
+
+TEST_CASE("under systemd: each record goes to the journal with PRIORITY and the job's fields") {
+  // No journald runs on the machines that test berth, so this test stands in
+  // for it: in a private mount namespace, a tmpfs over /run/systemd and a
+  // datagram socket the test binds at /run/systemd/journal/socket, where
+  // libsystemd's sd_journal_sendv sends; a receiver keeps every datagram in a
+  // file, and berthd runs with its stderr named by JOURNAL_STREAM, as systemd
+  // starts a service.
+  Netns ns("obsjournal");
+  if (Skip(ns)) return;
+  TempDir dir;
+  execdriver::CgroupOptions cgroups;
+  cgroups.parent = absl::StrCat("berth-t-", ::getpid(), "-obsjournal");
+  struct Cleanup {
+    const execdriver::CgroupOptions& c;
+    ~Cleanup() { (void)execdriver::Container::RemoveCgroupParent(c); }
+  } cleanup{cgroups};
+  const std::string kept = dir / "journal.bin";
+  const std::string script =
+      "import ctypes, os, signal, socket, struct, subprocess, sys\n"
+      "subprocess.check_call(['mount', '-t', 'tmpfs', 'berth-test-journal', '/run/systemd'])\n"
+      "os.mkdir('/run/systemd/journal')\n"
+      "sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+      "sock.bind('/run/systemd/journal/socket')\n"
+      "st = os.fstat(2)\n"
+      "os.environ['JOURNAL_STREAM'] = '%d:%d' % (st.st_dev, st.st_ino)\n"
+      "parent = os.getpid()\n"
+      "if os.fork() == 0:\n"
+      "    out = open(sys.argv[1], 'ab', buffering=0)\n"
+      "    def keep(d):\n"
+      "        out.write(struct.pack('<I', len(d)) + d)\n"
+      "    def drain(*_):\n"
+      "        sock.setblocking(False)\n"
+      "        try:\n"
+      "            while True:\n"
+      "                keep(sock.recv(1 << 20))\n"
+      "        except BlockingIOError:\n"
+      "            pass\n"
+      "        open(sys.argv[1] + '.done', 'w').close()\n"
+      "        os._exit(0)\n"
+      "    signal.signal(signal.SIGTERM, drain)\n"
+      "    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: berthd's end ends it\n"
+      "    if os.getppid() != parent:\n"
+      "        drain()\n"
+      "    while True:\n"
+      "        keep(sock.recv(1 << 20))\n"
+      "sock.close()\n"
+      "os.execv(sys.argv[2], sys.argv[2:])\n";
+  const std::string sock = "ipc://" + dir.path() + "/run/berth.sock";
+  Process berthd(ProcessOptions{
+      ns.Enter({"/usr/bin/unshare", "-m", "/usr/bin/python3", "-c", script, kept, ToolPath("BERTHD"), "-H", sock, "-g",
+                dir / "root", "-p", dir / "berthd.pid", "-G", "root", "-b", "none", "-D", "--cgroup-parent",
+                cgroups.parent}),
+      {"BERTH_DRIVER=vfs"},
+      "",
+      dir.path()});
+  auto job = [&](std::vector<std::string> args, std::vector<std::string> env = {}, std::string stdin_file = "") {
+    std::vector<std::string> argv = {ToolPath("BERTH"), "-H", sock, "job"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, std::move(env), std::move(stdin_file));
+  };
+  REQUIRE_MESSAGE(WaitFor([&] { return job({"echo"}).status == 0 || !berthd.running(); }, absl::Seconds(20)),
+                  berthd.Stderr());
+  REQUIRE(berthd.running());
+  const std::string tar = dir / "busybox.tar";
+  REQUIRE(testing::WriteBusyboxTar(tar).ok());
+  REQUIRE(job({"import", "-", "bb"}, {}, tar).status == 0);
+  RunResult created = job({"-e", "Image=bb", "-e", Cmd("true"), "create"});
+  REQUIRE_MESSAGE(created.status == 0, created.err);
+  const std::string id = created.out.substr(0, created.out.find('\n'));
+  REQUIRE(job({"start", id}).status == 0);
+  REQUIRE(job({"wait", id}).status == 0);
+  REQUIRE(job({"echo", "two\nlines"}, {"BERTH_TRACE_ID=t-journal-1"}).status == 0);
+  berthd.Signal(SIGTERM);
+  REQUIRE(berthd.Wait(absl::Seconds(30)) == 0);
+  REQUIRE(WaitFor([&] { return std::ifstream(kept + ".done").good(); }, absl::Seconds(10)));
+
+  std::stringstream bytes;
+  bytes << std::ifstream(kept, std::ios::binary).rdbuf();
+  const std::vector<std::map<std::string, std::string>> records = JournalRecords(bytes.str());
+  CHECK(records.size() > 3);
+  bool ready = false, start = false, traced = false;
+  for (const auto& r : records) {
+    CHECK(r.at("SYSLOG_IDENTIFIER") == "berthd");
+    CHECK(absl::StrContains("76432", r.at("PRIORITY")));
+    const std::string& msg = r.at("MESSAGE");
+    if (absl::StartsWith(msg, "berthd ready in")) {
+      ready = true;
+      CHECK(r.at("PRIORITY") == "6");
+    }
+    if (absl::StartsWith(msg, "-job start(")) {
+      start = true;
+      CHECK(r.at("BERTH_JOB") == "start");
+      CHECK(r.at("CONTAINER_ID") == id);
+    }
+    if (msg == "+job echo(two\nlines)") {  // a newline: the binary-safe form
+      traced = true;
+      CHECK(r.at("PRIORITY") == "6");
+      CHECK(r.at("BERTH_JOB") == "echo");
+      CHECK(r.at("BERTH_TRACE_ID") == "t-journal-1");
+      CHECK(r.count("CONTAINER_ID") == 0);
+    }
+  }
+  CHECK(ready);
+  CHECK(start);
+  CHECK(traced);
 }
 
 }  // namespace
