@@ -53,6 +53,14 @@ const std::vector<std::string> kSteps = {
 
 std::string Cmd(const std::string& script) { return "Cmd=" + json({"sh", "-c", script}).dump(); }
 
+// A cgroup parent for one test's containers, removed when the test ends.
+struct CgroupParent {
+  execdriver::CgroupOptions options;
+  explicit CgroupParent(const std::string& suffix) { options.parent = absl::StrCat("berth-t-", ::getpid(), "-", suffix); }
+  ~CgroupParent() { (void)execdriver::Container::RemoveCgroupParent(options); }
+  const std::string& name() const { return options.parent; }
+};
+
 // GET /metrics over HTTP from inside `ns` (an HTTP scrape is neither a job
 // nor a connection to berthd's endpoints): the Content-Type on the first
 // line, then the page.
@@ -124,15 +132,10 @@ TEST_CASE("metrics, events and a trace of a real berthd after a known workload")
   Netns ns("obs");
   if (Skip(ns)) return;
   TempDir dir;
-  execdriver::CgroupOptions cgroups;
-  cgroups.parent = absl::StrCat("berth-t-", ::getpid(), "-obs");
+  CgroupParent cgroups("obs");
   const std::string trace = dir / "trace.json";
   auto d = std::make_unique<Berthd>(
-      ns, dir, std::vector<std::string>{"--metrics-addr", kMetricsAddr, "--trace", trace, "--cgroup-parent", cgroups.parent});
-  struct Cleanup {
-    const execdriver::CgroupOptions& c;
-    ~Cleanup() { (void)execdriver::Container::RemoveCgroupParent(c); }
-  } cleanup{cgroups};
+      ns, dir, std::vector<std::string>{"--metrics-addr", kMetricsAddr, "--trace", trace, "--cgroup-parent", cgroups.name()});
   REQUIRE_MESSAGE(d->WaitReady(), d->proc->Stderr());
   CHECK(absl::StrContains(d->proc->Stderr(), absl::StrCat("serving metrics on http://", kMetricsAddr, "/metrics")));
 
@@ -311,13 +314,8 @@ TEST_CASE("--log-format json, and the flags' errors") {
   Netns ns("obslog");
   if (Skip(ns)) return;
   TempDir dir;
-  execdriver::CgroupOptions cgroups;
-  cgroups.parent = absl::StrCat("berth-t-", ::getpid(), "-obslog");
-  struct Cleanup {
-    const execdriver::CgroupOptions& c;
-    ~Cleanup() { (void)execdriver::Container::RemoveCgroupParent(c); }
-  } cleanup{cgroups};
-  Berthd d(ns, dir, {"-b", "none", "-D", "--log-format", "json", "--cgroup-parent", cgroups.parent});
+  CgroupParent cgroups("obslog");
+  Berthd d(ns, dir, {"-b", "none", "-D", "--log-format", "json", "--cgroup-parent", cgroups.name()});
   REQUIRE_MESSAGE(d.WaitReady(), d.proc->Stderr());
   // A container job's records name its container.
   const std::string tar = dir / "busybox.tar";
@@ -389,16 +387,11 @@ TEST_CASE("through a worker: stream bytes by stream and direction, connections b
   Netns ns("obsw");
   if (Skip(ns)) return;
   TempDir dir;
-  execdriver::CgroupOptions cgroups;
-  cgroups.parent = absl::StrCat("berth-t-", ::getpid(), "-obsw");
-  struct Cleanup {
-    const execdriver::CgroupOptions& c;
-    ~Cleanup() { (void)execdriver::Container::RemoveCgroupParent(c); }
-  } cleanup{cgroups};
+  CgroupParent cgroups("obsw");
   const std::string trace = dir / "berthd-trace.json";
   const std::string worker_trace = dir / "worker-trace.json";
   Berthd d(ns, dir, {"-b", "none", "--remote-handlers", "util", "--metrics-addr", kMetricsAddr, "--trace", trace,
-                     "--cgroup-parent", cgroups.parent});
+                     "--cgroup-parent", cgroups.name()});
   Process worker(ProcessOptions{ns.Enter({ToolPath("BERTH_WORKER"), "-H", d.sock, "--handlers", "util", "--name",
                                           "obsw", "--trace", worker_trace}),
                                 {},
@@ -524,12 +517,7 @@ TEST_CASE("under systemd: each record goes to the journal with PRIORITY and the 
   Netns ns("obsjournal");
   if (Skip(ns)) return;
   TempDir dir;
-  execdriver::CgroupOptions cgroups;
-  cgroups.parent = absl::StrCat("berth-t-", ::getpid(), "-obsjournal");
-  struct Cleanup {
-    const execdriver::CgroupOptions& c;
-    ~Cleanup() { (void)execdriver::Container::RemoveCgroupParent(c); }
-  } cleanup{cgroups};
+  CgroupParent cgroups("obsjournal");
   const std::string kept = dir / "journal.bin";
   const std::string script =
       "import ctypes, os, signal, socket, struct, subprocess, sys\n"
@@ -565,7 +553,7 @@ TEST_CASE("under systemd: each record goes to the journal with PRIORITY and the 
   Process berthd(ProcessOptions{
       ns.Enter({"/usr/bin/unshare", "-m", "/usr/bin/python3", "-c", script, kept, ToolPath("BERTHD"), "-H", sock, "-g",
                 dir / "root", "-p", dir / "berthd.pid", "-G", "root", "-b", "none", "-D", "--cgroup-parent",
-                cgroups.parent}),
+                cgroups.name()}),
       {"BERTH_DRIVER=vfs"},
       "",
       dir.path()});
