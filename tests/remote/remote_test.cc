@@ -336,6 +336,18 @@ TEST_CASE("END frames: the wire form of a tail and its errors") {
   REQUIRE(p.ok());
   CHECK_FALSE(p->has_tail);
 
+  // What the server counts as stream bytes when it sends a frame.
+  const std::string tail = EncodeEndWithTail(5, 3, "boom", FrameType::kStderr, "boom\n");
+  CHECK(PeekStreamChunk(tail.data(), tail.size()).stream == FrameType::kStderr);
+  CHECK(PeekStreamChunk(tail.data(), tail.size()).bytes == 5);
+  const std::string chunk = EncodeData(FrameType::kStdin, 9, std::string(70000, 'x'));
+  CHECK(PeekStreamChunk(chunk.data(), chunk.size()).stream == FrameType::kStdin);
+  CHECK(PeekStreamChunk(chunk.data(), chunk.size()).bytes == 70000);
+  CHECK(PeekStreamChunk(plain.data(), plain.size()).bytes == 0);
+  const std::string credit = EncodeCredit(5, 1 << 20);
+  CHECK(PeekStreamChunk(credit.data(), credit.size()).bytes == 0);
+  CHECK(PeekStreamChunk("garbage", 7).bytes == 0);
+
   // A tail must name STDOUT or STDERR, and come with its bytes.
   std::string bad = EncodeEndWithTail(5, 0, "", FrameType::kCredit, "x");
   auto b = DecodeFrame(bad.data(), bad.size());
