@@ -5,8 +5,15 @@
 // descriptor: the router's monitor reports each connection accepted and gone
 // (Listener::TakeEvents), and every frame read names the descriptor it came
 // from (ZMQ_SRCFD). A connection is reported opened at its first frame —
-// HELLO makes it a worker's, anything else a client's — and closed when it
-// goes; one that goes without a frame is not reported at all.
+// HELLO (or a routing id already a worker's) makes it a worker's, anything
+// else a client's — and closed when it goes; one that goes without a frame is
+// not reported at all.
+//
+// ZeroMQ does not always report a connection's end: when a peer reconnects
+// with the same routing id (a worker does, after a heartbeat timeout), the
+// router hands the id over to the new connection and may close the old one
+// silently. So a connection is also counted closed when a newer one takes its
+// routing id, or when its descriptor is accepted again.
 //
 // The monitor's event for a connection is queued before any frame of it can
 // be read, so a frame from a descriptor not accepted yet means the monitor
@@ -18,6 +25,7 @@
 #define BERTH_ENGINE_REMOTE_CONNECTIONS_H_
 
 #include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -35,13 +43,19 @@ class Connections {
   void Gone(int socket, int fd);
   // Whether `fd` of `socket` is a connection accepted and not gone.
   bool Known(int socket, int fd) const { return open_.contains({socket, fd}); }
-  // A frame came from `fd` of `socket`; `kind` is whose it would be.
-  void Frame(int socket, int fd, ConnectionKind kind);
+  // A frame came from `fd` of `socket`, from the peer with routing id `peer`
+  // (the server's key for it); `kind` is whose it would be.
+  void Frame(int socket, int fd, ConnectionKind kind, const std::string& peer);
 
  private:
+  using Key = std::pair<int, int>;  // router, descriptor
+  struct Conn {
+    std::optional<ConnectionKind> kind;  // set at its first frame
+    std::string peer;
+  };
   const Engine& engine_;
-  // Accepted connections: their kind once a frame came, else nullopt.
-  absl::flat_hash_map<std::pair<int, int>, std::optional<ConnectionKind>> open_;
+  absl::flat_hash_map<Key, Conn> open_;
+  absl::flat_hash_map<std::string, Key> by_peer_;  // counted connections by routing id
 };
 
 }  // namespace berth::remote

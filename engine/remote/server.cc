@@ -389,7 +389,7 @@ void Server::Impl::OnFrame(const Peer& peer, const void* data, size_t size, int 
     // The monitor tells of a connection before its first frame can be read.
     if (!connections_.Known(peer.socket, fd)) ReadMonitor(peer.socket);
     const bool worker = dispatcher_.IsWorker(key) || (f.ok() && f->type == FrameType::kHello);
-    connections_.Frame(peer.socket, fd, worker ? ConnectionKind::kWorker : ConnectionKind::kClient);
+    connections_.Frame(peer.socket, fd, worker ? ConnectionKind::kWorker : ConnectionKind::kClient, key);
   }
   if (!f.ok()) {
     spdlog::debug("refused a frame from peer {}: {}", PrintableIdentity(peer.identity), f.status().message());

@@ -18,6 +18,7 @@
 #include "absl/synchronization/notification.h"
 #include "engine/engine.h"
 #include "engine/remote/client.h"
+#include "engine/remote/connections.h"
 #include "engine/remote/security.h"
 #include "engine/remote/server.h"
 #include "engine/remote/wire.h"
@@ -474,6 +475,10 @@ class Recorder : public EngineObserver {
                                                                                                           : "lost";
     Add(absl::StrCat("worker ", kind, " ", r.name, " ", r.reason));
   }
+  bool connections = false;  // record connections opened and closed too
+  void ConnectionChanged(ConnectionKind kind, bool opened) override {
+    if (connections) Add(absl::StrCat(opened ? "open " : "close ", kind == ConnectionKind::kWorker ? "worker" : "client"));
+  }
   std::vector<std::string> Lines() {
     absl::MutexLock lock(&mu_);
     return lines_;
@@ -487,6 +492,29 @@ class Recorder : public EngineObserver {
   absl::Mutex mu_;
   std::vector<std::string> lines_ ABSL_GUARDED_BY(mu_);
 };
+
+TEST_CASE("connections are counted from their first frame to their end, and a routing id handed over ends the older") {
+  Engine engine;
+  Recorder seen;
+  seen.connections = true;
+  engine.AddObserver(&seen);
+  Connections conns(engine);
+  conns.Frame(0, 7, ConnectionKind::kClient, "c");  // not accepted (yet, or any more): not counted
+  conns.Accepted(0, 5);
+  conns.Frame(0, 5, ConnectionKind::kWorker, "w");
+  conns.Frame(0, 5, ConnectionKind::kClient, "w");  // counted once, as its first frame said
+  conns.Accepted(0, 6);
+  conns.Frame(0, 6, ConnectionKind::kWorker, "w");  // the worker again, on a new connection
+  conns.Gone(0, 5);                                  // already counted closed
+  conns.Accepted(1, 6);
+  conns.Frame(1, 6, ConnectionKind::kClient, "d");
+  conns.Accepted(1, 6);  // the descriptor again: its previous connection went unreported
+  conns.Gone(0, 6);
+  conns.Accepted(0, 8);
+  conns.Gone(0, 8);  // went without a frame: never counted
+  CHECK(seen.Lines() == std::vector<std::string>{"open worker", "open worker", "close worker", "open client",
+                                                 "close client", "close worker"});
+}
 
 TEST_CASE("relayed jobs and workers are reported once to the engine's observers, by the server") {
   Fixture f(ServerOptions{}, false);
