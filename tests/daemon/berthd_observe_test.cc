@@ -61,6 +61,15 @@ struct CgroupParent {
   const std::string& name() const { return options.parent; }
 };
 
+// What each test here runs in: a network namespace, a scratch directory and
+// a cgroup parent, all named after the test and removed at its end.
+struct Scene {
+  Netns ns;
+  TempDir dir;
+  CgroupParent cgroups;
+  explicit Scene(const std::string& name) : ns(name), cgroups(name) {}
+};
+
 // GET /metrics over HTTP from inside `ns` (an HTTP scrape is neither a job
 // nor a connection to berthd's endpoints): the Content-Type on the first
 // line, then the page.
@@ -129,10 +138,9 @@ RunResult OnTerminal(const std::vector<std::string>& argv) {
 }
 
 TEST_CASE("metrics, events and a trace of a real berthd after a known workload") {
-  Netns ns("obs");
-  if (Skip(ns)) return;
-  TempDir dir;
-  CgroupParent cgroups("obs");
+  Scene scene("obs");
+  if (Skip(scene.ns)) return;
+  auto& [ns, dir, cgroups] = scene;
   const std::string trace = dir / "trace.json";
   auto d = std::make_unique<Berthd>(
       ns, dir, std::vector<std::string>{"--metrics-addr", kMetricsAddr, "--trace", trace, "--cgroup-parent", cgroups.name()});
@@ -311,10 +319,9 @@ TEST_CASE("metrics, events and a trace of a real berthd after a known workload")
 }
 
 TEST_CASE("--log-format json, and the flags' errors") {
-  Netns ns("obslog");
-  if (Skip(ns)) return;
-  TempDir dir;
-  CgroupParent cgroups("obslog");
+  Scene scene("obslog");
+  if (Skip(scene.ns)) return;
+  auto& [ns, dir, cgroups] = scene;
   Berthd d(ns, dir, {"-b", "none", "-D", "--log-format", "json", "--cgroup-parent", cgroups.name()});
   REQUIRE_MESSAGE(d.WaitReady(), d.proc->Stderr());
   // A container job's records name its container.
@@ -384,10 +391,9 @@ std::vector<json> SpansOf(const std::string& file, const std::string& trace_id) 
 }
 
 TEST_CASE("through a worker: stream bytes by stream and direction, connections by kind, one trace id in two traces") {
-  Netns ns("obsw");
-  if (Skip(ns)) return;
-  TempDir dir;
-  CgroupParent cgroups("obsw");
+  Scene scene("obsw");
+  if (Skip(scene.ns)) return;
+  auto& [ns, dir, cgroups] = scene;
   const std::string trace = dir / "berthd-trace.json";
   const std::string worker_trace = dir / "worker-trace.json";
   Berthd d(ns, dir, {"-b", "none", "--remote-handlers", "util", "--metrics-addr", kMetricsAddr, "--trace", trace,
@@ -514,10 +520,9 @@ TEST_CASE("under systemd: each record goes to the journal with PRIORITY and the 
   // libsystemd's sd_journal_sendv sends; a receiver keeps every datagram in a
   // file, and berthd runs with its stderr named by JOURNAL_STREAM, as systemd
   // starts a service.
-  Netns ns("obsjournal");
-  if (Skip(ns)) return;
-  TempDir dir;
-  CgroupParent cgroups("obsjournal");
+  Scene scene("obsjournal");
+  if (Skip(scene.ns)) return;
+  auto& [ns, dir, cgroups] = scene;
   const std::string kept = dir / "journal.bin";
   const std::string script =
       "import ctypes, os, signal, socket, struct, subprocess, sys\n"
