@@ -113,7 +113,10 @@ absl::Status Engine::Register(absl::string_view name, Handler handler, HandlerOp
       return absl::AlreadyExistsError(absl::StrCat("Can't overwrite handler for command ", name));
     }
   }
-  auto h = std::make_shared<const RegisteredHandler>(RegisteredHandler{std::move(handler), options});
+  auto made = std::make_shared<RegisteredHandler>();
+  made->fn = std::move(handler);
+  made->options = options;
+  std::shared_ptr<const RegisteredHandler> h = std::move(made);
   return ChangeHandlers([&](HandlerTable& t) {
     if (!t.handlers.try_emplace(name, std::move(h)).second) {
       return absl::AlreadyExistsError(absl::StrCat("Can't overwrite handler for command ", name));
@@ -127,7 +130,10 @@ bool Engine::Unregister(absl::string_view name) {
 }
 
 void Engine::RegisterCatchall(Handler handler) {
-  auto h = std::make_shared<const RegisteredHandler>(RegisteredHandler{std::move(handler), {}});
+  auto made = std::make_shared<RegisteredHandler>();
+  made->fn = std::move(handler);
+  made->catchall = true;
+  std::shared_ptr<const RegisteredHandler> h = std::move(made);
   ChangeHandlers([&](HandlerTable& t) {
     t.catchall = std::move(h);
     return true;

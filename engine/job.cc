@@ -57,7 +57,11 @@ absl::Status Job::Run() {
   uint64_t start = 0;
   if (observers != nullptr) {
     start = TickClock::Now();
-    for (EngineObserver* o : *observers) o->JobStarted(NewReport());
+    JobReport report = NewReport();
+    for (size_t i = 0; i < observers->size(); ++i) {
+      report.cache = ObserverSlot(i);
+      (*observers)[i]->JobStarted(report);
+    }
   }
 
   if (handler_ == nullptr) {
@@ -113,7 +117,15 @@ void Job::Report(const ObserverList& observers, uint64_t start, int status) cons
   JobReport report = NewReport();
   report.status = status;
   report.duration = TickClock::Between(start, TickClock::Now());
-  for (EngineObserver* o : observers) o->JobEnded(report);
+  for (size_t i = 0; i < observers.size(); ++i) {
+    report.cache = ObserverSlot(i);
+    observers[i]->JobEnded(report);
+  }
+}
+
+std::atomic<const void*>* Job::ObserverSlot(size_t i) const {
+  if (handler_ == nullptr || handler_->catchall || i >= RegisteredHandler::kObserverSlots) return nullptr;
+  return &handler_->observer_slots[i];
 }
 
 void Job::Cancel() {

@@ -8,6 +8,7 @@
 #ifndef BERTH_ENGINE_JOB_H_
 #define BERTH_ENGINE_JOB_H_
 
+#include <array>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -49,8 +50,12 @@ struct HandlerOptions {
 // make_shared, it does not share a line with its reference count, which every
 // job on every core updates.
 struct alignas(64) RegisteredHandler {
+  static constexpr size_t kObserverSlots = 8;
   Handler fn;
   HandlerOptions options;
+  bool catchall = false;  // serves every name without a handler of its own
+  // JobReport::cache of the engine's observers, by their place in its list.
+  mutable std::array<std::atomic<const void*>, kObserverSlots> observer_slots{};
 };
 
 class Job {
@@ -126,6 +131,8 @@ class Job {
   // What observers are told about this job; Report tells them it ended
   // with `status`, `start` being its TickClock reading at the start.
   JobReport NewReport() const;
+  // Observer i's JobReport::cache for this job's handler, or null.
+  std::atomic<const void*>* ObserverSlot(size_t i) const;
   void Report(const ObserverList& observers, uint64_t start, int status) const;
 
   Engine* const engine_;

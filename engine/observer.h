@@ -6,6 +6,8 @@
 // - With no observer added, a job costs one relaxed atomic load more than
 //   without this interface: no clock read, no lock, no allocation. With
 //   observers, two TickClock readings (engine/tick_clock.h) and the calls.
+// - JobReport::cache lets an observer resolve a job's name once per handler:
+//   a job then costs it no lookup and no lock.
 // - With observers, each is called on the thread that ran the job (for jobs
 //   relayed to workers: the server's I/O thread), so a callback must be short,
 //   must not block and must not run jobs. Callbacks may run concurrently.
@@ -16,6 +18,7 @@
 #ifndef BERTH_ENGINE_OBSERVER_H_
 #define BERTH_ENGINE_OBSERVER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -37,6 +40,11 @@ struct JobReport {
   // Identifies the handler while the job runs (in-process jobs; null for
   // relayed ones and names without a handler): a key for caches.
   const void* handler = nullptr;
+  // A word the observer being called may keep per handler, to resolve what it
+  // derives from the name (its counters, say) once instead of per job; each
+  // observer has its own. Null for relayed jobs, names without a handler, the
+  // catch-all handler, and observers beyond the eighth.
+  std::atomic<const void*>* cache = nullptr;
   absl::string_view worker;    // the worker that ran it; "" for in-process
   bool relayed = false;        // relayed to a worker (`worker` is known at the end)
   int status = 0;
@@ -60,6 +68,12 @@ struct HookReport {
   bool finished = true;  // false: overran the budget and was abandoned
 };
 
+// Who is at the other end of a connection to the server: a client (berth, a
+// program) or a worker (its first frame was HELLO).
+enum class ConnectionKind { kClient, kWorker };
+// The stream a chunk of job data belongs to.
+enum class StreamKind { kStdin, kStdout, kStderr };
+
 class EngineObserver {
  public:
   virtual ~EngineObserver() = default;
@@ -71,6 +85,12 @@ class EngineObserver {
   // The server received (in) or sent one frame of `bytes` bytes, on its I/O
   // thread: called per frame, so it must cost nanoseconds.
   virtual void FrameBytes(bool in, size_t bytes) { (void)in, (void)bytes; }
+  // `bytes` of a job's `stream` that the server received (in) or sent, from or
+  // to a client or a worker, on its I/O thread: per chunk, so nanoseconds.
+  virtual void StreamBytes(StreamKind stream, bool in, size_t bytes) { (void)stream, (void)in, (void)bytes; }
+  // A connection to the server opened (counted once its first frame says
+  // whose it is) or closed, on the server's I/O thread.
+  virtual void ConnectionChanged(ConnectionKind kind, bool opened) { (void)kind, (void)opened; }
   // The server refused a frame with an ERROR of `kind` (docs/protocol.md:
   // bad_frame, id_in_use, not_allowed, names_refused).
   virtual void FrameRefused(absl::string_view kind) { (void)kind; }

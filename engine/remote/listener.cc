@@ -97,7 +97,7 @@ absl::Status Listener::BindOne(zmq::context_t& ctx, const std::string& ep, const
   }
   bound_.push_back(sock->get(zmq::sockopt::last_endpoint));
   std::string mon = absl::StrCat("inproc://berth-monitor-", routers_.size());
-  if (zmq_socket_monitor(sock->handle(), mon.c_str(), ZMQ_EVENT_DISCONNECTED) != 0) {
+  if (zmq_socket_monitor(sock->handle(), mon.c_str(), ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0) {
     return absl::InternalError(absl::StrCat("cannot monitor ", ep, ": ", zmq_strerror(zmq_errno())));
   }
   auto pair = std::make_unique<zmq::socket_t>(ctx, zmq::socket_type::pair);
@@ -108,17 +108,22 @@ absl::Status Listener::BindOne(zmq::context_t& ctx, const std::string& ep, const
   return absl::OkStatus();
 }
 
-bool Listener::TakeDisconnects(size_t i) {
+std::vector<Listener::Event> Listener::TakeEvents(size_t i) {
   zmq::socket_t& mon = *monitors_[i];
-  bool disconnected = false;
+  std::vector<Event> events;
   while (true) {
     zmq::message_t event;
     if (!mon.recv(event, zmq::recv_flags::dontwait)) break;
     bool more = event.more();
-    if (event.size() >= 2) {
+    if (event.size() >= 6) {
+      // [uint16 event][uint32 value]: the value of both events is the fd.
       uint16_t code;
+      uint32_t fd;
       std::memcpy(&code, event.data(), 2);
-      if (code == ZMQ_EVENT_DISCONNECTED) disconnected = true;
+      std::memcpy(&fd, static_cast<const char*>(event.data()) + 2, 4);
+      if (code == ZMQ_EVENT_ACCEPTED || code == ZMQ_EVENT_DISCONNECTED) {
+        events.push_back(Event{static_cast<int>(fd), code == ZMQ_EVENT_ACCEPTED});
+      }
     }
     while (more) {
       zmq::message_t rest;
@@ -126,7 +131,7 @@ bool Listener::TakeDisconnects(size_t i) {
       more = rest.more();
     }
   }
-  return disconnected;
+  return events;
 }
 
 Listener::~Listener() { Close(); }

@@ -1,5 +1,5 @@
 // Listener: the server's endpoints, bound. One ROUTER per endpoint, each with a
-// monitor that reports disconnects.
+// monitor that reports connections accepted and gone.
 //
 // Rules it enforces (docs/protocol.md, "Transport"):
 // - ipc://PATH: PATH's directory is berthd's, 0700 (0710 with a group), never
@@ -50,8 +50,14 @@ class Listener {
   size_t size() const { return routers_.size(); }
   zmq::socket_t& router(size_t i) { return *routers_[i]; }
   zmq::socket_t& monitor(size_t i) { return *monitors_[i]; }
-  // Reads the pending events of router i's monitor: true if a peer disconnected.
-  bool TakeDisconnects(size_t i);
+  // A connection router i accepted (`accepted`) or that went, by its file
+  // descriptor (which may be reused once it went).
+  struct Event {
+    int fd = -1;
+    bool accepted = false;
+  };
+  // Reads the pending events of router i's monitor, in order.
+  std::vector<Event> TakeEvents(size_t i);
   // The endpoints as bound (a tcp port 0 resolved to the real port).
   const std::vector<std::string>& endpoints() const { return bound_; }
   // Closes the sockets and the ZAP handler, removes the ipc socket files. Idempotent.

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "engine/log.h"
+#include "engine/remote/connections.h"
 #include "engine/remote/dispatcher.h"
 #include "engine/remote/executor.h"
 #include "engine/remote/listener.h"
@@ -90,7 +91,8 @@ class Server::Impl : public LocalCallPort, private Dispatcher::Port {
   void Loop();
   void ReadRouter(int s);
   void ReadMonitor(int s);
-  void OnFrame(const Peer& peer, const void* data, size_t size);
+  // `fd`: the connection it came from (ZMQ_SRCFD), or -1.
+  void OnFrame(const Peer& peer, const void* data, size_t size, int fd);
   void OnClientFrame(const Peer& peer, Frame f);
   void OnClientJob(const std::string& key, ClientState& c, Frame f);
   bool SendTo(const Peer& peer, const std::string& payload);
@@ -128,6 +130,7 @@ class Server::Impl : public LocalCallPort, private Dispatcher::Port {
 
   // I/O thread state.
   Dispatcher dispatcher_;
+  Connections connections_{engine_};
   absl::flat_hash_map<std::string, ClientState> clients_;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
   std::vector<std::pair<Peer, std::string>> lost_;  // peers whose sends failed
@@ -320,13 +323,23 @@ void Server::Impl::ReadRouter(int s) {
       ReportRefused(engine_, ErrorCode::kBadFrame);
       continue;
     }
-    OnFrame(peer, parts[0].data(), parts[0].size());
+    // The connection's descriptor, or -1 (zmq_msg_get: message_t::get throws
+    // for a message that has none).
+    OnFrame(peer, parts[0].data(), parts[0].size(), zmq_msg_get(parts[0].handle(), ZMQ_SRCFD));
     ProcessLostPeers();
   }
 }
 
 void Server::Impl::ReadMonitor(int s) {
-  const bool disconnected = listener_->TakeDisconnects(static_cast<size_t>(s));
+  bool disconnected = false;
+  for (const Listener::Event& e : listener_->TakeEvents(static_cast<size_t>(s))) {
+    if (e.accepted) {
+      connections_.Accepted(s, e.fd);
+    } else {
+      connections_.Gone(s, e.fd);
+      disconnected = true;
+    }
+  }
   if (disconnected) {
     // Find out which peer went: a send to a vanished routing id fails. The pipe
     // may be torn down a moment after the event, so probe again shortly.
@@ -339,7 +352,7 @@ void Server::Impl::ReadMonitor(int s) {
 
 bool Server::Impl::SendTo(const Peer& peer, const std::string& payload) {
   if (static_cast<size_t>(peer.socket) >= listener_->size()) return false;
-  ReportFrameBytes(engine_, false, payload.size());
+  ReportFrameOut(engine_, payload);
   zmq::socket_t& sock = listener_->router(static_cast<size_t>(peer.socket));
   try {
     if (!sock.send(zmq::buffer(peer.identity), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
@@ -371,11 +384,17 @@ void Server::Impl::ProcessLostPeers() {
   }
 }
 
-void Server::Impl::OnFrame(const Peer& peer, const void* data, size_t size) {
+void Server::Impl::OnFrame(const Peer& peer, const void* data, size_t size, int fd) {
   ++frames_since_tick_;
-  ReportFrameBytes(engine_, true, size);
   absl::StatusOr<Frame> f = DecodeFrame(data, size);
+  ReportFrameIn(engine_, size, f.ok() ? &*f : nullptr);
   std::string key = PeerKey(peer);
+  if (fd >= 0) {
+    // The monitor tells of a connection before its first frame can be read.
+    if (!connections_.Known(peer.socket, fd)) ReadMonitor(peer.socket);
+    const bool worker = dispatcher_.IsWorker(key) || (f.ok() && f->type == FrameType::kHello);
+    connections_.Frame(peer.socket, fd, worker ? ConnectionKind::kWorker : ConnectionKind::kClient, key);
+  }
   if (!f.ok()) {
     spdlog::debug("refused a frame from peer {}: {}", PrintableIdentity(peer.identity), f.status().message());
     const uint64_t id = PeekFrameId(data, size);

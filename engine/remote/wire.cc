@@ -558,6 +558,9 @@ struct FrameScanner : msgpack::v2::null_visitor {
   size_t root_index = 0;  // elements of the root array seen so far
   uint64_t type = 0;
   uint64_t id = 0;
+  uint64_t tail_stream = 0;  // root element 5 (END with a tail: its stream)
+  size_t bin_index = 0;      // the last bin at the root: its index and size
+  size_t bin_bytes = 0;
   std::string error;
 
   bool Count() {
@@ -579,7 +582,10 @@ struct FrameScanner : msgpack::v2::null_visitor {
   }
   bool visit_nil() { return Count(); }
   bool visit_boolean(bool) { return Count(); }
-  bool visit_positive_integer(uint64_t v) { return Count() && Header(v); }
+  bool visit_positive_integer(uint64_t v) {
+    if (depth == 1 && root_index == 5) tail_stream = v;
+    return Count() && Header(v);
+  }
   bool visit_negative_integer(int64_t) { return Count(); }
   bool visit_float32(float) { return Count(); }
   bool visit_float64(double) { return Count(); }
@@ -588,6 +594,7 @@ struct FrameScanner : msgpack::v2::null_visitor {
     return Count();
   }
   bool visit_bin(const char*, uint32_t size) {
+    if (depth == 1) bin_index = root_index, bin_bytes = size;
     if (size > kMaxChunkBytes) {
       if (IsDataFrame()) return Fail(std::string(kDataMustBeBin));
       return Fail(absl::StrCat("frame exceeds a size limit (a bin of ", size, " bytes)"));
@@ -683,6 +690,27 @@ uint64_t PeekFrameId(const void* data, size_t size) {
   } catch (const std::exception&) {
   }
   return scan.root_index > 2 ? scan.id : 0;
+}
+
+StreamChunk PeekStreamChunk(const void* data, size_t size) {
+  // Frames berth encodes start [array, version, type] in one byte each
+  // (PackHeader): only those that can carry stream bytes are walked.
+  const auto* b = static_cast<const uint8_t*>(data);
+  if (size < 4 || (b[0] & 0xf0) != 0x90 || b[1] >= 0x80) return {};
+  const auto type = static_cast<FrameType>(b[2]);
+  if (type != FrameType::kStdin && type != FrameType::kStdout && type != FrameType::kStderr && type != FrameType::kEnd) {
+    return {};
+  }
+  FrameScanner scan;
+  size_t offset = 0;
+  try {
+    if (!msgpack::v2::parse(static_cast<const char*>(data), size, offset, scan)) return {};
+  } catch (const std::exception&) {
+    return {};
+  }
+  if (type != FrameType::kEnd) return scan.bin_index == 3 ? StreamChunk{type, scan.bin_bytes} : StreamChunk{};
+  if (scan.bin_index != 6) return {};
+  return StreamChunk{static_cast<FrameType>(scan.tail_stream), scan.bin_bytes};
 }
 
 }  // namespace berth::remote

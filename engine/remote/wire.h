@@ -187,6 +187,15 @@ absl::StatusOr<Frame> DecodeFrame(const void* data, size_t size);
 // (so the error reply can name the request); 0 otherwise.
 uint64_t PeekFrameId(const void* data, size_t size);
 
+// The job data an encoded frame carries: a STDIN, STDOUT or STDERR chunk, or
+// the tail of an END; `bytes` 0 for every other frame (and for one that does
+// not decode). For counting what the server sends; costs a walk of the frame.
+struct StreamChunk {
+  FrameType stream = FrameType::kHeartbeat;
+  size_t bytes = 0;
+};
+StreamChunk PeekStreamChunk(const void* data, size_t size);
+
 }  // namespace berth::remote
 
 #endif  // BERTH_ENGINE_REMOTE_WIRE_H_

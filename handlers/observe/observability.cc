@@ -191,10 +191,24 @@ int Observability::TraceJob(Job& job) {
   return job.Error("trace: usage: trace start FILE | trace stop | trace");
 }
 
+std::vector<JobHelp> ObserveHelp() {
+  return {
+      JobHelp("metrics", "", "berthd's metrics as a Prometheus text page (what GET /metrics serves)"),
+      JobHelp("events", "",
+              "events as JSON lines (container, image, worker, network, daemon); follows until cancelled",
+              {{"since", "replay from this time (unix seconds, RFC 3339, or a duration before now such as 10m)"},
+               {"until", "stop at this time (same forms); in the past: replay and end"},
+               {"filter", "KEY=VALUE or a JSON array of them; KEY one of type, event, id, from"}}),
+      JobHelp("trace", "[start FILE | stop]",
+              "start: record jobs into FILE (Chrome trace JSON); stop: write it; no args: say whether recording"),
+  };
+}
+
 HandlerGroup Observability::Group() {
   HandlerGroup g;
   g.name = "observe";
-  g.jobs = {"metrics", "events", "trace"};
+  g.help = ObserveHelp();
+  g.jobs = JobNames(g.help);
   g.install = [this](Engine& eng) {
     absl::Status s = eng.Register("metrics", [this](Job& job) {
       if (!job.args().empty()) return job.Errorf("metrics: takes no arguments, got '%s'", job.args()[0]);

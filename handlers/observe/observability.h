@@ -46,6 +46,9 @@ struct EventQuery {
 //   `events: bad filter '<f>': want KEY=VALUE with KEY one of type, event, id, from`
 absl::StatusOr<EventQuery> ParseEventQuery(const Env& env, absl::Time now);
 
+// The `help` of the jobs metrics, events and trace.
+std::vector<JobHelp> ObserveHelp();
+
 class Observability {
  public:
   using Collector = std::function<void(PromWriter&)>;
@@ -63,7 +66,7 @@ class Observability {
   // The whole page.
   std::string MetricsText();
 
-  // The jobs: metrics, events, trace.
+  // The jobs: metrics, events, trace (their help: ObserveHelp).
   HandlerGroup Group();
 
   JobMetrics& job_metrics() { return jobs_; }

@@ -125,13 +125,13 @@ std::string TraceRecorder::Render() const {
   for (const auto& [track, tid] : tids) {
     events.push_back({{"name", "thread_name"}, {"ph", "M"}, {"pid", pid}, {"tid", tid}, {"args", {{"name", track}}}});
   }
-  events.push_back({{"name", "process_name"}, {"ph", "M"}, {"pid", pid}, {"tid", 0}, {"args", {{"name", "berthd"}}}});
+  events.push_back({{"name", "process_name"}, {"ph", "M"}, {"pid", pid}, {"tid", 0}, {"args", {{"name", producer_}}}});
   nlohmann::json doc = {{"traceEvents", events},
                         {"displayTimeUnit", "ms"},
                         {"otherData",
                          {{"origin_unix_us", absl::ToUnixMicros(origin_)},
                           {"dropped_job_spans", dropped_},
-                          {"producer", "berthd"}}}};
+                          {"producer", producer_}}}};
   return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 

@@ -13,7 +13,9 @@
 //
 // The file: {"traceEvents":[...],"displayTimeUnit":"ms","otherData":{...}},
 // complete events ("ph":"X") with "ts"/"dur" in microseconds since the
-// recorder was made, plus thread-name metadata events. Written atomically
+// recorder was made (otherData.origin_unix_us: then, in unix microseconds, so
+// that files of several processes line up), plus thread-name metadata events;
+// the process is named after the producer ("berthd", "berth-worker NAME"). Written atomically
 // (temp file, rename). Thread-safe.
 #ifndef BERTH_HANDLERS_OBSERVE_TRACE_RECORDER_H_
 #define BERTH_HANDLERS_OBSERVE_TRACE_RECORDER_H_
@@ -37,7 +39,8 @@ class TraceRecorder : public EngineObserver {
  public:
   static constexpr size_t kMaxJobSpans = 200000;
 
-  TraceRecorder() : origin_(absl::Now()) {}
+  // `producer`: who writes the file (process name and otherData.producer).
+  explicit TraceRecorder(std::string producer = "berthd") : origin_(absl::Now()), producer_(std::move(producer)) {}
 
   // Recording jobs into `path` (written by Stop or Write).
   absl::Status Start(std::string path);
@@ -66,6 +69,7 @@ class TraceRecorder : public EngineObserver {
   int64_t Micros(absl::Time t) const { return absl::ToInt64Microseconds(t - origin_); }
 
   const absl::Time origin_;
+  const std::string producer_;
   mutable absl::Mutex mu_;
   std::string path_ ABSL_GUARDED_BY(mu_);
   bool recording_ ABSL_GUARDED_BY(mu_) = false;

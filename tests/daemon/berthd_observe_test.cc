@@ -11,7 +11,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "absl/strings/match.h"
@@ -50,6 +52,40 @@ const std::vector<std::string> kSteps = {
     "daemon_dns",    "daemon_restore",        "daemon_shutdown_hooks"};
 
 std::string Cmd(const std::string& script) { return "Cmd=" + json({"sh", "-c", script}).dump(); }
+
+// A cgroup parent for one test's containers, removed when the test ends.
+struct CgroupParent {
+  execdriver::CgroupOptions options;
+  explicit CgroupParent(const std::string& suffix) { options.parent = absl::StrCat("berth-t-", ::getpid(), "-", suffix); }
+  ~CgroupParent() { (void)execdriver::Container::RemoveCgroupParent(options); }
+  const std::string& name() const { return options.parent; }
+};
+
+// What each test here runs in: a network namespace, a scratch directory and
+// a cgroup parent, all named after the test and removed at its end.
+struct Scene {
+  Netns ns;
+  TempDir dir;
+  CgroupParent cgroups;
+  explicit Scene(const std::string& name) : ns(name), cgroups(name) {}
+};
+
+// GET /metrics over HTTP from inside `ns` (an HTTP scrape is neither a job
+// nor a connection to berthd's endpoints): the Content-Type on the first
+// line, then the page.
+RunResult ScrapeHttp(const Netns& ns) {
+  return RunCommand(ns.Enter({"/usr/bin/python3", "-c",
+                              absl::StrCat("import urllib.request, sys; r = urllib.request.urlopen("
+                                           "'http://", kMetricsAddr, "/metrics'); "
+                                           "sys.stdout.write(r.headers['Content-Type'] + '\\n'); "
+                                           "sys.stdout.write(r.read().decode())")}));
+}
+
+// The page alone.
+std::string Scrape(const Netns& ns) {
+  RunResult r = ScrapeHttp(ns);
+  return r.status == 0 ? r.out.substr(r.out.find('\n') + 1) : "";
+}
 
 // The value of the sample line `series` (name and labels exactly) on `page`.
 std::string Sample(const std::string& page, const std::string& series) {
@@ -102,18 +138,12 @@ RunResult OnTerminal(const std::vector<std::string>& argv) {
 }
 
 TEST_CASE("metrics, events and a trace of a real berthd after a known workload") {
-  Netns ns("obs");
-  if (Skip(ns)) return;
-  TempDir dir;
-  execdriver::CgroupOptions cgroups;
-  cgroups.parent = absl::StrCat("berth-t-", ::getpid(), "-obs");
+  Scene scene("obs");
+  if (Skip(scene.ns)) return;
+  auto& [ns, dir, cgroups] = scene;
   const std::string trace = dir / "trace.json";
   auto d = std::make_unique<Berthd>(
-      ns, dir, std::vector<std::string>{"--metrics-addr", kMetricsAddr, "--trace", trace, "--cgroup-parent", cgroups.parent});
-  struct Cleanup {
-    const execdriver::CgroupOptions& c;
-    ~Cleanup() { (void)execdriver::Container::RemoveCgroupParent(c); }
-  } cleanup{cgroups};
+      ns, dir, std::vector<std::string>{"--metrics-addr", kMetricsAddr, "--trace", trace, "--cgroup-parent", cgroups.name()});
   REQUIRE_MESSAGE(d->WaitReady(), d->proc->Stderr());
   CHECK(absl::StrContains(d->proc->Stderr(), absl::StrCat("serving metrics on http://", kMetricsAddr, "/metrics")));
 
@@ -171,11 +201,7 @@ TEST_CASE("metrics, events and a trace of a real berthd after a known workload")
   }
 
   // /metrics over HTTP from inside the namespace, checked by promtool.
-  RunResult scraped = RunCommand(ns.Enter({"/usr/bin/python3", "-c",
-                                           absl::StrCat("import urllib.request, sys; r = urllib.request.urlopen("
-                                                        "'http://", kMetricsAddr, "/metrics'); "
-                                                        "sys.stdout.write(r.headers['Content-Type'] + '\\n'); "
-                                                        "sys.stdout.write(r.read().decode())")}));
+  RunResult scraped = ScrapeHttp(ns);
   REQUIRE_MESSAGE(scraped.status == 0, scraped.err);
   const std::string page = scraped.out.substr(scraped.out.find('\n') + 1);
   CHECK(scraped.out.substr(0, scraped.out.find('\n')) == "text/plain; version=0.0.4; charset=utf-8");
@@ -199,6 +225,10 @@ TEST_CASE("metrics, events and a trace of a real berthd after a known workload")
   CHECK(std::stoll(Sample(page, "berth_frame_bytes_total{direction=\"in\"}")) > 2 << 20);  // two imports' tars
   CHECK(std::stoll(Sample(page, "berth_frames_total{direction=\"out\"}")) > 20);
   CHECK(std::stoi(Sample(page, "berth_iptables_commit_seconds_count")) > 0);
+  // Every `berth` above was a client connection; the follower's is still open.
+  CHECK(std::stoi(Sample(page, "berth_connections_opened_total{kind=\"client\"}")) > 20);
+  CHECK(std::stoi(Sample(page, "berth_connections_open{kind=\"client\"}")) >= 1);
+  CHECK(Sample(page, "berth_connections_opened_total{kind=\"worker\"}") == "0");
   const std::string page_file = dir / "metrics.txt";
   std::ofstream(page_file) << page;
   RunResult checked = RunCommand({"/usr/bin/promtool", "check", "metrics"}, {}, page_file);
@@ -289,16 +319,10 @@ TEST_CASE("metrics, events and a trace of a real berthd after a known workload")
 }
 
 TEST_CASE("--log-format json, and the flags' errors") {
-  Netns ns("obslog");
-  if (Skip(ns)) return;
-  TempDir dir;
-  execdriver::CgroupOptions cgroups;
-  cgroups.parent = absl::StrCat("berth-t-", ::getpid(), "-obslog");
-  struct Cleanup {
-    const execdriver::CgroupOptions& c;
-    ~Cleanup() { (void)execdriver::Container::RemoveCgroupParent(c); }
-  } cleanup{cgroups};
-  Berthd d(ns, dir, {"-b", "none", "-D", "--log-format", "json", "--cgroup-parent", cgroups.parent});
+  Scene scene("obslog");
+  if (Skip(scene.ns)) return;
+  auto& [ns, dir, cgroups] = scene;
+  Berthd d(ns, dir, {"-b", "none", "-D", "--log-format", "json", "--cgroup-parent", cgroups.name()});
   REQUIRE_MESSAGE(d.WaitReady(), d.proc->Stderr());
   // A container job's records name its container.
   const std::string tar = dir / "busybox.tar";
@@ -352,6 +376,242 @@ TEST_CASE("--log-format json, and the flags' errors") {
   RunResult no_port = with({"--metrics-addr", "9323"});
   CHECK(no_port.status == 1);
   CHECK(absl::StrContains(no_port.err, "berthd: --metrics-addr 9323: want HOST:PORT (e.g. 127.0.0.1:9323)\n"));
+}
+
+// The spans of `file` (a Chrome trace) whose args.trace_id is `trace_id`.
+std::vector<json> SpansOf(const std::string& file, const std::string& trace_id) {
+  std::ifstream in(file);
+  json doc = json::parse(in, nullptr, false);
+  std::vector<json> out;
+  if (!doc.is_object()) return out;
+  for (const json& e : doc["traceEvents"]) {
+    if (e["ph"] == "X" && e["cat"] == "job" && e["args"].value("trace_id", "") == trace_id) out.push_back(e);
+  }
+  return out;
+}
+
+TEST_CASE("through a worker: stream bytes by stream and direction, connections by kind, one trace id in two traces") {
+  Scene scene("obsw");
+  if (Skip(scene.ns)) return;
+  auto& [ns, dir, cgroups] = scene;
+  const std::string trace = dir / "berthd-trace.json";
+  const std::string worker_trace = dir / "worker-trace.json";
+  Berthd d(ns, dir, {"-b", "none", "--remote-handlers", "util", "--metrics-addr", kMetricsAddr, "--trace", trace,
+                     "--cgroup-parent", cgroups.name()});
+  Process worker(ProcessOptions{ns.Enter({ToolPath("BERTH_WORKER"), "-H", d.sock, "--handlers", "util", "--name",
+                                          "obsw", "--trace", worker_trace}),
+                                {},
+                                "",
+                                dir.path()});
+  REQUIRE_MESSAGE(d.WaitReady(), d.proc->Stderr());
+  REQUIRE_MESSAGE(WaitFor([&] { return absl::StrContains(worker.Stderr(), "connected: berthd at"); }, absl::Seconds(20)),
+                  worker.Stderr());
+  // The worker's own check (a client connection) has gone.
+  std::string before;
+  REQUIRE(WaitFor(
+      [&] {
+        before = Scrape(ns);
+        return Sample(before, "berth_connections_open{kind=\"client\"}") == "0";
+      },
+      absl::Seconds(10)));
+  CHECK(Sample(before, "berth_connections_open{kind=\"worker\"}") == "1");
+  // (A worker whose heartbeats time out connects again, so opened may be more.)
+  CHECK(std::stoi(Sample(before, "berth_connections_opened_total{kind=\"worker\"}")) >= 1);
+
+  // The workload, every job relayed to the worker: four `berth` runs.
+  const std::string data(100000, 'x');
+  const std::string data_file = dir / "data";
+  std::ofstream(data_file) << data;
+  RunResult cat = d.Job({"cat"}, data_file);
+  REQUIRE_MESSAGE(cat.status == 0, cat.err);
+  CHECK(cat.out == data);
+  CHECK(d.Job({"echo", "hello"}).out == "hello\n");
+  RunResult failed = d.Job({"fail", "3", "boom"});
+  CHECK(failed.status == 3);
+  RunResult traced = RunCommand({ToolPath("BERTH"), "-H", d.sock, "job", "echo", "traced"}, {"BERTH_TRACE_ID=t-obs-w"});
+  CHECK(traced.out == "traced\n");
+
+  std::string after;
+  REQUIRE(WaitFor(
+      [&] {
+        after = Scrape(ns);
+        return Sample(after, "berth_connections_open{kind=\"client\"}") == "0";
+      },
+      absl::Seconds(10)));
+  auto delta = [&](const std::string& series) { return std::stoll(Sample(after, series)) - std::stoll(Sample(before, series)); };
+  CHECK(delta("berth_connections_opened_total{kind=\"client\"}") == 4);
+  CHECK(Sample(after, "berth_connections_open{kind=\"worker\"}") == "1");
+  // stdin: in from the client, out to the worker; stdout and stderr: in from
+  // the worker, out to the client.
+  const long long out_bytes = static_cast<long long>(data.size() + std::string("hello\ntraced\n").size());
+  CHECK(delta("berth_stream_bytes_total{stream=\"stdin\",direction=\"in\"}") == 100000);
+  CHECK(delta("berth_stream_bytes_total{stream=\"stdin\",direction=\"out\"}") == 100000);
+  CHECK(delta("berth_stream_bytes_total{stream=\"stdout\",direction=\"in\"}") == out_bytes);
+  CHECK(delta("berth_stream_bytes_total{stream=\"stdout\",direction=\"out\"}") == out_bytes);
+  CHECK(delta("berth_stream_bytes_total{stream=\"stderr\",direction=\"in\"}") == 5);  // boom\n
+  CHECK(delta("berth_stream_bytes_total{stream=\"stderr\",direction=\"out\"}") == 5);
+  const std::string page_file = dir / "metrics.txt";
+  std::ofstream(page_file) << after;
+  RunResult checked = RunCommand({"/usr/bin/promtool", "check", "metrics"}, {}, page_file);
+  CHECK_MESSAGE(checked.status == 0, checked.out << checked.err);
+
+  // The worker leaves (drains, writes its trace): its connection closes.
+  worker.Signal(SIGTERM);
+  REQUIRE(worker.Wait(absl::Seconds(20)) == 0);
+  CHECK(absl::StrContains(worker.Stderr(), absl::StrCat("berth-worker obsw: wrote the trace ", worker_trace)));
+  CHECK(WaitFor([&] { return Sample(Scrape(ns), "berth_connections_open{kind=\"worker\"}") == "0"; },
+                absl::Seconds(10)));
+  REQUIRE(d.Stop() == 0);
+
+  // One request, two files: relayed in berthd's, run in the worker's.
+  std::vector<json> relayed = SpansOf(trace, "t-obs-w");
+  REQUIRE(relayed.size() == 1);
+  CHECK(relayed[0]["name"] == "echo");
+  CHECK(relayed[0]["args"]["where"] == "worker obsw");
+  std::vector<json> ran = SpansOf(worker_trace, "t-obs-w");
+  REQUIRE(ran.size() == 1);
+  CHECK(ran[0]["name"] == "echo");
+  CHECK(ran[0]["args"]["status"] == "0");
+  CHECK(ran[0]["args"]["where"] == "in-process");
+  std::ifstream in(worker_trace);
+  json doc = json::parse(in);
+  CHECK(doc["otherData"]["producer"] == "berth-worker obsw");
+  CHECK(doc["otherData"]["origin_unix_us"].get<int64_t>() > 0);
+}
+
+// The records of a file of datagrams kept as [uint32 length][datagram]...;
+// each datagram is the journal's native protocol: fields `KEY=VALUE\n`, or
+// `KEY\n` + uint64 length (little-endian) + VALUE + `\n` when VALUE holds a
+// newline.
+std::vector<std::map<std::string, std::string>> JournalRecords(const std::string& bytes) {
+  std::vector<std::map<std::string, std::string>> out;
+  size_t at = 0;
+  while (at + 4 <= bytes.size()) {
+    uint32_t n;
+    std::memcpy(&n, bytes.data() + at, 4);
+    const std::string d = bytes.substr(at + 4, n);
+    at += 4 + n;
+    std::map<std::string, std::string> record;
+    size_t p = 0;
+    while (p < d.size()) {
+      const size_t eq = d.find_first_of("=\n", p);
+      if (eq == std::string::npos) break;
+      const std::string key = d.substr(p, eq - p);
+      if (d[eq] == '=') {
+        const size_t nl = d.find('\n', eq);
+        record[key] = d.substr(eq + 1, nl - eq - 1);
+        p = nl + 1;
+      } else {
+        uint64_t len;
+        std::memcpy(&len, d.data() + eq + 1, 8);
+        record[key] = d.substr(eq + 9, len);
+        p = eq + 9 + len + 1;
+      }
+    }
+    out.push_back(std::move(record));
+  }
+  return out;
+}
+
+TEST_CASE("under systemd: each record goes to the journal with PRIORITY and the job's fields") {
+  // No journald runs on the machines that test berth, so this test stands in
+  // for it: in a private mount namespace, a tmpfs over /run/systemd and a
+  // datagram socket the test binds at /run/systemd/journal/socket, where
+  // libsystemd's sd_journal_sendv sends; a receiver keeps every datagram in a
+  // file, and berthd runs with its stderr named by JOURNAL_STREAM, as systemd
+  // starts a service.
+  Scene scene("obsjournal");
+  if (Skip(scene.ns)) return;
+  auto& [ns, dir, cgroups] = scene;
+  const std::string kept = dir / "journal.bin";
+  const std::string script =
+      "import ctypes, os, signal, socket, struct, subprocess, sys\n"
+      "subprocess.check_call(['mount', '-t', 'tmpfs', 'berth-test-journal', '/run/systemd'])\n"
+      "os.mkdir('/run/systemd/journal')\n"
+      "sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+      "sock.bind('/run/systemd/journal/socket')\n"
+      "st = os.fstat(2)\n"
+      "os.environ['JOURNAL_STREAM'] = '%d:%d' % (st.st_dev, st.st_ino)\n"
+      "parent = os.getpid()\n"
+      "if os.fork() == 0:\n"
+      "    out = open(sys.argv[1], 'ab', buffering=0)\n"
+      "    def keep(d):\n"
+      "        out.write(struct.pack('<I', len(d)) + d)\n"
+      "    def drain(*_):\n"
+      "        sock.setblocking(False)\n"
+      "        try:\n"
+      "            while True:\n"
+      "                keep(sock.recv(1 << 20))\n"
+      "        except BlockingIOError:\n"
+      "            pass\n"
+      "        open(sys.argv[1] + '.done', 'w').close()\n"
+      "        os._exit(0)\n"
+      "    signal.signal(signal.SIGTERM, drain)\n"
+      "    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: berthd's end ends it\n"
+      "    if os.getppid() != parent:\n"
+      "        drain()\n"
+      "    while True:\n"
+      "        keep(sock.recv(1 << 20))\n"
+      "sock.close()\n"
+      "os.execv(sys.argv[2], sys.argv[2:])\n";
+  const std::string sock = "ipc://" + dir.path() + "/run/berth.sock";
+  Process berthd(ProcessOptions{
+      ns.Enter({"/usr/bin/unshare", "-m", "/usr/bin/python3", "-c", script, kept, ToolPath("BERTHD"), "-H", sock, "-g",
+                dir / "root", "-p", dir / "berthd.pid", "-G", "root", "-b", "none", "-D", "--cgroup-parent",
+                cgroups.name()}),
+      {"BERTH_DRIVER=vfs"},
+      "",
+      dir.path()});
+  auto job = [&](std::vector<std::string> args, std::vector<std::string> env = {}, std::string stdin_file = "") {
+    std::vector<std::string> argv = {ToolPath("BERTH"), "-H", sock, "job"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, std::move(env), std::move(stdin_file));
+  };
+  REQUIRE_MESSAGE(WaitFor([&] { return job({"echo"}).status == 0 || !berthd.running(); }, absl::Seconds(20)),
+                  berthd.Stderr());
+  REQUIRE(berthd.running());
+  const std::string tar = dir / "busybox.tar";
+  REQUIRE(testing::WriteBusyboxTar(tar).ok());
+  REQUIRE(job({"import", "-", "bb"}, {}, tar).status == 0);
+  RunResult created = job({"-e", "Image=bb", "-e", Cmd("true"), "create"});
+  REQUIRE_MESSAGE(created.status == 0, created.err);
+  const std::string id = created.out.substr(0, created.out.find('\n'));
+  REQUIRE(job({"start", id}).status == 0);
+  REQUIRE(job({"wait", id}).status == 0);
+  REQUIRE(job({"echo", "two\nlines"}, {"BERTH_TRACE_ID=t-journal-1"}).status == 0);
+  berthd.Signal(SIGTERM);
+  REQUIRE(berthd.Wait(absl::Seconds(30)) == 0);
+  REQUIRE(WaitFor([&] { return std::ifstream(kept + ".done").good(); }, absl::Seconds(10)));
+
+  std::stringstream bytes;
+  bytes << std::ifstream(kept, std::ios::binary).rdbuf();
+  const std::vector<std::map<std::string, std::string>> records = JournalRecords(bytes.str());
+  CHECK(records.size() > 3);
+  bool ready = false, start = false, traced = false;
+  for (const auto& r : records) {
+    CHECK(r.at("SYSLOG_IDENTIFIER") == "berthd");
+    CHECK(absl::StrContains("76432", r.at("PRIORITY")));
+    const std::string& msg = r.at("MESSAGE");
+    if (absl::StartsWith(msg, "berthd ready in")) {
+      ready = true;
+      CHECK(r.at("PRIORITY") == "6");
+    }
+    if (absl::StartsWith(msg, "-job start(")) {
+      start = true;
+      CHECK(r.at("BERTH_JOB") == "start");
+      CHECK(r.at("CONTAINER_ID") == id);
+    }
+    if (msg == "+job echo(two\nlines)") {  // a newline: the binary-safe form
+      traced = true;
+      CHECK(r.at("PRIORITY") == "6");
+      CHECK(r.at("BERTH_JOB") == "echo");
+      CHECK(r.at("BERTH_TRACE_ID") == "t-journal-1");
+      CHECK(r.count("CONTAINER_ID") == 0);
+    }
+  }
+  CHECK(ready);
+  CHECK(start);
+  CHECK(traced);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// Fuzz target: the wire frame decoder, and the encode/decode round trip of
-// whatever it accepts.
+// Fuzz target: the wire frame decoder, the encode/decode round trip of
+// whatever it accepts, and the stream bytes PeekStreamChunk sees in it.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -9,6 +9,11 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::StatusOr<berth::remote::Frame> f = berth::remote::DecodeFrame(data, size);
   (void)berth::remote::PeekFrameId(data, size);
+  const berth::remote::StreamChunk chunk = berth::remote::PeekStreamChunk(data, size);
+  if (chunk.bytes > 0 && f.ok() && (chunk.bytes != f->data.size() ||
+                                    chunk.stream != (f->type == berth::remote::FrameType::kEnd ? f->tail_stream : f->type))) {
+    std::abort();
+  }
   if (f.ok()) {
     std::string again = berth::remote::EncodeFrame(*f);
     absl::StatusOr<berth::remote::Frame> g = berth::remote::DecodeFrame(again.data(), again.size());

@@ -4,9 +4,12 @@
 // parsed back.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
@@ -65,6 +68,35 @@ TEST_CASE("job metrics count jobs by name and status, and bound the names") {
     Run(eng, name, 1);
   }
   CHECK(m.Ended("(other)", 0) >= 5);
+}
+
+TEST_CASE("job metrics lose no count when more threads run jobs than there are thread slots") {
+  // Threads beyond kThreadSlots alive at once share a slot with atomic
+  // additions; threads that exit give theirs back to later ones.
+  Engine eng;
+  RegisterToyJobs(eng);
+  JobMetrics m;
+  eng.AddObserver(&m);
+  constexpr int kThreads = static_cast<int>(kThreadSlots) + 16;
+  constexpr int kJobs = 200;
+  for (int wave = 0; wave < 2; ++wave) {
+    std::atomic<int> ready{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&] {
+        ready.fetch_add(1);
+        while (ready.load() < kThreads) std::this_thread::yield();  // all alive at once
+        Run(eng, "ok", kJobs);
+      });
+    }
+    for (std::thread& t : threads) t.join();
+  }
+  CHECK(m.Ended("ok", 0) == 2u * kThreads * kJobs);
+  PromWriter out;
+  m.WriteTo(out);
+  CHECK(absl::StrContains(out.text(), absl::StrCat("berth_jobs_started_total{job=\"ok\"} ", 2 * kThreads * kJobs, "\n")));
+  CHECK(absl::StrContains(out.text(), absl::StrCat("berth_job_duration_seconds_count{job=\"ok\",where=\"in-process\"} ",
+                                                   2 * kThreads * kJobs, "\n")));
 }
 
 TEST_CASE("the metrics page passes promtool check metrics") {

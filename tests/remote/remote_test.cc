@@ -18,6 +18,7 @@
 #include "absl/synchronization/notification.h"
 #include "engine/engine.h"
 #include "engine/remote/client.h"
+#include "engine/remote/connections.h"
 #include "engine/remote/security.h"
 #include "engine/remote/server.h"
 #include "engine/remote/wire.h"
@@ -178,6 +179,18 @@ TEST_CASE("END frames: the wire form of a tail and its errors") {
   REQUIRE(p.ok());
   CHECK_FALSE(p->has_tail);
 
+  // What the server counts as stream bytes when it sends a frame.
+  const std::string tail = EncodeEndWithTail(5, 3, "boom", FrameType::kStderr, "boom\n");
+  CHECK(PeekStreamChunk(tail.data(), tail.size()).stream == FrameType::kStderr);
+  CHECK(PeekStreamChunk(tail.data(), tail.size()).bytes == 5);
+  const std::string chunk = EncodeData(FrameType::kStdin, 9, std::string(70000, 'x'));
+  CHECK(PeekStreamChunk(chunk.data(), chunk.size()).stream == FrameType::kStdin);
+  CHECK(PeekStreamChunk(chunk.data(), chunk.size()).bytes == 70000);
+  CHECK(PeekStreamChunk(plain.data(), plain.size()).bytes == 0);
+  const std::string credit = EncodeCredit(5, 1 << 20);
+  CHECK(PeekStreamChunk(credit.data(), credit.size()).bytes == 0);
+  CHECK(PeekStreamChunk("garbage", 7).bytes == 0);
+
   // A tail must name STDOUT or STDERR, and come with its bytes.
   std::string bad = EncodeEndWithTail(5, 0, "", FrameType::kCredit, "x");
   auto b = DecodeFrame(bad.data(), bad.size());
@@ -304,6 +317,10 @@ class Recorder : public EngineObserver {
                                                                                                           : "lost";
     Add(absl::StrCat("worker ", kind, " ", r.name, " ", r.reason));
   }
+  bool connections = false;  // record connections opened and closed too
+  void ConnectionChanged(ConnectionKind kind, bool opened) override {
+    if (connections) Add(absl::StrCat(opened ? "open " : "close ", kind == ConnectionKind::kWorker ? "worker" : "client"));
+  }
   std::vector<std::string> Lines() {
     absl::MutexLock lock(&mu_);
     return lines_;
@@ -317,6 +334,29 @@ class Recorder : public EngineObserver {
   absl::Mutex mu_;
   std::vector<std::string> lines_ ABSL_GUARDED_BY(mu_);
 };
+
+TEST_CASE("connections are counted from their first frame to their end, and a routing id handed over ends the older") {
+  Engine engine;
+  Recorder seen;
+  seen.connections = true;
+  engine.AddObserver(&seen);
+  Connections conns(engine);
+  conns.Frame(0, 7, ConnectionKind::kClient, "c");  // not accepted (yet, or any more): not counted
+  conns.Accepted(0, 5);
+  conns.Frame(0, 5, ConnectionKind::kWorker, "w");
+  conns.Frame(0, 5, ConnectionKind::kClient, "w");  // counted once, as its first frame said
+  conns.Accepted(0, 6);
+  conns.Frame(0, 6, ConnectionKind::kWorker, "w");  // the worker again, on a new connection
+  conns.Gone(0, 5);                                  // already counted closed
+  conns.Accepted(1, 6);
+  conns.Frame(1, 6, ConnectionKind::kClient, "d");
+  conns.Accepted(1, 6);  // the descriptor again: its previous connection went unreported
+  conns.Gone(0, 6);
+  conns.Accepted(0, 8);
+  conns.Gone(0, 8);  // went without a frame: never counted
+  CHECK(seen.Lines() == std::vector<std::string>{"open worker", "open worker", "close worker", "open client",
+                                                 "close client", "close worker"});
+}
 
 TEST_CASE("relayed jobs and workers are reported once to the engine's observers, by the server") {
   Fixture f(ServerOptions{}, false);

@@ -181,6 +181,13 @@ TEST_CASE("berth help: every job with its summary; one job's args, env and stdin
   RunResult json = d.Berth({"job", "-e", "format=json", "help", "cat"});
   CHECK(json.out == "{\"Name\":\"cat\",\"Usage\":\"\",\"Summary\":\"copies its stdin to its stdout\",\"Env\":{},"
                     "\"Stdin\":\"required\"}\n");
+  // The observe jobs (docs/observability.md) are described like the others.
+  CHECK(absl::StrContains(all.out, "\nmetrics                 berthd's metrics as a Prometheus text page"));
+  CHECK(absl::StartsWith(d.Berth({"help", "trace"}).out, "Usage: trace [start FILE | stop]\n"));
+  RunResult events = d.Berth({"help", "events"});
+  CHECK(events.status == 0);
+  CHECK(absl::StrContains(events.out, "\n  filter  KEY=VALUE or a JSON array of them; KEY one of type, event, id, from\n"));
+  CHECK(d.Berth({"help", "metrics"}).status == 0);
   RunResult missing = d.Berth({"help", "ehco"});
   CHECK(missing.status == 1);
   CHECK(missing.err == "help: no job named 'ehco'\n");

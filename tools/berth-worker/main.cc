@@ -1,7 +1,7 @@
 // berth-worker: hosts handler groups out of process for berthd.
 //
 //   berth-worker -H ENDPOINT --handlers GROUP[,GROUP…] [--name NAME] [--capacity N]
-//                [--direct-endpoint ENDPOINT]
+//                [--direct-endpoint ENDPOINT] [--trace FILE]
 //
 // Registers the groups' jobs with the engine, runs the jobs it is sent, and
 // connects again (with backoff) when berthd restarts. SIGTERM/SIGINT drain:
@@ -12,6 +12,11 @@
 // (as a client, with the worker's endpoint and keys) for its workers until this
 // worker's name is among them; until then it says it is waiting, and warns
 // every 10 s that nothing has accepted it (as when nothing listens there).
+//
+// --trace FILE writes, when it exits, a Chrome trace of the jobs it ran (the
+// format of berthd's --trace, docs/observability.md), each span with the
+// job's trace id, so that a request can be followed from berthd's file to
+// this one.
 #include <signal.h>
 #include <unistd.h>
 
@@ -32,6 +37,7 @@
 #include "engine/runtime.h"
 #include "engine/streams.h"
 #include "handlers/groups.h"
+#include "handlers/observe/trace_recorder.h"
 
 namespace berth {
 namespace {
@@ -99,6 +105,7 @@ int Main(int argc, char** argv) {
   ::gethostname(host, sizeof host - 1);
   opts.name = absl::StrCat(host, "-", ::getpid());
   bool debug = false;
+  std::string trace_file;
   app.add_option("-H,--host", opts.endpoint, "endpoint of berthd (env BERTH_HOST)")->capture_default_str();
   app.add_option("--handlers", groups, "handler groups to host, comma-separated (e.g. network,util)")
       ->required()
@@ -115,6 +122,7 @@ int Main(int argc, char** argv) {
   app.add_option("--direct-endpoint", opts.direct_endpoint,
                  "also take jobs straight from clients berthd vouches for, at tcp://ADDR:PORT (PORT may be *; "
                  "CURVE under --key, else a loopback ADDR) or ipc:///PATH (docs/protocol.md, the direct path)");
+  app.add_option("--trace", trace_file, "write a Chrome trace (JSON) of the jobs run here into FILE at exit");
   app.add_flag("-D,--debug", debug, "log debug messages");
   try {
     app.parse(argc, argv);
@@ -129,6 +137,14 @@ int Main(int argc, char** argv) {
     return 2;
   }
   Engine engine;
+  TraceRecorder trace(absl::StrCat("berth-worker ", opts.name));
+  if (!trace_file.empty()) {
+    if (absl::Status s = trace.Start(trace_file); !s.ok()) {
+      std::fprintf(stderr, "berth-worker: %s\n", std::string(s.message()).c_str());
+      return 2;
+    }
+    engine.AddObserver(&trace);
+  }
   DescribeGroups(engine, *found);
   for (const HandlerGroup& g : *found) {
     if (absl::Status s = g.install(engine); !s.ok()) {
@@ -152,6 +168,14 @@ int Main(int argc, char** argv) {
   done = true;
   watcher.join();
   g_worker = nullptr;
+  if (!trace_file.empty()) {
+    absl::StatusOr<std::string> written = trace.Stop();
+    if (!written.ok()) {
+      std::fprintf(stderr, "berth-worker: %s\n", std::string(written.status().message()).c_str());
+      return 1;
+    }
+    spdlog::info("berth-worker {}: wrote the trace {}", opts.name, *written);
+  }
   if (!s.ok()) {
     std::fprintf(stderr, "berth-worker: %s\n", std::string(s.message()).c_str());
     return 1;

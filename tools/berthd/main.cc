@@ -324,7 +324,9 @@ int Main(int argc, char** argv) {
   Observability obs;
   obs.Attach(engine);
   if (*log_context != nullptr) engine.AddObserver(log_context->get());
-  if (absl::Status s = obs.Group().install(engine); !s.ok()) return Fail(1, s.message());
+  const HandlerGroup observe = obs.Group();
+  DescribeGroups(engine, {observe});
+  if (absl::Status s = observe.install(engine); !s.ok()) return Fail(1, s.message());
   if (!trace_file.empty()) {
     if (absl::Status s = obs.trace().Start(trace_file); !s.ok()) return Fail(1, s.message());
   }
