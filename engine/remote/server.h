@@ -76,8 +76,8 @@ struct ServerOptions {
   // connected waits behind the share of the storm that landed on its thread.
   // With 16 the share is small: in tools/bench/storm_bench (5,000 silent
   // clients a round, generated on the same 2-core machine) the worst echo of
-  // a connected client was 15-40 ms, where it was 110-360 ms with 2. Idle
-  // threads cost nothing, and remote_bench's figures are the same with 2 or 16.
+  // a connected client was 15-80 ms, where it was 110-360 ms with 2. Idle
+  // threads cost nothing; remote_bench shows no difference beyond its noise.
   int io_threads = 16;
   absl::Duration heartbeat_interval = absl::Seconds(1);
   int heartbeat_liveness = 3;  // missed heartbeats before a peer is lost
