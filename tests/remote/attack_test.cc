@@ -508,8 +508,10 @@ TEST_CASE("6. during storms of 5,000 silent ZeroMQ clients others are served; me
   // before berthd stopped sending ZMTP PINGs of its own on ipc and took 16 I/O
   // threads, 0.9-1.7 s before the first fixes (tools/bench/storm_bench has the
   // figures against a baseline). The bound leaves room for a loaded CI machine.
-  // The sanitizer build runs everything several times slower: 250-360 ms there.
-  const double bound = kUnderAsan ? 750 : 250;
+  // The sanitizer build runs everything several times slower, the storm's
+  // generator in this process too: 250-720 ms there, so its bound only catches
+  // a collapse; the main build's bound is the one that guards the figures.
+  const double bound = kUnderAsan ? 1500 : 250;
   CHECK(worst < bound);
   CHECK(worst_leaving < bound);
   if (kRssMeaningful) CHECK(rss_after < rss_start + (32 << 20));
