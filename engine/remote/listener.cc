@@ -75,6 +75,8 @@ absl::Status Listener::BindOne(zmq::context_t& ctx, const std::string& ep, const
   SocketTuning tuning = options.tuning;
   tuning.send_hwm = 10000;
   tuning.receive_hwm = 1000;
+  // No PINGs of our own where the kernel reports a vanished peer (listener.h).
+  tuning.send_heartbeats = !ipc && !IsLoopbackTcp(ep);
   ConfigureSocket(*sock, tuning);
   sock->set(zmq::sockopt::router_mandatory, 1);
   sock->set(zmq::sockopt::router_handover, 1);

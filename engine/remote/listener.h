@@ -10,8 +10,13 @@
 //   `refusing to serve tcp://0.0.0.0:1 without CURVE keys: ...`; with keys the
 //   socket is a CURVE server and a ZAP handler admits only authorized keys.
 // - Every ROUTER refuses frames over kMaxFrameBytes, queues at most 1,000
-//   received frames per connection, and closes silent connections (ZMTP
-//   heartbeats).
+//   received frames per connection, and closes a connection whose peer's ZMTP
+//   heartbeats stop (berth's clients and workers send them with a 3 s TTL).
+//   Only a tcp endpoint beyond loopback sends heartbeats of its own: on ipc
+//   and loopback the kernel reports a peer that is gone, and libzmq keeps each
+//   connection's heartbeat timers in one ordered list per I/O thread that it
+//   searches from the start to cancel one, so with thousands of connections
+//   every handshake and every answered PING scanned them all.
 //
 // Thread safety: Bind on any thread; afterwards the sockets belong to the one
 // thread that polls them (the server's I/O thread).

@@ -70,13 +70,15 @@ struct ServerOptions {
   // request for a name with no handler ends with 126 `<name>: berthd is starting`
   // instead of 127, because the name may yet be registered.
   bool starting = false;
-  // ZeroMQ I/O threads. With two, a storm of connections being accepted and
-  // handshaken on one leaves the other to the connections already served: in
-  // tests/remote/attack_test.cc's storm (5,000 silent clients a round) the worst
-  // echo of another client was 80-500 ms with two, 0.8-2.2 s with one. The
-  // price, on a 2-core machine: ~5% of the worker relay's throughput in
-  // remote_bench (jobs cross two connections that may sit on different threads).
-  int io_threads = 2;
+  // ZeroMQ I/O threads. Each connection stays on the one it was accepted on
+  // (the least loaded), and a thread serves its connections in turn, so while
+  // a storm of connections is being accepted and handshaken, a client already
+  // connected waits behind the share of the storm that landed on its thread.
+  // With 16 the share is small: in tools/bench/storm_bench (5,000 silent
+  // clients a round, generated on the same 2-core machine) the worst echo of
+  // a connected client was 15-80 ms, where it was 110-360 ms with 2. Idle
+  // threads cost nothing; remote_bench shows no difference beyond its noise.
+  int io_threads = 16;
   absl::Duration heartbeat_interval = absl::Seconds(1);
   int heartbeat_liveness = 3;  // missed heartbeats before a peer is lost
   // The direct path: how long a LEASE's routes and tickets hold.

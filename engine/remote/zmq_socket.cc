@@ -23,6 +23,7 @@ void ConfigureSocket(zmq::socket_t& sock, const SocketTuning& tuning) {
   sock.set(zmq::sockopt::rcvhwm, tuning.receive_hwm);
   // ZMTP heartbeats close connections whose peer went silent (a half-open TCP
   // connection, a frozen host); the disconnect monitors then report them.
+  if (!tuning.send_heartbeats) return;
   const int beat_ms = static_cast<int>(absl::ToInt64Milliseconds(tuning.heartbeat_interval));
   sock.set(zmq::sockopt::heartbeat_ivl, beat_ms);
   sock.set(zmq::sockopt::heartbeat_timeout, beat_ms * tuning.heartbeat_liveness);

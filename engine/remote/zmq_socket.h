@@ -28,10 +28,14 @@ struct SocketTuning {
   // ZMTP heartbeats: a connection silent for interval × liveness is closed.
   absl::Duration heartbeat_interval = absl::Seconds(1);
   int heartbeat_liveness = 3;
+  // False: this side sends no ZMTP PINGs of its own (it still answers the
+  // peer's, and closes the connection when the peer's PINGs stop for the TTL
+  // they carry). See Listener for why the server's local endpoints do so.
+  bool send_heartbeats = true;
 };
 
 // Sets linger 0, ZMQ_MAXMSGSIZE (kMaxFrameBytes: a larger frame drops the
-// connection), the HWMs and the heartbeat options on `sock`.
+// connection), the HWMs and, with send_heartbeats, the heartbeat options on `sock`.
 void ConfigureSocket(zmq::socket_t& sock, const SocketTuning& tuning);
 
 // Makes `sock` a CURVE client of the server whose public key is `server_key`

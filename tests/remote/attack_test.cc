@@ -42,18 +42,20 @@ using testing::WaitFor;
 // Under AddressSanitizer berthd's allocator keeps freed memory in quarantine
 // and on shadow pages: its resident size says nothing about berth's own
 // memory. The bounds on it are checked in the main build; the sanitizer build
-// checks everything else these tests assert.
+// checks everything else these tests assert (timings with bounds of its own:
+// everything there runs several times slower).
 #if defined(__SANITIZE_ADDRESS__)
-constexpr bool kRssMeaningful = false;
+constexpr bool kUnderAsan = true;
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
-constexpr bool kRssMeaningful = false;
+constexpr bool kUnderAsan = true;
 #else
-constexpr bool kRssMeaningful = true;
+constexpr bool kUnderAsan = false;
 #endif
 #else
-constexpr bool kRssMeaningful = true;
+constexpr bool kUnderAsan = false;
 #endif
+constexpr bool kRssMeaningful = !kUnderAsan;
 
 size_t RssBytes(pid_t pid) {
   std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
@@ -501,11 +503,17 @@ TEST_CASE("6. during storms of 5,000 silent ZeroMQ clients others are served; me
   }, absl::Seconds(10));
   MESSAGE("echo during storms: worst ", worst, " ms (", worst_leaving, " ms while they leave); rss start ", rss_start >> 20, " MiB, peak ", rss_peak >> 20,
           " MiB, after ", rss_after >> 20, " MiB");
-  // Before: 530 ms and 305 MiB kept. After: 80-500 ms on the 2-core build VM,
-  // where the storm itself takes a core (a guard against regressions, not the
-  // few milliseconds the issue asks for), and the memory given back.
-  CHECK(worst < 750);
-  CHECK(worst_leaving < 750);
+  // On the 2-core build VM, with the storm generated in this process and other
+  // builds running (load 2-5): 27-92 ms, 12-38 ms while they leave; 110-240 ms
+  // before berthd stopped sending ZMTP PINGs of its own on ipc and took 16 I/O
+  // threads, 0.9-1.7 s before the first fixes (tools/bench/storm_bench has the
+  // figures against a baseline). The bound leaves room for a loaded CI machine.
+  // The sanitizer build runs everything several times slower, the storm's
+  // generator in this process too: 250-720 ms there, so its bound only catches
+  // a collapse; the main build's bound is the one that guards the figures.
+  const double bound = kUnderAsan ? 1500 : 250;
+  CHECK(worst < bound);
+  CHECK(worst_leaving < bound);
   if (kRssMeaningful) CHECK(rss_after < rss_start + (32 << 20));
 }
 
