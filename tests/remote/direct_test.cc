@@ -3,6 +3,8 @@
 // to them with berthd's tickets, over real ZeroMQ sockets in this process.
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+
 #include <string>
 #include <vector>
 
@@ -16,8 +18,9 @@ namespace {
 // A worker of `f` that takes jobs directly at a free loopback port, once the
 // server has it (and so has welcomed it).
 std::unique_ptr<InProcessWorker> DirectWorker(Fixture& f, const std::string& name, int capacity,
-                                              std::vector<std::string> idempotent = {}) {
-  auto w = std::make_unique<InProcessWorker>(f.ipc, name, capacity, std::move(idempotent), "tcp://127.0.0.1:*");
+                                              std::vector<std::string> idempotent = {},
+                                              const std::string& endpoint = "tcp://127.0.0.1:*") {
+  auto w = std::make_unique<InProcessWorker>(f.ipc, name, capacity, std::move(idempotent), endpoint);
   REQUIRE(WaitFor([&] {
     for (const WorkerInfo& info : f.server->Workers()) {
       if (info.name == name && !info.direct_endpoint.empty()) return true;
@@ -188,6 +191,22 @@ TEST_CASE("jobs go straight to a worker berthd vouched for, with the relay's res
   CHECK(done[0].second.status == kStatusCancelled);
   CHECK(WaitFor([&] { return w->seen.cancels.load() == cancels + 2; }, absl::Seconds(5)));
   CHECK(Info(f, "d1").completed == relayed + 2);  // the first cat and wait_cancel only
+}
+
+TEST_CASE("a worker on berthd's host takes jobs directly over ipc, beside berthd's socket") {
+  Fixture f(ServerOptions{}, false);
+  const std::string ep = "ipc://" + f.dir.path() + "/run/worker-d1.sock";
+  auto w = DirectWorker(f, "d1", 2, {}, ep);
+  CHECK(Info(f, "d1").direct_endpoint == ep);
+  auto c = DirectClient(f);
+  WarmUp(f, *c, "d1", Req("echo"));
+  const uint64_t direct = c->direct_jobs();
+  Outcome o = Call(*c, Req("echo", {"over", "ipc"}));
+  CHECK(o.out == "over ipc\n");
+  CHECK(c->direct_jobs() == direct + 1);
+  struct stat st {};
+  REQUIRE(::stat((f.dir.path() + "/run").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0700);  // nobody else can replace either socket
 }
 
 TEST_CASE("a worker admits only ticketed jobs; berthd's LEASE names it with a ticket that works") {
