@@ -189,14 +189,13 @@ class Client::Impl {
     c.done = true;
     c.result = JobResult{status, std::move(message)};
     c.pump.reset();
-    if (c.lane != nullptr) --c.lane->in_flight;
+    if (c.lane != nullptr) {
+      --c.lane->in_flight;
+    } else {
+      --relayed_;
+    }
     c.lane = nullptr;
     c.stdin_sent.clear();
-  }
-  size_t relayed() const {
-    size_t n = 0;
-    for (const auto& [id, c] : calls_) n += !c.done && c.lane == nullptr ? 1 : 0;
-    return n;
   }
 
   ClientOptions options_;
@@ -205,6 +204,7 @@ class Client::Impl {
   std::unique_ptr<zmq::socket_t> monitor_;
   std::unique_ptr<DirectLanes> lanes_;  // with ClientOptions::direct
   uint64_t direct_jobs_ = 0;
+  size_t relayed_ = 0;  // jobs not ended that run through the server
   absl::flat_hash_map<uint64_t, Call> calls_;
   uint64_t next_id_ = 1;
   absl::Time last_heard_;
@@ -320,7 +320,7 @@ uint64_t Client::Impl::StartCall(const JobRequest& req, Source* stdin, Output* o
 void Client::Impl::SendToServer(uint64_t id, const Call& c, const JobRequest& req) {
   // The server heartbeats only clients with jobs there: its silence counts
   // from the first of them.
-  if (relayed() == 1) last_heard_ = absl::Now();
+  if (relayed_++ == 0) last_heard_ = absl::Now();
   Send(EncodeJob(id, req, c.has_stdin, /*end_tail=*/true));
 }
 
@@ -545,7 +545,7 @@ void Client::Impl::Pump(absl::Duration timeout, int cancel_fd, uint64_t wait_id)
     now = absl::Now();
     const absl::Duration limit = options_.heartbeat_interval * options_.heartbeat_liveness;
     if (now - last_beat_ >= options_.heartbeat_interval) {
-      if (relayed() > 0) Send(EncodeSimple(FrameType::kHeartbeat, 0));
+      if (relayed_ > 0) Send(EncodeSimple(FrameType::kHeartbeat, 0));
       last_beat_ = now;
     }
     for (Lane* lane : lanes) {
