@@ -132,6 +132,11 @@ std::vector<std::string> Wget(const std::string& url) {
   return {bb, "timeout", "3", bb, "wget", "-q", "-O", "-", url};
 }
 
+// The Cmd of a busybox httpd on port 80 serving `body` (a shell word) as /.
+std::string Httpd(const std::string& body) {
+  return Cmd(absl::StrCat("mkdir -p /www && echo ", body, " > /www/index.html && exec httpd -f -p 80 -h /www"));
+}
+
 // A client namespace joined to berthd's by a veth pair: 192.168.200.2 here,
 // 192.168.200.1 on berthd's side.
 class Client {
@@ -245,7 +250,7 @@ TEST_CASE("busybox httpd published on a host port: reached through DNAT from ano
   Client client(h.ns());
   REQUIRE(client.ok());
   std::string web = h.Start({"Image=bb", "Name=web", R"(PortBindings={"80/tcp":[{"HostIp":"","HostPort":"8080"}]})",
-                             Cmd("mkdir -p /www && echo hello-web > /www/index.html && exec httpd -f -p 80 -h /www")});
+                             Httpd("hello-web")});
   json ports = json::parse(h.Job({"containers"}).out)[0]["Ports"];
   CHECK(ports.dump() == R"([{"IP":"0.0.0.0","PrivatePort":80,"PublicPort":8080,"Type":"tcp"}])");
   REQUIRE(WaitFor([&] { return FetchFromHost(h.ns(), "http://127.0.0.1:8080/").out == "hello-web\n"; },
@@ -278,7 +283,7 @@ TEST_CASE("links under --icc=false: the linked container reaches its parent by n
   if (Skip(h.ns())) return;
   REQUIRE(h.Ready() == "");
   h.Start({"Image=bb", "Name=web", "ExposedPorts=[\"80/tcp\"]",
-           Cmd("mkdir -p /www && echo linked-ok > /www/index.html && exec httpd -f -p 80 -h /www")});
+           Httpd("linked-ok")});
   std::string fetch = "for i in 1 2 3 4 5 6 7 8 9 10; do timeout 2 wget -q -O- http://$0/ && exit 0; sleep 0.2; done; exit 1";
   std::string app;
   CHECK(h.Run({"Image=bb", "Name=app", R"(Links=["/web:db"])",
@@ -441,7 +446,7 @@ TEST_CASE("a SIGKILLed berthd leaves nothing running; the restarted one cleans u
   if (Skip(h.ns())) return;
   REQUIRE(h.Ready() == "");
   std::string web = h.Start({"Image=bb", "Name=web", R"(PortBindings={"80/tcp":[{"HostIp":"","HostPort":"8080"}]})",
-                             Cmd("mkdir -p /www && echo again > /www/index.html && exec httpd -f -p 80 -h /www")});
+                             Httpd("again")});
   int pid = h.Inspect(web)["State"]["Pid"];
   REQUIRE(pid > 0);
   h.berthd().proc->Signal(SIGKILL);
@@ -644,7 +649,7 @@ TEST_CASE("live restore: 20 containers outlive berthd's SIGKILL, DNAT traffic go
   for (int i = 0; i < 4; ++i) {
     web.push_back(h.Start({"Image=bb", absl::StrCat("Name=web", i),
                            absl::StrCat(R"(PortBindings={"80/tcp":[{"HostIp":"","HostPort":")", 8081 + i, R"("}]})"),
-                           Cmd(absl::StrCat("mkdir -p /www && echo web", i, " > /www/index.html && exec httpd -f -p 80 -h /www"))}));
+                           Httpd(absl::StrCat("web", i))}));
     cleanup.ids.push_back(web.back());
   }
   // Exits 7 on SIGTERM (a trap: PID 1 ignores signals without a handler).
@@ -766,7 +771,7 @@ TEST_CASE("live restore: a shutdown leaves the containers and their rules, the n
   Client client(h.ns());
   REQUIRE(client.ok());
   std::string id = h.Start({"Image=bb", "Name=web", R"(PortBindings={"80/tcp":[{"HostIp":"","HostPort":"8080"}]})",
-                            Cmd("mkdir -p /www && echo kept > /www/index.html && exec httpd -f -p 80 -h /www")});
+                            Httpd("kept")});
   KillContainers cleanup{h.cgroups(), {id}};
   REQUIRE(WaitFor([&] { return client.Fetch("http://192.168.200.1:8080/").out == "kept\n"; }, absl::Seconds(10)));
   std::string rules = h.ns().Save();
@@ -814,7 +819,7 @@ TEST_CASE("live restore with --firewall nftables: the port answers through the r
   Client client(h.ns());
   REQUIRE(client.ok());
   std::string web = h.Start({"Image=bb", "Name=web", R"(PortBindings={"80/tcp":[{"HostIp":"","HostPort":"8080"}]})",
-                             Cmd("mkdir -p /www && echo nft > /www/index.html && exec httpd -f -p 80 -h /www")});
+                             Httpd("nft")});
   std::string app = h.Start({"Image=bb", "Name=app", R"(Links=["/web:db"])", Cmd("exec sleep 600")});
   KillContainers cleanup{h.cgroups(), {web, app}};
   REQUIRE(WaitFor([&] { return client.Fetch("http://192.168.200.1:8080/").out == "nft\n"; }, absl::Seconds(10)));
