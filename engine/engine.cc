@@ -116,6 +116,7 @@ absl::Status Engine::Register(absl::string_view name, Handler handler, HandlerOp
   auto made = std::make_shared<RegisteredHandler>();
   made->fn = std::move(handler);
   made->options = options;
+  if (!options.relayed) made->counts = CountsOf(std::string(name));
   std::shared_ptr<const RegisteredHandler> h = std::move(made);
   return ChangeHandlers([&](HandlerTable& t) {
     if (!t.handlers.try_emplace(name, std::move(h)).second) {
@@ -133,6 +134,7 @@ void Engine::RegisterCatchall(Handler handler) {
   auto made = std::make_shared<RegisteredHandler>();
   made->fn = std::move(handler);
   made->catchall = true;
+  made->counts = CountsOf(kCatchallName);
   std::shared_ptr<const RegisteredHandler> h = std::move(made);
   ChangeHandlers([&](HandlerTable& t) {
     t.catchall = std::move(h);
@@ -199,14 +201,45 @@ int64_t Engine::running_jobs() const {
   return total;
 }
 
-void Engine::AddObserver(EngineObserver* observer) {
+void Engine::CountJobs() {
+  TickClock::Calibrate();  // before any job is timed
+  counting_.store(true, std::memory_order_relaxed);
+}
+
+JobCounts* Engine::CountsOf(const std::string& name) {
+  absl::MutexLock lock(&counts_mu_);
+  std::unique_ptr<JobCounts>& counts = counts_[name];
+  if (counts == nullptr) counts = std::make_unique<JobCounts>();
+  return counts.get();
+}
+
+void Engine::ForEachJobCounts(const std::function<void(const std::string&, const JobCounts&)>& fn) const {
+  {
+    absl::MutexLock lock(&counts_mu_);
+    for (const auto& [name, counts] : counts_) fn(name, *counts);
+  }
+  fn(kNotFoundName, not_found_counts_);
+}
+
+void Engine::AddObserver(EngineObserver* observer, ObserverScope scope) {
   TickClock::Calibrate();  // before any job is timed
   absl::MutexLock lock(&observers_mu_);
-  auto list = std::make_unique<ObserverList>();
-  if (const ObserverList* now = observers_.load()) *list = *now;
-  list->push_back(observer);
-  observers_.store(list.get(), std::memory_order_release);
-  observer_lists_.push_back(std::move(list));
+  Publish(observers_, observer);
+  if (scope == ObserverScope::kAll) Publish(job_observers_, observer);
+}
+
+void Engine::ObserveInProcessJobs(EngineObserver* observer) {
+  absl::MutexLock lock(&observers_mu_);
+  Publish(job_observers_, observer);
+}
+
+void Engine::Publish(std::atomic<const ObserverList*>& list, EngineObserver* observer) {
+  auto fresh = std::make_unique<ObserverList>();
+  if (const ObserverList* now = list.load()) *fresh = *now;
+  if (std::find(fresh->begin(), fresh->end(), observer) != fresh->end()) return;
+  fresh->push_back(observer);
+  list.store(fresh.get(), std::memory_order_release);
+  observer_lists_.push_back(std::move(fresh));
 }
 
 void Engine::OnShutdown(std::function<void()> hook, std::string name) {

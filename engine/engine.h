@@ -24,6 +24,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "engine/job.h"
+#include "engine/job_counts.h"
 #include "engine/job_help.h"
 #include "engine/observer.h"
 
@@ -39,6 +40,11 @@ struct ShutdownOptions {
 
 class Engine {
  public:
+  // The names under which ForEachJobCounts gives the catch-all handler's
+  // jobs and those of names without a handler.
+  static constexpr char kCatchallName[] = "(catch-all)";
+  static constexpr char kNotFoundName[] = "(not found)";
+
   Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -83,11 +89,27 @@ class Engine {
   // Jobs currently inside Run.
   int64_t running_jobs() const;
 
+  // Counts the jobs run in-process from now on, by name (engine/job_counts.h):
+  // started, ended by status, run time. Off until the first call, then on for
+  // good. Thread-safe.
+  void CountJobs();
+  bool counting_jobs() const { return counting_.load(std::memory_order_relaxed); }
+  // Calls `fn` with the counts of each name: every name ever registered
+  // (except relayed handlers'), "(catch-all)" for the catch-all handler's
+  // jobs and "(not found)" for names without a handler. A name unregistered
+  // and registered again keeps its counts. In no particular order.
+  void ForEachJobCounts(const std::function<void(const std::string& name, const JobCounts& counts)>& fn) const;
+
   // Adds an observer (see engine/observer.h for the contract: never removed,
   // must outlive the engine's jobs). Thread-safe.
-  void AddObserver(EngineObserver* observer);
-  // The observers now, or null when there are none: the one load a job pays.
+  void AddObserver(EngineObserver* observer, ObserverScope scope = ObserverScope::kAll);
+  // Tells an observer added with kNotInProcessJobs of in-process jobs too
+  // from now on; nothing if it is told already.
+  void ObserveInProcessJobs(EngineObserver* observer);
+  // The observers now, or null when there are none.
   const ObserverList* observers() const { return observers_.load(std::memory_order_acquire); }
+  // Those told of in-process jobs, or null: what Job::Run calls.
+  const ObserverList* job_observers() const { return job_observers_.load(std::memory_order_acquire); }
 
  private:
   friend class Job;
@@ -103,6 +125,11 @@ class Engine {
   size_t BeginJob(bool* accepted);
   void EndJob(size_t shard);
   std::shared_ptr<const RegisteredHandler> FindHandler(absl::string_view name) const;
+  // The counts of `name`, made on its first call; never freed.
+  JobCounts* CountsOf(const std::string& name);
+  // Publishes `list` with `observer` added, unless it holds it already.
+  void Publish(std::atomic<const ObserverList*>& list, EngineObserver* observer)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(observers_mu_);
   // Runs the hooks (see Shutdown); false if one was abandoned.
   bool RunHooks();
 
@@ -110,6 +137,8 @@ class Engine {
   // lock word every lookup writes.
   alignas(64) std::atomic<bool> logging_{false};
   std::atomic<bool> shutdown_{false};
+  std::atomic<bool> counting_{false};
+  std::atomic<const ObserverList*> job_observers_{nullptr};
   std::atomic<const ObserverList*> observers_{nullptr};
   // Every list ever published (a job may still read an old one): a handful.
   absl::Mutex observers_mu_;
@@ -153,6 +182,11 @@ class Engine {
   std::array<RunningShard, kRunningShards> running_;
   absl::Mutex running_mu_;
   absl::CondVar running_cv_;
+
+  // Job counts by name (CountJobs), and those of names without a handler.
+  mutable absl::Mutex counts_mu_;
+  absl::flat_hash_map<std::string, std::unique_ptr<JobCounts>> counts_ ABSL_GUARDED_BY(counts_mu_);
+  JobCounts not_found_counts_;
 
   mutable absl::Mutex help_mu_;
   absl::flat_hash_map<std::string, JobHelp> help_ ABSL_GUARDED_BY(help_mu_);

@@ -51,17 +51,18 @@ absl::Status Job::Run() {
     return absl::FailedPreconditionError(absl::StrCat(name_, ": job has already completed"));
   }
 
-  // Observed runs only: with no observer, this is the one load a job pays.
-  const ObserverList* observers = eng.observers();
+  // Counted and observed runs only: with neither, these are two loads from
+  // one cache line.
+  JobCounts* counts = eng.counting_jobs() ? (handler_ != nullptr ? handler_->counts : &eng.not_found_counts_) : nullptr;
+  JobCounts::Run counted{};
+  if (counts != nullptr) counted = counts->Begin();
+  const ObserverList* observers = eng.job_observers();
   if (observers != nullptr && handler_ != nullptr && handler_->options.relayed) observers = nullptr;
   uint64_t start = 0;
   if (observers != nullptr) {
     start = TickClock::Now();
-    JobReport report = NewReport();
-    for (size_t i = 0; i < observers->size(); ++i) {
-      report.cache = ObserverSlot(i);
-      (*observers)[i]->JobStarted(report);
-    }
+    const JobReport report = NewReport();
+    for (EngineObserver* o : *observers) o->JobStarted(report);
   }
 
   if (handler_ == nullptr) {
@@ -90,7 +91,9 @@ absl::Status Job::Run() {
     (void)stderr_.Close();
     stdin_.Close();
   }
-  if (observers != nullptr) Report(*observers, start, status_ == kStatusOk && !close_error.ok() ? kStatusErr : status_);
+  const int ended = status_ == kStatusOk && !close_error.ok() ? kStatusErr : status_;
+  if (counts != nullptr) counts->End(counted, ended);
+  if (observers != nullptr) Report(*observers, start, ended);
   eng.EndJob(shard);
 
   if (status_ == kStatusOk && !close_error.ok()) {
@@ -117,15 +120,7 @@ void Job::Report(const ObserverList& observers, uint64_t start, int status) cons
   JobReport report = NewReport();
   report.status = status;
   report.duration = TickClock::Between(start, TickClock::Now());
-  for (size_t i = 0; i < observers.size(); ++i) {
-    report.cache = ObserverSlot(i);
-    observers[i]->JobEnded(report);
-  }
-}
-
-std::atomic<const void*>* Job::ObserverSlot(size_t i) const {
-  if (handler_ == nullptr || handler_->catchall || i >= RegisteredHandler::kObserverSlots) return nullptr;
-  return &handler_->observer_slots[i];
+  for (EngineObserver* o : observers) o->JobEnded(report);
 }
 
 void Job::Cancel() {

@@ -31,6 +31,7 @@ namespace berth {
 
 class Engine;
 class Job;
+class JobCounts;
 
 // A handler returns the job's status (kStatusOk, kStatusErr, ...).
 using Handler = std::function<int(Job&)>;
@@ -50,12 +51,12 @@ struct HandlerOptions {
 // make_shared, it does not share a line with its reference count, which every
 // job on every core updates.
 struct alignas(64) RegisteredHandler {
-  static constexpr size_t kObserverSlots = 8;
   Handler fn;
   HandlerOptions options;
   bool catchall = false;  // serves every name without a handler of its own
-  // JobReport::cache of the engine's observers, by their place in its list.
-  mutable std::array<std::atomic<const void*>, kObserverSlots> observer_slots{};
+  // Where the engine counts this handler's jobs (its name's; null for a
+  // relayed handler, whose jobs the relaying server reports).
+  JobCounts* counts = nullptr;
 };
 
 class Job {
@@ -131,8 +132,6 @@ class Job {
   // What observers are told about this job; Report tells them it ended
   // with `status`, `start` being its TickClock reading at the start.
   JobReport NewReport() const;
-  // Observer i's JobReport::cache for this job's handler, or null.
-  std::atomic<const void*>* ObserverSlot(size_t i) const;
   void Report(const ObserverList& observers, uint64_t start, int status) const;
 
   Engine* const engine_;

@@ -3,11 +3,12 @@
 //
 // Metrics, events and traces (handlers/observe/) listen here; the engine knows
 // nothing of them. Contract:
-// - With no observer added, a job costs one relaxed atomic load more than
-//   without this interface: no clock read, no lock, no allocation. With
-//   observers, two TickClock readings (engine/tick_clock.h) and the calls.
-// - JobReport::cache lets an observer resolve a job's name once per handler:
-//   a job then costs it no lookup and no lock.
+// - With no observer told of in-process jobs, a job costs one relaxed atomic
+//   load more than without this interface: no clock read, no lock, no
+//   allocation. With such observers, two TickClock readings
+//   (engine/tick_clock.h) and the calls. Observers that only want counts of
+//   in-process jobs take them from the engine instead (Engine::CountJobs,
+//   engine/job_counts.h) and are added with ObserverScope::kNotInProcessJobs.
 // - With observers, each is called on the thread that ran the job (for jobs
 //   relayed to workers: the server's I/O thread), so a callback must be short,
 //   must not block and must not run jobs. Callbacks may run concurrently.
@@ -40,11 +41,6 @@ struct JobReport {
   // Identifies the handler while the job runs (in-process jobs; null for
   // relayed ones and names without a handler): a key for caches.
   const void* handler = nullptr;
-  // A word the observer being called may keep per handler, to resolve what it
-  // derives from the name (its counters, say) once instead of per job; each
-  // observer has its own. Null for relayed jobs, names without a handler, the
-  // catch-all handler, and observers beyond the eighth.
-  std::atomic<const void*>* cache = nullptr;
   absl::string_view worker;    // the worker that ran it; "" for in-process
   bool relayed = false;        // relayed to a worker (`worker` is known at the end)
   int status = 0;
@@ -94,6 +90,14 @@ class EngineObserver {
   // The server refused a frame with an ERROR of `kind` (docs/protocol.md:
   // bad_frame, id_in_use, not_allowed, names_refused).
   virtual void FrameRefused(absl::string_view kind) { (void)kind; }
+};
+
+// What an observer is told of (Engine::AddObserver).
+enum class ObserverScope {
+  kAll,
+  // All but JobStarted/JobEnded of jobs run in-process, which then cost
+  // nothing for it (the engine counts those itself: Engine::CountJobs).
+  kNotInProcessJobs,
 };
 
 // The observers of an engine at one moment (immutable once published).

@@ -9,73 +9,19 @@
 namespace berth {
 namespace {
 
-constexpr int kSlotStatuses[] = {kStatusOk, kStatusErr, kStatusDeadlineExceeded, kStatusUnavailable,
-                                 kStatusNotFound, kStatusCancelled};
-constexpr char kNotFound[] = "(not found)";
 constexpr char kOther[] = "(other)";
-// The bounds of the duration buckets in ns (Buckets() in seconds).
-constexpr int64_t kBoundsNs[] = {10'000,      25'000,      50'000,      100'000,     250'000,       500'000,
-                                 1'000'000,   2'500'000,   5'000'000,   10'000'000,  25'000'000,    50'000'000,
-                                 100'000'000, 250'000'000, 500'000'000, 1'000'000'000, 2'500'000'000};
 
 }  // namespace
 
-const std::vector<double>& JobMetrics::Buckets() {
-  static_assert(std::size(kBoundsNs) == kBuckets);
-  static const std::vector<double> kBounds = [] {
-    std::vector<double> out;
-    for (int64_t ns : kBoundsNs) out.push_back(static_cast<double>(ns) / 1e9);
-    return out;
-  }();
-  return kBounds;
+void JobMetrics::Attach(Engine& engine) {
+  if (engine_ != nullptr) return;
+  engine_ = &engine;
+  engine.CountJobs();
+  engine.AddObserver(this, ObserverScope::kNotInProcessJobs);
 }
 
-size_t JobMetrics::StatusSlot(int status) {
-  for (size_t i = 0; i < std::size(kSlotStatuses); ++i) {
-    if (kSlotStatuses[i] == status) return i;
-  }
-  return std::size(kSlotStatuses);
-}
-
-JobMetrics::NameStats* JobMetrics::Find(const JobReport& r) {
-  // The handler's slot holds its name's counters once resolved: one load.
-  if (r.cache != nullptr) {
-    if (const void* known = r.cache->load(std::memory_order_acquire)) {
-      return static_cast<NameStats*>(const_cast<void*>(known));
-    }
-  }
-  NameStats* stats = FindName(r.name, r.found);
-  if (r.cache != nullptr) r.cache->store(stats, std::memory_order_release);
-  return stats;
-}
-
-JobMetrics::Cells& JobMetrics::CellsOf(NameStats& stats, size_t slot) {
-  if (Cells* c = stats.cells[slot].load(std::memory_order_acquire)) return *c;
-  absl::MutexLock lock(&mu_);
-  if (Cells* c = stats.cells[slot].load(std::memory_order_acquire)) return *c;  // the shared slot's, made meanwhile
-  cells_.push_back(std::make_unique<Cells>());
-  stats.cells[slot].store(cells_.back().get(), std::memory_order_release);
-  return *cells_.back();
-}
-
-JobMetrics::Totals JobMetrics::Sum(const NameStats& stats) {
-  Totals t;
-  auto add = [](uint64_t& to, const std::atomic<uint64_t>& from) { to += from.load(std::memory_order_relaxed); };
-  for (const std::atomic<Cells*>& slot : stats.cells) {
-    const Cells* c = slot.load(std::memory_order_acquire);
-    if (c == nullptr) continue;
-    add(t.started, c->started);
-    for (size_t i = 0; i < kStatusSlots; ++i) add(t.ended[i], c->ended[i]);
-    for (size_t w = 0; w < 2; ++w) {
-      for (size_t i = 0; i <= kBuckets; ++i) add(t.where[w].buckets[i], c->where[w].buckets[i]);
-      add(t.where[w].sum_ns, c->where[w].sum_ns);
-    }
-  }
-  return t;
-}
-
-JobMetrics::NameStats* JobMetrics::FindName(absl::string_view name, bool found) {
-  if (!found) name = kNotFound;
+JobCounts* JobMetrics::Find(const JobReport& r) {
+  const absl::string_view name = r.found ? r.name : Engine::kNotFoundName;
   if (const Table* t = table_.load(std::memory_order_acquire)) {
     auto it = t->find(name);
     if (it != t->end()) return it->second;
@@ -83,7 +29,7 @@ JobMetrics::NameStats* JobMetrics::FindName(absl::string_view name, bool found) 
   return Insert(name);
 }
 
-JobMetrics::NameStats* JobMetrics::Insert(absl::string_view name) {
+JobCounts* JobMetrics::Insert(absl::string_view name) {
   absl::MutexLock lock(&mu_);
   const Table* now = table_.load(std::memory_order_acquire);
   if (now != nullptr) {
@@ -94,29 +40,20 @@ JobMetrics::NameStats* JobMetrics::Insert(absl::string_view name) {
     }
   }
   auto fresh = std::make_unique<Table>(now != nullptr ? *now : Table());
-  stats_.push_back(std::make_unique<NameStats>());
-  NameStats* stats = stats_.back().get();
-  fresh->emplace(name, stats);
+  counts_.push_back(std::make_unique<JobCounts>());
+  JobCounts* counts = counts_.back().get();
+  fresh->emplace(name, counts);
   table_.store(fresh.get(), std::memory_order_release);
   tables_.push_back(std::move(fresh));
-  return stats;
+  return counts;
 }
 
 void JobMetrics::JobStarted(const JobReport& r) {
-  const size_t slot = MyThreadSlot();
-  AddToSlot(CellsOf(*Find(r), slot).started, 1, slot);
+  if (r.relayed) Find(r)->Started();
 }
 
 void JobMetrics::JobEnded(const JobReport& r) {
-  const size_t slot = MyThreadSlot();
-  Cells& c = CellsOf(*Find(r), slot);
-  AddToSlot(c.ended[StatusSlot(r.status)], 1, slot);
-  const int64_t ns = absl::ToInt64Nanoseconds(r.duration);
-  size_t i = 0;
-  while (i < kBuckets && ns > kBoundsNs[i]) ++i;
-  HistogramOf<std::atomic<uint64_t>>& h = c.where[r.relayed ? 1 : 0];
-  AddToSlot(h.buckets[i], 1, slot);
-  AddToSlot(h.sum_ns, static_cast<uint64_t>(std::max<int64_t>(ns, 0)), slot);
+  if (r.relayed) Find(r)->Ended(r.status, r.duration);
 }
 
 void JobMetrics::HookRan(const HookReport& r) {
@@ -151,48 +88,57 @@ void JobMetrics::FrameRefused(absl::string_view kind) {
   refused_[i].fetch_add(1, std::memory_order_relaxed);
 }
 
+std::map<std::string, JobMetrics::Both> JobMetrics::Totals() const {
+  std::map<std::string, Both> out;
+  if (engine_ != nullptr) {
+    engine_->ForEachJobCounts([&](const std::string& name, const JobCounts& c) { out[name][0] = c.Sum(); });
+  }
+  if (const Table* t = table_.load(std::memory_order_acquire)) {
+    for (const auto& [name, counts] : *t) out[name][1] = counts->Sum();
+  }
+  return out;
+}
+
 uint64_t JobMetrics::Ended(absl::string_view name, int status) const {
-  const Table* t = table_.load(std::memory_order_acquire);
-  if (t == nullptr) return 0;
-  auto it = t->find(name);
-  return it == t->end() ? 0 : Sum(*it->second).ended[StatusSlot(status)];
+  const std::map<std::string, Both> all = Totals();
+  auto it = all.find(std::string(name));
+  if (it == all.end()) return 0;
+  const size_t slot = JobCounts::StatusSlot(status);
+  return it->second[0].ended[slot] + it->second[1].ended[slot];
 }
 
 void JobMetrics::WriteHistogram(PromWriter& out, const std::string& name, const char* where,
-                                const HistogramOf<uint64_t>& h) const {
+                                const JobCounts::Totals& t) const {
   std::vector<uint64_t> cumulative;
   uint64_t running = 0;
-  for (size_t i = 0; i < kBuckets; ++i) cumulative.push_back(running += h.buckets[i]);
-  const uint64_t count = running + h.buckets[kBuckets];
+  for (size_t i = 0; i < JobCounts::kBuckets; ++i) cumulative.push_back(running += t.buckets[i]);
+  const uint64_t count = running + t.buckets[JobCounts::kBuckets];
   if (count == 0) return;
-  out.Histogram("berth_job_duration_seconds", {{"job", name}, {"where", where}}, Buckets(), cumulative, count,
-                static_cast<double>(h.sum_ns) / 1e9);
+  out.Histogram("berth_job_duration_seconds", {{"job", name}, {"where", where}}, JobCounts::BucketBoundsSeconds(),
+                cumulative, count, static_cast<double>(t.sum_ns) / 1e9);
 }
 
 void JobMetrics::WriteTo(PromWriter& out) const {
-  const Table* t = table_.load(std::memory_order_acquire);
-  std::map<std::string, Totals> sorted;
-  if (t != nullptr) {
-    for (const auto& [name, stats] : *t) sorted.emplace(name, Sum(*stats));
-  }
+  const std::map<std::string, Both> sorted = Totals();
   out.Family("berth_jobs_started_total", "counter", "Jobs started, by job name.");
   for (const auto& [name, s] : sorted) {
-    out.Sample("berth_jobs_started_total", {{"job", name}}, s.started);
+    if (s[0].started + s[1].started == 0) continue;
+    out.Sample("berth_jobs_started_total", {{"job", name}}, s[0].started + s[1].started);
   }
   out.Family("berth_jobs_ended_total", "counter", "Jobs ended, by job name and status (other: any other status).");
   for (const auto& [name, s] : sorted) {
-    for (size_t i = 0; i < kStatusSlots; ++i) {
-      const uint64_t n = s.ended[i];
+    for (size_t i = 0; i < JobCounts::kStatusSlots; ++i) {
+      const uint64_t n = s[0].ended[i] + s[1].ended[i];
       if (n == 0) continue;
-      std::string status = i < std::size(kSlotStatuses) ? absl::StrCat(kSlotStatuses[i]) : "other";
+      std::string status = i < std::size(JobCounts::kStatuses) ? absl::StrCat(JobCounts::kStatuses[i]) : "other";
       out.Sample("berth_jobs_ended_total", {{"job", name}, {"status", status}}, n);
     }
   }
   out.Family("berth_job_duration_seconds", "histogram",
              "Job run time by job name; where=in-process or where=worker (relayed to a worker).");
   for (const auto& [name, s] : sorted) {
-    WriteHistogram(out, name, "in-process", s.where[0]);
-    WriteHistogram(out, name, "worker", s.where[1]);
+    WriteHistogram(out, name, "in-process", s[0]);
+    WriteHistogram(out, name, "worker", s[1]);
   }
   out.Family("berth_frames_total", "counter", "Frames berthd's server received (in) and sent (out).");
   out.Family("berth_frame_bytes_total", "counter",

@@ -1,20 +1,20 @@
 // JobMetrics: the engine's figures for Prometheus — jobs started and ended by
 // name and status, job durations by name (in-process and on workers apart),
-// shutdown hook durations, workers lost — kept as an EngineObserver.
+// shutdown hook durations, workers seen and lost, the server's frames, stream
+// bytes and connections.
 //
-// Cost per job, when added: the engine's two clock reads; the job's counters
-// found by one load from the handler's slot (JobReport::cache; else a
-// lock-free lookup of the name in a table published by atomic pointer — a
-// name is inserted once, under a mutex, the first time it is seen); and four
-// counter updates, each a relaxed load and store of counters that this
-// thread alone writes (its ThreadSlot, thread_slot.h), which a scrape adds
-// up. No lock-prefixed instruction, no lock and no allocation after a name's
-// first job on a thread.
+// Jobs run in-process are counted by the engine itself (Engine::CountJobs,
+// engine/job_counts.h: a few nanoseconds a job, no observer call); Attach
+// turns that on and adds this as an observer of everything else. Jobs relayed
+// to workers come as the server's reports, counted per name in JobCounts of
+// this object's own: found by a lock-free lookup in a table published by
+// atomic pointer (a name is inserted once, under a mutex, the first time it
+// is seen).
 //
 // Names are bounded: a job without a handler is counted as `(not found)` (its
-// name came from a client and is not trusted), and after kMaxNames distinct
-// names the rest are counted as `(other)`, so a client cannot grow the table
-// or the page without limit.
+// name came from a client and is not trusted); relayed names beyond kMaxNames
+// distinct ones are counted as `(other)`, so no peer can grow the table or the
+// page without limit. In-process names are the engine's registered names.
 #ifndef BERTH_HANDLERS_OBSERVE_JOB_METRICS_H_
 #define BERTH_HANDLERS_OBSERVE_JOB_METRICS_H_
 
@@ -29,22 +29,25 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "engine/engine.h"
+#include "engine/job_counts.h"
 #include "engine/observer.h"
 #include "handlers/observe/prom_writer.h"
-#include "handlers/observe/thread_slot.h"
 
 namespace berth {
 
 class JobMetrics : public EngineObserver {
  public:
   static constexpr size_t kMaxNames = 512;
-  // Upper bounds of the duration buckets, in seconds.
-  static const std::vector<double>& Buckets();
 
   JobMetrics() = default;
   JobMetrics(const JobMetrics&) = delete;
   JobMetrics& operator=(const JobMetrics&) = delete;
 
+  // Counts `engine`'s jobs from now on (once; the engine must outlive this).
+  void Attach(Engine& engine);
+
+  // Reports of relayed jobs (in-process ones are the engine's to count).
   void JobStarted(const JobReport& report) override;
   void JobEnded(const JobReport& report) override;
   void HookRan(const HookReport& report) override;
@@ -61,42 +64,22 @@ class JobMetrics : public EngineObserver {
   // berth_connections_open, berth_connections_opened_total.
   void WriteTo(PromWriter& out) const;
 
-  // For tests: ended jobs of `name` with `status`.
+  // For tests: ended jobs of `name` with `status`, in-process and relayed.
   uint64_t Ended(absl::string_view name, int status) const;
 
  private:
-  static constexpr size_t kStatusSlots = 8;  // 0 1 124 126 127 130, other
-  static constexpr size_t kBuckets = 17;
-  // Bucket counts ([kBuckets]: above every bound) and the sum, in ns.
-  template <typename T>
-  struct HistogramOf {
-    std::array<T, kBuckets + 1> buckets{};
-    T sum_ns{};
-  };
-  // A name's counts: where (in-process [0], relayed [1]).
-  template <typename T>
-  struct CountsOf {
-    T started{};
-    std::array<T, kStatusSlots> ended{};
-    std::array<HistogramOf<T>, 2> where{};
-  };
-  // One thread slot's counts of one name.
-  struct alignas(64) Cells : CountsOf<std::atomic<uint64_t>> {};
-  using Totals = CountsOf<uint64_t>;
-  struct NameStats {
-    std::array<std::atomic<Cells*>, kThreadSlots + 1> cells{};  // made on a slot's first job
-  };
-  using Table = absl::flat_hash_map<std::string, NameStats*>;
+  using Table = absl::flat_hash_map<std::string, JobCounts*>;
+  // A name's jobs: [0] in-process, [1] relayed.
+  using Both = std::array<JobCounts::Totals, 2>;
 
-  static size_t StatusSlot(int status);
-  NameStats* Find(const JobReport& r);
-  NameStats* FindName(absl::string_view name, bool found);
-  NameStats* Insert(absl::string_view name);
-  Cells& CellsOf(NameStats& stats, size_t slot);
-  static Totals Sum(const NameStats& stats);
+  JobCounts* Find(const JobReport& r);
+  JobCounts* Insert(absl::string_view name);
+  // Every name's totals, sorted by name.
+  std::map<std::string, Both> Totals() const;
   void WriteHistogram(PromWriter& out, const std::string& name, const char* where,
-                      const HistogramOf<uint64_t>& h) const;
+                      const JobCounts::Totals& t) const;
 
+  Engine* engine_ = nullptr;
   std::atomic<const Table*> table_{nullptr};
   // The server's frames: [0] received, [1] sent.
   std::array<std::atomic<uint64_t>, 2> frames_{};
@@ -110,8 +93,7 @@ class JobMetrics : public EngineObserver {
   std::array<std::atomic<uint64_t>, std::size(kRefusedKinds)> refused_{};
   mutable absl::Mutex mu_;
   std::vector<std::unique_ptr<const Table>> tables_ ABSL_GUARDED_BY(mu_);  // every table published
-  std::vector<std::unique_ptr<NameStats>> stats_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::unique_ptr<Cells>> cells_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<JobCounts>> counts_ ABSL_GUARDED_BY(mu_);
   struct HookTiming {
     double seconds = 0;
     bool finished = true;

@@ -92,9 +92,14 @@ Observability::~Observability() = default;
 void Observability::Attach(Engine& engine) {
   if (engine_ != nullptr) return;
   engine_ = &engine;
-  engine.AddObserver(&jobs_);
-  engine.AddObserver(&trace_);
-  engine.AddObserver(worker_events_.get());
+  jobs_.Attach(engine);
+  engine.AddObserver(&trace_, ObserverScope::kNotInProcessJobs);
+  engine.AddObserver(worker_events_.get(), ObserverScope::kNotInProcessJobs);
+}
+
+absl::Status Observability::StartTrace(std::string path) {
+  if (engine_ != nullptr) engine_->ObserveInProcessJobs(&trace_);
+  return trace_.Start(std::move(path));
 }
 
 void Observability::AddCollector(Collector collector) {
@@ -176,7 +181,7 @@ int Observability::TraceJob(Job& job) {
   const std::vector<std::string>& a = job.args();
   const std::string verb = a.empty() ? "" : a[0];
   if (verb == "start" && a.size() == 2) {
-    if (absl::Status s = trace_.Start(a[1]); !s.ok()) return job.Error(s);
+    if (absl::Status s = StartTrace(a[1]); !s.ok()) return job.Error(s);
     return job.Printf("recording into %s\n", a[1]).ok() ? kStatusOk : kStatusErr;
   }
   if (verb == "stop" && a.size() == 1) {

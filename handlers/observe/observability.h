@@ -59,8 +59,13 @@ class Observability {
   Observability& operator=(const Observability&) = delete;
 
   // Adds the observers to `engine` (once); the `workers` job feeds the worker
-  // and pool figures at each scrape.
+  // and pool figures at each scrape. In-process jobs are counted by the
+  // engine (JobMetrics::Attach) and cost no observer call until a trace
+  // records them (StartTrace).
   void Attach(Engine& engine);
+  // Records jobs into the trace file `path` (TraceRecorder::Start), the
+  // attached engine's in-process jobs among them from now on.
+  absl::Status StartTrace(std::string path);
   void AddCollector(Collector collector);
 
   // The whole page.

@@ -328,7 +328,7 @@ int Main(int argc, char** argv) {
   DescribeGroups(engine, {observe});
   if (absl::Status s = observe.install(engine); !s.ok()) return Fail(1, s.message());
   if (!trace_file.empty()) {
-    if (absl::Status s = obs.trace().Start(trace_file); !s.ok()) return Fail(1, s.message());
+    if (absl::Status s = obs.StartTrace(trace_file); !s.ok()) return Fail(1, s.message());
   }
   dopts.on_step = [&obs](const std::string& step, absl::Time start, absl::Duration took, int status) {
     obs.trace().Step(step, start, took, status);

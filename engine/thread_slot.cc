@@ -1,4 +1,4 @@
-#include "handlers/observe/thread_slot.h"
+#include "engine/thread_slot.h"
 
 #include <bitset>
 

@@ -1,6 +1,6 @@
 // ThreadSlot: a number in [0, kThreadSlots) that one live thread holds alone,
 // for counters that each thread writes alone (a relaxed load and store, no
-// lock-prefixed instruction) and readers add up — what JobMetrics counts with.
+// lock-prefixed instruction) and readers add up — what JobCounts (job_counts.h) counts with.
 //
 // A thread takes its slot the first time it asks and gives it back when it
 // exits; a later thread may take it again (the counts a slot holds are sums,
@@ -8,8 +8,8 @@
 // kSharedSlot, whose counters must be updated with atomic read-modify-writes.
 // Process-wide; thread-safe. The first call on a thread takes a lock, later
 // ones read one thread-local int.
-#ifndef BERTH_HANDLERS_OBSERVE_THREAD_SLOT_H_
-#define BERTH_HANDLERS_OBSERVE_THREAD_SLOT_H_
+#ifndef BERTH_ENGINE_THREAD_SLOT_H_
+#define BERTH_ENGINE_THREAD_SLOT_H_
 
 #include <atomic>
 #include <cstddef>
@@ -42,4 +42,4 @@ inline void AddToSlot(std::atomic<uint64_t>& counter, uint64_t n, size_t slot) {
 
 }  // namespace berth
 
-#endif  // BERTH_HANDLERS_OBSERVE_THREAD_SLOT_H_
+#endif  // BERTH_ENGINE_THREAD_SLOT_H_
