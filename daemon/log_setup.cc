@@ -9,12 +9,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "engine/log.h"
-#include "handlers/observe/log_context.h"
+#include "engine/job.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/sinks/base_sink.h"
 
@@ -31,15 +32,16 @@ SendV JournalSend() {
   return send;
 }
 
-class ContextObserver : public EngineObserver {
- public:
-  void JobStarted(const JobReport& r) override {
-    if (!r.relayed) PushLogFrame(r.name, r.TraceId());
-  }
-  void JobEnded(const JobReport& r) override {
-    if (!r.relayed) PopLogFrame();
-  }
+// The fields of a record logged while a job's handler runs on this thread.
+struct JobFields {
+  absl::string_view job, trace_id, container_id;
 };
+
+std::optional<JobFields> CurrentJobFields() {
+  const Job* job = Job::Current();
+  if (job == nullptr) return std::nullopt;
+  return JobFields{job->name(), job->env().GetView("BERTH_TRACE_ID"), job->log_subject()};
+}
 
 int Priority(spdlog::level::level_enum level) {
   switch (level) {
@@ -58,10 +60,10 @@ class JournalSink : public spdlog::sinks::base_sink<std::mutex> {
     std::vector<std::string> fields = {absl::StrCat("MESSAGE=", absl::string_view(msg.payload.data(), msg.payload.size())),
                                        absl::StrCat("PRIORITY=", Priority(msg.level)),
                                        "SYSLOG_IDENTIFIER=berthd"};
-    if (const LogFrame* f = CurrentLogFrame()) {
+    if (std::optional<JobFields> f = CurrentJobFields()) {
       fields.push_back(absl::StrCat("BERTH_JOB=", f->job));
-      if (f->trace_id[0] != '\0') fields.push_back(absl::StrCat("BERTH_TRACE_ID=", f->trace_id));
-      if (f->container_id[0] != '\0') fields.push_back(absl::StrCat("CONTAINER_ID=", f->container_id));
+      if (!f->trace_id.empty()) fields.push_back(absl::StrCat("BERTH_TRACE_ID=", f->trace_id));
+      if (!f->container_id.empty()) fields.push_back(absl::StrCat("CONTAINER_ID=", f->container_id));
     }
     std::vector<struct iovec> iov;
     for (std::string& f : fields) iov.push_back({f.data(), f.size()});
@@ -79,10 +81,10 @@ class JsonSink : public spdlog::sinks::base_sink<std::mutex> {
     auto level = spdlog::level::to_string_view(msg.level);
     j["level"] = std::string(level.data(), level.size());
     j["msg"] = std::string(msg.payload.data(), msg.payload.size());
-    if (const LogFrame* f = CurrentLogFrame()) {
+    if (std::optional<JobFields> f = CurrentJobFields()) {
       j["job"] = std::string(f->job);
-      if (f->trace_id[0] != '\0') j["trace_id"] = f->trace_id;
-      if (f->container_id[0] != '\0') j["container_id"] = f->container_id;
+      if (!f->trace_id.empty()) j["trace_id"] = std::string(f->trace_id);
+      if (!f->container_id.empty()) j["container_id"] = std::string(f->container_id);
     }
     std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     line.push_back('\n');
@@ -109,17 +111,15 @@ bool StderrIsJournal() {
   return JournalSend() != nullptr;
 }
 
-absl::StatusOr<std::unique_ptr<EngineObserver>> ConfigureLogging(const std::string& format) {
+absl::Status ConfigureLogging(const std::string& format) {
   if (format == "json") {
     Use(std::make_shared<JsonSink>());
   } else if (format != "text") {
     return absl::InvalidArgumentError(absl::StrCat("--log-format ", format, ": want text or json"));
   } else if (StderrIsJournal()) {
     Use(std::make_shared<JournalSink>());
-  } else {
-    return std::unique_ptr<EngineObserver>();
   }
-  return std::unique_ptr<EngineObserver>(std::make_unique<ContextObserver>());
+  return absl::OkStatus();
 }
 
 }  // namespace berth

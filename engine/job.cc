@@ -9,6 +9,13 @@
 #include "engine/tick_clock.h"
 
 namespace berth {
+namespace {
+
+thread_local const Job* current_job = nullptr;
+
+}  // namespace
+
+const Job* Job::Current() { return current_job; }
 
 Job::Job(Engine* engine, absl::string_view name, std::vector<std::string> args,
          std::shared_ptr<const RegisteredHandler> handler)
@@ -69,6 +76,8 @@ absl::Status Job::Run() {
     (void)stderr_.Write(absl::StrCat(name_, ": command not found\n"));
     status_ = kStatusNotFound;
   } else {
+    const Job* const outer = current_job;
+    current_job = this;
     const bool trace = eng.logging();
     if (trace) spdlog::info("+job {}", CallString());
     try {
@@ -83,6 +92,7 @@ absl::Status Job::Run() {
     if (trace) {
       spdlog::info("-job {} = {} ({})", CallString(), status_ == kStatusOk ? "OK" : "ERR", status_);
     }
+    current_job = outer;
   }
 
   absl::Status close_error;

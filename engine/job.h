@@ -120,6 +120,15 @@ class Job {
   // Runs `fn` once when the job is cancelled (at once if it already is).
   void OnCancel(std::function<void()> fn);
 
+  // The job whose handler is running on this thread (the innermost, when a
+  // job runs jobs), or null: for log sinks that name the job of each record
+  // (berthd's journal and JSON logs). Valid until that handler returns.
+  static const Job* Current();
+  // What the job acts on (berthd's container jobs: the container's id), for
+  // those log records; "" by default. Set by the handler, on its thread.
+  void set_log_subject(std::string subject) { log_subject_ = std::move(subject); }
+  const std::string& log_subject() const { return log_subject_; }
+
   // The time by which the caller wants the job done (InfiniteFuture if none).
   absl::Time deadline() const { return deadline_; }
   void set_deadline(absl::Time deadline) { deadline_ = deadline; }
@@ -146,6 +155,7 @@ class Job {
   std::atomic<bool> started_{false};
   bool close_streams_ = true;
   absl::Time deadline_ = absl::InfiniteFuture();
+  std::string log_subject_;
 
   std::atomic<bool> cancelled_{false};
   absl::Mutex cancel_mu_;

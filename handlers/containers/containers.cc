@@ -12,7 +12,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "handlers/observe/log_context.h"
 #include "absl/time/clock.h"
 #include "handlers/containers/container_logs.h"
 #include "handlers/containers/create_request.h"
@@ -32,7 +31,7 @@ absl::StatusOr<std::string> OneId(ContainerRuntime* rt, Job& job) {
     return absl::InvalidArgumentError(absl::StrCat("usage: ", job.name(), " ID (a container name, id or id prefix)"));
   }
   absl::StatusOr<std::string> id = rt->store().Resolve(job.args()[0]);
-  if (id.ok()) SetLogContainer(*id);  // the job's log records name it
+  if (id.ok()) job.set_log_subject(*id);  // the job's log records name it
   return id;
 }
 

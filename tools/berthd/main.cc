@@ -269,8 +269,7 @@ int Main(int argc, char** argv) {
   config.disable_network = config.bridge_iface == kDisableNetworkBridge;
   if (config.debug) log_level = "debug";
   spdlog::set_level(spdlog::level::from_str(log_level));
-  absl::StatusOr<std::unique_ptr<EngineObserver>> log_context = ConfigureLogging(log_format);
-  if (!log_context.ok()) return Fail(2, log_context.status().message());
+  if (absl::Status s = ConfigureLogging(log_format); !s.ok()) return Fail(2, s.message());
 
   // The same checks for a start and a dry run, root first.
   std::vector<std::string> unused_warnings;  // NewDaemon's step 3 logs them
@@ -323,7 +322,6 @@ int Main(int argc, char** argv) {
   // Metrics, events and traces watch every job from the first.
   Observability obs;
   obs.Attach(engine);
-  if (*log_context != nullptr) engine.AddObserver(log_context->get());
   const HandlerGroup observe = obs.Group();
   DescribeGroups(engine, {observe});
   if (absl::Status s = observe.install(engine); !s.ok()) return Fail(1, s.message());
