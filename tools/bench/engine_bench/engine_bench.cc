@@ -5,8 +5,9 @@
 // the handler reads HostIP and HostPort and writes them back as an env; the caller
 // decodes stdout as an env and checks HostPort == 8080.
 //
-// The same job is measured again on an engine whose jobs berthd's job metrics
-// count (handlers/observe/job_metrics.h, engine/job_counts.h), alternating
+// The same job is measured again on an engine watched as berthd watches its
+// own (handlers/observe/observability.h: job metrics, trace recorder, worker
+// events; the jobs counted as engine/job_counts.h says), alternating
 // rounds with the plain engine; the closing line gives both p50s and their
 // ratio (metrics_ratio), and the ratio of the batch means (metrics_mean_ratio),
 // which spreads the cost of the jobs that are timed (one in 16 of these) over
@@ -22,7 +23,7 @@
 #include "CLI/CLI.hpp"
 #include "engine/engine.h"
 #include "engine/runtime.h"
-#include "handlers/observe/job_metrics.h"
+#include "handlers/observe/observability.h"
 
 namespace berth {
 namespace {
@@ -149,8 +150,9 @@ int main(int argc, char** argv) {
 
   Engine observed;
   if (!observed.Register("allocate_port", AllocatePortHandler).ok()) return 1;
-  JobMetrics metrics;
-  metrics.Attach(observed);
+  EventLog events;
+  Observability watching(events);
+  watching.Attach(observed);
 
   Stats direct = Measure(OneDirect);
   // Alternating rounds, the best p50 of each: the machine's noise hits both.
@@ -164,7 +166,7 @@ int main(int argc, char** argv) {
   }
   double job_batch = BatchMeanUs([&] { return OneJob(eng); });
   double metrics_batch = BatchMeanUs([&] { return OneJob(observed); });
-  for (int round = 0; round < 2; ++round) {
+  for (int round = 0; round < 5; ++round) {
     job_batch = std::min(job_batch, BatchMeanUs([&] { return OneJob(eng); }));
     metrics_batch = std::min(metrics_batch, BatchMeanUs([&] { return OneJob(observed); }));
   }
