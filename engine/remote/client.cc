@@ -102,6 +102,9 @@ class StdinPump {
   std::thread thread_;
 };
 
+// Connections this process made (CallReport::connection): process-wide, so
+// that every Client's numbers differ.
+std::atomic<uint64_t> connections_made{0};
 
 }  // namespace
 
@@ -120,6 +123,8 @@ class Client::Impl {
     absl::Time cancel_sent;
     bool done = false;
     JobResult result;
+    std::string trace_id;  // the request's, for CallReport
+    absl::Time start;
     // The direct path: the lane the job runs on (null: the relay), and while
     // nothing of it has come back, what is needed to send it elsewhere.
     Lane* lane = nullptr;
@@ -188,6 +193,7 @@ class Client::Impl {
     if (c.done) return;
     c.done = true;
     c.result = JobResult{status, std::move(message)};
+    Report(c);
     c.pump.reset();
     if (c.lane != nullptr) {
       --c.lane->in_flight;
@@ -198,7 +204,21 @@ class Client::Impl {
     c.stdin_sent.clear();
   }
 
+  // Tells ClientOptions::on_end that `c` ended (before its lane is let go).
+  void Report(const Call& c) const {
+    if (!options_.on_end) return;
+    options_.on_end(CallReport{.name = c.name,
+                               .trace_id = c.trace_id,
+                               .start = c.start,
+                               .duration = absl::Now() - c.start,
+                               .status = c.result.status,
+                               .worker = c.lane != nullptr ? absl::string_view(c.lane->worker_name) : "",
+                               .worker_endpoint = c.lane != nullptr ? absl::string_view(c.lane->endpoint) : "",
+                               .connection = connection_});
+  }
+
   ClientOptions options_;
+  uint64_t connection_ = 0;  // this connection's number in the process (CallReport::connection)
   zmq::context_t ctx_{1};
   std::unique_ptr<zmq::socket_t> sock_;
   std::unique_ptr<zmq::socket_t> monitor_;
@@ -267,6 +287,7 @@ absl::Status Client::Impl::Connect() {
         monitor_.reset();
         last_heard_ = absl::Now();
         last_beat_ = last_heard_;
+        connection_ = connections_made.fetch_add(1, std::memory_order_relaxed) + 1;
         if (options_.direct) {
           lanes_ = std::make_unique<DirectLanes>(
               ctx_, DirectLanes::Options{.client_key_file = options_.client_key_file,
@@ -309,6 +330,8 @@ uint64_t Client::Impl::StartCall(const JobRequest& req, Source* stdin, Output* o
     traced.trace_id = NewTraceId();
     r = &traced;
   }
+  c.trace_id = r->trace_id;
+  c.start = absl::Now();
   if (!SendDirect(id, c, *r)) SendToServer(id, c, *r);
   if (stdin != nullptr) {
     c.stdin_done = false;

@@ -20,21 +20,45 @@
 // ends them with 126 `<name>: lost contact with worker W at ENDPOINT (...)`,
 // except jobs the lease calls idempotent of which no output arrived yet, which
 // run again through the relay.
+//
+// ClientOptions::on_end sees each job as it ends: which path it took (the
+// relay, or straight to a worker) is known only here.
 #ifndef BERTH_ENGINE_REMOTE_CLIENT_H_
 #define BERTH_ENGINE_REMOTE_CLIENT_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "engine/env.h"
 #include "engine/remote/request.h"
 #include "engine/streams.h"
 
 namespace berth::remote {
+
+// One job of a client that ended, as ClientOptions::on_end sees it. Views are
+// valid during the call only.
+struct CallReport {
+  absl::string_view name;
+  // The request's trace id: the one it was given, or the fresh one the client
+  // made for it.
+  absl::string_view trace_id;
+  absl::Time start;          // its JOB frame was about to be sent
+  absl::Duration duration;   // from `start` until its END arrived (or the client ended it: lost, deadline)
+  int status = 0;
+  // The direct path: the worker that ran it (its name and the endpoint the
+  // client reached it at); both "" when it went through the server.
+  absl::string_view worker;
+  absl::string_view worker_endpoint;
+  // The connection it went through: Client::Connect numbers the connections
+  // of a process 1, 2, … in the order they are made.
+  uint64_t connection = 0;
+};
 
 struct ClientOptions {
   std::string endpoint;
@@ -52,6 +76,10 @@ struct ClientOptions {
   // is possible; the relay through the server otherwise. Results, deadlines,
   // cancel and flow control are the same either way.
   bool direct = false;
+  // Called once per job as it ends, on the thread pumping the client (in Run
+  // or Wait), before its result is returned. It must be short and must not
+  // use the client. Null: not called.
+  std::function<void(const CallReport&)> on_end;
 };
 
 struct JobResult {

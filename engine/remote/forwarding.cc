@@ -3,6 +3,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -62,7 +63,16 @@ class ClientPool {
   std::vector<std::unique_ptr<Client>> idle_ ABSL_GUARDED_BY(mu_);
 };
 
-int Forward(ClientPool& pool, Job& job) {
+// What a forwarding engine's handler shares between its jobs.
+struct Forwarder {
+  Forwarder(ClientOptions options, std::string prefix) : pool(std::move(options)), trace_prefix(std::move(prefix)) {}
+  ClientPool pool;
+  const std::string trace_prefix;
+  std::atomic<uint64_t> forwarded{0};  // numbers the PREFIX.N trace ids
+};
+
+int Forward(Forwarder& forwarder, Job& job) {
+  ClientPool& pool = forwarder.pool;
   absl::StatusOr<std::unique_ptr<Client>> client = pool.Take();
   if (!client.ok()) {
     return job.Error(absl::UnavailableError(absl::StrCat(job.name(), ": ", client.status().message())));
@@ -72,7 +82,11 @@ int Forward(ClientPool& pool, Job& job) {
     std::unique_ptr<Client>& client;
     ~GiveBack() { pool.Give(std::move(client)); }
   } give_back{pool, *client};
+  const bool has_trace_id = !job.env().Get(kTraceIdKey).empty();
   JobRequest req = RequestFromJob(job);
+  if (!has_trace_id && !forwarder.trace_prefix.empty()) {
+    req.trace_id = absl::StrCat(forwarder.trace_prefix, ".", forwarder.forwarded.fetch_add(1) + 1);
+  }
 
   // The local job's cancellation becomes a CANCEL on the wire. The callback
   // may run after this handler returns, so it shares ownership of the eventfd.
@@ -90,9 +104,9 @@ int Forward(ClientPool& pool, Job& job) {
 
 }  // namespace
 
-void InstallForwarding(Engine& engine, ClientOptions options) {
-  auto pool = std::make_shared<ClientPool>(std::move(options));
-  engine.RegisterCatchall([pool](Job& job) { return Forward(*pool, job); });
+void InstallForwarding(Engine& engine, ClientOptions options, std::string trace_prefix) {
+  auto forwarder = std::make_shared<Forwarder>(std::move(options), std::move(trace_prefix));
+  engine.RegisterCatchall([forwarder](Job& job) { return Forward(*forwarder, job); });
 }
 
 }  // namespace berth::remote

@@ -9,6 +9,8 @@
 #ifndef BERTH_ENGINE_REMOTE_FORWARDING_H_
 #define BERTH_ENGINE_REMOTE_FORWARDING_H_
 
+#include <string>
+
 #include "engine/engine.h"
 #include "engine/remote/client.h"
 
@@ -18,7 +20,12 @@ namespace berth::remote {
 // thread at a time: each job takes an idle connection from the handler's pool,
 // or opens one, and gives it back when it ends. So a script's jobs in a row
 // share one connection (and, with ClientOptions::direct, its leases).
-void InstallForwarding(Engine& engine, ClientOptions options);
+//
+// Trace ids: a job with BERTH_TRACE_ID in its env keeps it. Otherwise, with
+// `trace_prefix`, the jobs get PREFIX.1, PREFIX.2, … in the order this engine
+// forwards them (jobs of one pipeline start together, so their numbers follow
+// the order they reach the handler); without, each a fresh id.
+void InstallForwarding(Engine& engine, ClientOptions options, std::string trace_prefix = "");
 
 }  // namespace berth::remote
 

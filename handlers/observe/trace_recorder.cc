@@ -2,12 +2,11 @@
 
 #include <unistd.h>
 
-#include <cstdio>
-#include <fstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "storage/atomic_file.h"
 
 namespace berth {
 
@@ -53,20 +52,10 @@ absl::Status TraceRecorder::Write() {
     text = Render();
     path = path_;
   }
-  const std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      return absl::InternalError(absl::StrCat("trace: cannot write ", tmp));
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return absl::InternalError(absl::StrCat("trace: cannot rename ", tmp, " to ", path));
-  }
+  storage::AtomicWriteOptions options;
+  options.mode = 0644;
+  absl::Status s = storage::WriteFileAtomic(path, text, options);
+  if (!s.ok()) return absl::Status(s.code(), absl::StrCat("trace: ", s.message()));
   return absl::OkStatus();
 }
 
@@ -96,24 +85,32 @@ void TraceRecorder::HookRan(const HookReport& r) {
 
 void TraceRecorder::JobEnded(const JobReport& r) {
   if (!recording_jobs_.load(std::memory_order_relaxed)) return;
-  const absl::Time start = absl::Now() - r.duration;
+  const absl::Duration duration = r.duration;
   std::string track = !r.relayed ? absl::StrCat("thread ", std::hash<std::thread::id>()(std::this_thread::get_id()) % 100000)
                                        : absl::StrCat("worker ", r.worker);
+  std::string where = !r.relayed ? "in-process" : track;
+  AddJob(JobSpan{r.found ? std::string(r.name) : "(not found)", std::move(track), absl::Now() - duration, duration,
+                 std::string(r.TraceId()), r.status, std::move(where)});
+}
+
+void TraceRecorder::AddJob(JobSpan j) {
+  if (!recording_jobs_.load(std::memory_order_relaxed)) return;
   absl::MutexLock lock(&mu_);
-  if (!recording_) return;
-  Add(Span{r.found ? std::string(r.name) : "(not found)", "job", std::move(track), Micros(start),
-           absl::ToInt64Microseconds(r.duration),
-           {{"trace_id", std::string(r.TraceId())},
-            {"status", absl::StrCat(r.status)},
-            {"where", !r.relayed ? "in-process" : absl::StrCat("worker ", r.worker)}}});
+  Add(Span{std::move(j.name), "job", std::move(j.track), Micros(j.start), absl::ToInt64Microseconds(j.duration),
+           {{"trace_id", std::move(j.trace_id)}, {"status", absl::StrCat(j.status)}, {"where", std::move(j.where)}}});
 }
 
 std::string TraceRecorder::Render() const {
   nlohmann::json events = nlohmann::json::array();
   std::map<std::string, int> tids;
   // Fixed tracks first, so viewers list them on top in this order.
-  tids["NewDaemon"] = 1;
-  tids["shutdown"] = 2;
+  for (const char* fixed : {"NewDaemon", "shutdown"}) {
+    for (const Span& s : spans_) {
+      if (s.track != fixed) continue;
+      tids.emplace(fixed, static_cast<int>(tids.size()) + 1);
+      break;
+    }
+  }
   const int pid = static_cast<int>(::getpid());
   for (const Span& s : spans_) {
     auto [it, added] = tids.try_emplace(s.track, static_cast<int>(tids.size()) + 1);

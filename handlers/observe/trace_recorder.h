@@ -6,7 +6,8 @@
 //   hook  a shutdown hook, on the track "shutdown"
 //   job   a job: args name the job's trace id (BERTH_TRACE_ID), status, and
 //         where it ran ("in-process" or "worker <name>"); in-process jobs on a
-//         track per thread, relayed jobs on a track per worker
+//         track per thread, relayed jobs on a track per worker. Jobs that no
+//         engine reports (berth's requests) are added as they are, by AddJob.
 // Steps and hooks are always kept (there are a few dozen); jobs only while
 // recording (berthd --trace FILE, or the `trace` job), at most kMaxJobSpans
 // of them (later ones are counted as dropped, in the file's metadata).
@@ -14,9 +15,10 @@
 // The file: {"traceEvents":[...],"displayTimeUnit":"ms","otherData":{...}},
 // complete events ("ph":"X") with "ts"/"dur" in microseconds since the
 // recorder was made (otherData.origin_unix_us: then, in unix microseconds, so
-// that files of several processes line up), plus thread-name metadata events;
-// the process is named after the producer ("berthd", "berth-worker NAME"). Written atomically
-// (temp file, rename). Thread-safe.
+// that files of several processes line up), plus thread-name metadata events
+// for the tracks that hold spans ("NewDaemon" and "shutdown" first); the
+// process is named after the producer ("berthd", "berth-worker NAME",
+// "berth"). Written atomically (storage/atomic_file.h). Thread-safe.
 #ifndef BERTH_HANDLERS_OBSERVE_TRACE_RECORDER_H_
 #define BERTH_HANDLERS_OBSERVE_TRACE_RECORDER_H_
 
@@ -46,10 +48,24 @@ class TraceRecorder : public EngineObserver {
   absl::Status Start(std::string path);
   // Writes the file and stops recording jobs; the path written, or an error.
   absl::StatusOr<std::string> Stop();
-  // Writes the file without stopping.
+  // Writes the file without stopping. The error: `trace: ` and what failed,
+  // e.g. `trace: create F.tmp-XXXXXX: No such file or directory` for F.
   absl::Status Write();
   bool recording() const;
   std::string path() const;
+
+  // A job span: `where` ran it, on the track `track`.
+  struct JobSpan {
+    std::string name;
+    std::string track;
+    absl::Time start;
+    absl::Duration duration;
+    std::string trace_id;
+    int status = 0;
+    std::string where;
+  };
+  // Keeps `span` while recording (as JobEnded's spans, up to kMaxJobSpans).
+  void AddJob(JobSpan span);
 
   void Step(absl::string_view name, absl::Time start, absl::Duration duration, int status);
   void JobEnded(const JobReport& report) override;

@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "engine/engine.h"
 #include "handlers/observe/observability.h"
+#include "handlers/observe/trace_recorder.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
@@ -324,6 +325,46 @@ TEST_CASE("a trace file holds steps, hooks and the jobs run while recording") {
   CHECK(hooks == 1);
   CHECK(bad == 1);
   CHECK(ok == 0);
+}
+
+
+TEST_CASE("AddJob keeps a span given from outside an engine only while recording; write errors say what failed") {
+  TempDir dir;
+  TraceRecorder trace("berth");
+  const absl::Time t0 = absl::Now();
+  TraceRecorder::JobSpan span{"echo", "connection 1", t0, absl::Milliseconds(3), "t-1", 0, "berthd ipc:///x"};
+  trace.AddJob(span);  // not recording: dropped
+  const std::string file = dir / "c.json";
+  REQUIRE(trace.Start(file).ok());
+  span.trace_id = "t-2";
+  span.status = 3;
+  trace.AddJob(span);
+  REQUIRE(trace.Stop().ok());
+  std::ifstream in(file);
+  nlohmann::json doc = nlohmann::json::parse(in);
+  CHECK(doc["otherData"]["producer"] == "berth");
+  std::vector<std::string> tracks;
+  int jobs = 0;
+  for (const nlohmann::json& e : doc["traceEvents"]) {
+    if (e["ph"] == "M" && e["name"] == "thread_name") tracks.push_back(e["args"]["name"]);
+    if (e["ph"] == "M" && e["name"] == "process_name") CHECK(e["args"]["name"] == "berth");
+    if (e["ph"] != "X") continue;
+    ++jobs;
+    CHECK(e["cat"] == "job");
+    CHECK(e["name"] == "echo");
+    CHECK(e["dur"] == 3000);
+    CHECK(e["args"] == nlohmann::json({{"trace_id", "t-2"}, {"status", "3"}, {"where", "berthd ipc:///x"}}));
+  }
+  CHECK(jobs == 1);
+  // Only tracks with spans are named: no empty NewDaemon or shutdown.
+  CHECK(tracks == std::vector<std::string>{"connection 1"});
+
+  const std::string missing = dir / "no/c.json";
+  TraceRecorder unwritable("berth");
+  REQUIRE(unwritable.Start(missing).ok());
+  absl::StatusOr<std::string> stopped = unwritable.Stop();
+  CHECK(stopped.status().message() ==
+        absl::StrCat("trace: create ", missing, ".tmp-XXXXXX: No such file or directory"));
 }
 
 }  // namespace

@@ -7,7 +7,8 @@
 //   berth [GLOBAL…] version | info | images | ps | inspect | logs | start | stop | rm | rmi | events | trace-svg
 //     (docker-style verbs over the jobs: tools/berth/verbs.h)
 //   GLOBAL: -H ENDPOINT, --timeout DURATION, --server-key KEY, --key FILE,
-//   --direct; they may also come after the subcommand (before a job's NAME).
+//   --direct, --trace FILE; they may also come after the subcommand (before a
+//   job's NAME).
 //
 // Runs jobs on berthd (or any berth server): stdin is forwarded when it is not a
 // terminal, stdout and stderr stream as they arrive, and berth exits with the
@@ -23,7 +24,8 @@
 // offending word, with "did you mean" for a mistyped subcommand); 127 only when
 // the server has no job of that name (with "did you mean" for a near one); 124
 // when --timeout passes (for jobs and scripts alike); 126 when the server cannot
-// be reached; 130 after Ctrl-C.
+// be reached; 130 after Ctrl-C. With --trace FILE, a FILE that cannot be
+// written turns a 0 into 1 (tools/berth/client_trace.h).
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
@@ -57,6 +59,7 @@
 #include "engine/streams.h"
 #include "handlers/groups.h"
 #include "handlers/version.h"
+#include "tools/berth/client_trace.h"
 #include "tools/berth/completion.h"
 #include "tools/berth/did_you_mean.h"
 #include "tools/berth/progress.h"
@@ -66,6 +69,9 @@ namespace berth {
 namespace {
 
 constexpr char kDefaultEndpoint[] = "ipc:///run/berth/berth.sock";
+// A script's trace id leaves room for ".N" (up to 7 digits) within the 64
+// characters a trace id may have (docs/protocol.md).
+constexpr size_t kMaxScriptTraceId = 56;
 
 int cancel_pipe[2] = {-1, -1};
 std::atomic<bool> interrupted{false};
@@ -83,6 +89,8 @@ struct Common {
   std::string server_key;
   std::string key_file;
   bool direct = false;
+  std::string trace_file;
+  ClientTrace* trace = nullptr;  // --trace: every connection reports its jobs there
 };
 
 int Fail(int status, absl::string_view message) {
@@ -96,6 +104,7 @@ remote::ClientOptions ClientOptionsOf(const Common& c) {
   opts.server_key = c.server_key;
   opts.client_key_file = c.key_file;
   opts.direct = c.direct;
+  if (c.trace != nullptr) c.trace->Attach(opts);
   return opts;
 }
 
@@ -243,6 +252,19 @@ struct RunFlags {
   bool local = false;
 };
 
+// The trace id a script's jobs are numbered under (ID.1, ID.2, …):
+// BERTH_TRACE_ID from berth's environment, or a fresh one.
+absl::StatusOr<std::string> ScriptTraceId() {
+  const char* given = std::getenv("BERTH_TRACE_ID");
+  if (given == nullptr || *given == '\0') return remote::NewTraceId();
+  const std::string id = given;
+  if (id.size() > kMaxScriptTraceId) {
+    return absl::InvalidArgumentError(absl::StrCat("BERTH_TRACE_ID: at most ", kMaxScriptTraceId,
+                                                   " characters for a script (each job's id adds .N), got ", id.size()));
+  }
+  return id;
+}
+
 // `berth run`: a job script against berthd (each job forwarded over the wire) or
 // in-process with --local.
 int RunScriptCommand(const Common& c, const RunFlags& f) {
@@ -264,6 +286,8 @@ int RunScriptCommand(const Common& c, const RunFlags& f) {
   if (!script.ok()) return Fail(2, script.status().message());
   absl::StatusOr<absl::Duration> timeout = Timeout(c);
   if (!timeout.ok()) return Fail(2, timeout.status().message());
+  absl::StatusOr<std::string> trace_prefix = ScriptTraceId();
+  if (!trace_prefix.ok()) return Fail(2, trace_prefix.status().message());
 
   Engine engine;
   std::vector<std::string> known;
@@ -293,7 +317,7 @@ int RunScriptCommand(const Common& c, const RunFlags& f) {
     if (auto probe = remote::Client::Connect(opts); !probe.ok()) {
       return Fail(kStatusUnavailable, probe.status().message());
     }
-    remote::InstallForwarding(engine, opts);
+    remote::InstallForwarding(engine, opts, *std::move(trace_prefix));
   }
 
   Output out;
@@ -437,9 +461,15 @@ void AddGlobalFlags(CLI::App& app, Common& c) {
   app.add_flag("--direct", c.direct,
                "send jobs straight to the workers that take them directly, as berthd allows (docs/protocol.md, "
                "the direct path); pays off for many jobs, as in `run`");
+  app.add_option("--trace", c.trace_file,
+                 "when berth exits, write FILE: a Chrome trace (JSON) of the job requests it sent, a span each with "
+                 "its trace id, status and where it ran (docs/observability.md, Traces); a FILE it cannot write "
+                 "turns status 0 into 1")
+      ->option_text("FILE");
 }
 
 int Main(int argc, char** argv) {
+  ClientTrace trace;  // time zero of --trace's file
   CLI::App app{"berth: run jobs on a berth engine (berthd) over ZeroMQ"};
   app.set_version_flag("--version", std::string("berth ") + BERTH_VERSION);
   app.require_subcommand(1);
@@ -495,33 +525,38 @@ int Main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return UsageError(app, e);
   }
-
-  if (*job) return JobCommand(c, env, job->remaining());
-  int verb_status = 0;
-  if (verbs.Run([&](remote::JobRequest req, std::string* out,
-                    std::string* err) { return RunJob(c, std::move(req), nullptr, out, err); },
-                [&](remote::JobRequest req) { return RunJob(c, std::move(req), nullptr); }, &verb_status)) {
-    return verb_status;
-  }
-  if (*commands) {
-    remote::JobRequest req;
-    req.name = "commands";
-    return RunJob(c, std::move(req), nullptr);
-  }
-  if (*workers) return Workers(c);
-  if (*help) {
-    remote::JobRequest req;
-    req.name = "help";
-    if (!help_name.empty()) req.args = {help_name};
-    return RunJob(c, std::move(req), nullptr);
-  }
-  if (*run) return RunScriptCommand(c, run_flags);
-  if (*keygen) return Keygen(base);
-  if (*completion) {
-    std::fputs(BashCompletion(app).c_str(), stdout);
-    return 0;
-  }
-  return 2;
+  // What the command line asks for; its status is berth's.
+  auto dispatch = [&]() -> int {
+    if (*job) return JobCommand(c, env, job->remaining());
+    int verb_status = 0;
+    if (verbs.Run([&](remote::JobRequest req, std::string* out,
+                      std::string* err) { return RunJob(c, std::move(req), nullptr, out, err); },
+                  [&](remote::JobRequest req) { return RunJob(c, std::move(req), nullptr); }, &verb_status)) {
+      return verb_status;
+    }
+    if (*commands) {
+      remote::JobRequest req;
+      req.name = "commands";
+      return RunJob(c, std::move(req), nullptr);
+    }
+    if (*workers) return Workers(c);
+    if (*help) {
+      remote::JobRequest req;
+      req.name = "help";
+      if (!help_name.empty()) req.args = {help_name};
+      return RunJob(c, std::move(req), nullptr);
+    }
+    if (*run) return RunScriptCommand(c, run_flags);
+    if (*keygen) return Keygen(base);
+    if (*completion) {
+      std::fputs(BashCompletion(app).c_str(), stdout);
+      return 0;
+    }
+    return 2;
+  };
+  if (absl::Status s = trace.Start(c.trace_file); !s.ok()) return Fail(2, s.message());
+  c.trace = &trace;
+  return trace.Finish(dispatch());
 }
 
 }  // namespace
