@@ -110,6 +110,7 @@ struct Raw {
     sock.connect(ep);
   }
   void Send(const std::string& bytes) { sock.send(zmq::buffer(bytes), zmq::send_flags::none); }
+  int heartbeats = 0;  // HEARTBEAT frames received
   void Job(uint64_t id, const std::string& name, std::vector<std::string> args = {}, bool has_stdin = false,
            uint64_t deadline_ms = 0, std::string trace_id = "") {
     Frame j;
@@ -131,6 +132,7 @@ struct Raw {
       if (sock.recv(m, zmq::recv_flags::dontwait)) {
         absl::StatusOr<Frame> f = DecodeFrame(m.data(), m.size());
         REQUIRE_MESSAGE(f.ok(), f.status().ToString());
+        if (f->type == FrameType::kHeartbeat) ++heartbeats;
         return *std::move(f);
       }
       int64_t ms = absl::ToInt64Milliseconds(until - absl::Now());
@@ -468,6 +470,11 @@ TEST_CASE("6. during storms of 5,000 silent ZeroMQ clients others are served; me
     return absl::ToDoubleMilliseconds(absl::Now() - t0);
   };
   echo_ms();
+  // A client with a job in flight hears the HEARTBEATs that look for the peers
+  // that went.
+  Raw waiting(d.ipc);
+  waiting.Job(1, "sleep", {"60s"});
+  const absl::Time start = absl::Now();
   const size_t rss_start = RssBytes(d.proc->pid());
   double worst = 0, worst_leaving = 0;
   size_t rss_peak = rss_start;
@@ -495,6 +502,14 @@ TEST_CASE("6. during storms of 5,000 silent ZeroMQ clients others are served; me
     }
     leave.join();
   }
+  // The server finds out which peer went by sending HEARTBEATs; connections
+  // that drop within the same 10 ms share them (protocol.md, Liveness): at most
+  // 3 per 10 ms besides one a second. When each drop noticed sent 3 of its
+  // own, this client heard 10,200 here.
+  const double elapsed_ms = absl::ToDoubleMilliseconds(absl::Now() - start);
+  while (waiting.Recv(absl::ZeroDuration())) {
+  }
+  const int heartbeats = waiting.heartbeats;
   // Quiet: berthd notices the closed connections and gives the memory back.
   size_t rss_after = 0;
   WaitFor([&] {
@@ -502,12 +517,19 @@ TEST_CASE("6. during storms of 5,000 silent ZeroMQ clients others are served; me
     return rss_after < rss_start + (32 << 20);
   }, absl::Seconds(10));
   MESSAGE("echo during storms: worst ", worst, " ms (", worst_leaving, " ms while they leave); rss start ", rss_start >> 20, " MiB, peak ", rss_peak >> 20,
-          " MiB, after ", rss_after >> 20, " MiB");
+          " MiB, after ", rss_after >> 20, " MiB; ", heartbeats, " HEARTBEATs in ", elapsed_ms, " ms");
+  CHECK(heartbeats <= static_cast<int>(3 * elapsed_ms / 10 + elapsed_ms / 1000) + 3);
   // On the 2-core build VM, with the storm generated in this process and other
-  // builds running (load 2-5): 27-92 ms, 12-38 ms while they leave; 110-240 ms
+  // builds running (load 2-6): 8-92 ms, 12-46 ms while they leave; 110-240 ms
   // before berthd stopped sending ZMTP PINGs of its own on ipc and took 16 I/O
   // threads, 0.9-1.7 s before the first fixes (tools/bench/storm_bench has the
-  // figures against a baseline). The bound leaves room for a loaded CI machine.
+  // figures against a baseline). The bound leaves room for a loaded CI machine:
+  // the slow echoes wait for a CPU behind other processes' compilers, this
+  // storm's handshakes on both ends and the server's I/O threads (scheduler
+  // traces in protocol.md). A storm in a process of its own would not change
+  // that: storm_bench's is, and sees worst echoes of 12-107 ms, at times
+  // 240-280 ms, on the same machine. So the storm stays in this process and
+  // the bound stays where it is.
   // The sanitizer build runs everything several times slower, the storm's
   // generator in this process too: 250-720 ms there, so its bound only catches
   // a collapse; the main build's bound is the one that guards the figures.
