@@ -24,27 +24,27 @@
 namespace berth {
 
 class ClientTrace {
-public:
+ public:
   // Time zero of the file: make it as berth starts.
   ClientTrace() = default;
 
   // Records into `path` from now on ("" : records nothing).
-  absl::Status Start(const std::string &path);
+  absl::Status Start(const std::string& path);
   // Makes `options` report each job that ends to this trace (when recording).
   // The trace must outlive every Client made with them.
-  void Attach(remote::ClientOptions &options);
+  void Attach(remote::ClientOptions& options);
   // Writes the file when recording, and returns the status berth exits with:
   // `status`, or 1 if the file could not be written and `status` was 0. A file
   // that cannot be written is said on stderr: `berth: --trace FILE: <reason>`.
   int Finish(int status);
 
-private:
-  void Ended(const remote::CallReport &report, const std::string &endpoint);
+ private:
+  void Ended(const remote::CallReport& report, const std::string& endpoint);
 
   TraceRecorder recorder_{"berth"};
   std::string path_;
 };
 
-} // namespace berth
+}  // namespace berth
 
-#endif // BERTH_TOOLS_BERTH_CLIENT_TRACE_H_
+#endif  // BERTH_TOOLS_BERTH_CLIENT_TRACE_H_
