@@ -133,7 +133,6 @@ bool Engine::Unregister(absl::string_view name) {
 void Engine::RegisterCatchall(Handler handler) {
   auto made = std::make_shared<RegisteredHandler>();
   made->fn = std::move(handler);
-  made->catchall = true;
   made->counts = CountsOf(kCatchallName);
   std::shared_ptr<const RegisteredHandler> h = std::move(made);
   ChangeHandlers([&](HandlerTable& t) {

@@ -53,7 +53,6 @@ struct HandlerOptions {
 struct alignas(64) RegisteredHandler {
   Handler fn;
   HandlerOptions options;
-  bool catchall = false;  // serves every name without a handler of its own
   // Where the engine counts this handler's jobs (its name's; null for a
   // relayed handler, whose jobs the relaying server reports).
   JobCounts* counts = nullptr;

@@ -123,7 +123,8 @@ class Client::Impl {
     absl::Time cancel_sent;
     bool done = false;
     JobResult result;
-    std::string trace_id;  // the request's, for CallReport
+    // For CallReport (set only with ClientOptions::on_end).
+    std::string trace_id;
     absl::Time start;
     // The direct path: the lane the job runs on (null: the relay), and while
     // nothing of it has come back, what is needed to send it elsewhere.
@@ -330,8 +331,10 @@ uint64_t Client::Impl::StartCall(const JobRequest& req, Source* stdin, Output* o
     traced.trace_id = NewTraceId();
     r = &traced;
   }
-  c.trace_id = r->trace_id;
-  c.start = absl::Now();
+  if (options_.on_end) {  // only a report needs them
+    c.trace_id = r->trace_id;
+    c.start = absl::Now();
+  }
   if (!SendDirect(id, c, *r)) SendToServer(id, c, *r);
   if (stdin != nullptr) {
     c.stdin_done = false;
