@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -106,11 +107,27 @@ class StdinPump {
 // that every Client's numbers differ.
 std::atomic<uint64_t> connections_made{0};
 
+// How often at most Pump walks every call for deadlines and silence: often
+// enough for timeouts counted in seconds, rare enough that a window of jobs in
+// flight is not walked at each frame.
+constexpr absl::Duration kSweepEvery = absl::Milliseconds(10);
+
 }  // namespace
 
 class Client::Impl {
  public:
+  // What a job sent straight to a worker needs to go through the relay
+  // instead, kept until something of it comes back (then it ran there).
+  struct Replay {
+    JobRequest request;
+    std::vector<std::string> stdin_sent;  // at most one window
+    bool stdin_end_sent = false;
+  };
+
+  // A job from its start until its result is taken. Kept small: a window of
+  // them is walked and moved on the hot path.
   struct Call {
+    uint64_t id = 0;
     std::string name;
     Output* stdout = nullptr;
     Output* stderr = nullptr;
@@ -130,10 +147,7 @@ class Client::Impl {
     // nothing of it has come back, what is needed to send it elsewhere.
     Lane* lane = nullptr;
     bool has_stdin = false;
-    bool replayable = false;
-    JobRequest request;
-    std::deque<std::string> stdin_sent;
-    bool stdin_end_sent = false;
+    std::unique_ptr<Replay> replay;
   };
 
   explicit Impl(ClientOptions options) : options_(std::move(options)) {}
@@ -154,11 +168,7 @@ class Client::Impl {
     auto it = calls_.find(id);
     return it == calls_.end() || it->second.done;
   }
-  size_t in_flight() const {
-    size_t n = 0;
-    for (const auto& [id, c] : calls_) n += c.done ? 0 : 1;
-    return n;
-  }
+  size_t in_flight() const { return calls_.size() - ended_.size(); }
   const std::string& endpoint() const { return options_.endpoint; }
   uint64_t direct_jobs() const { return direct_jobs_; }
 
@@ -190,19 +200,26 @@ class Client::Impl {
   // Reads what is queued on `sock` (`from`: the lane, or null for the server).
   void Read(zmq::socket_t& sock, Lane* from);
   void FeedStdin(uint64_t id, Call& c);
+  // Ends each call whose deadline passed, whose cancel went unanswered, or
+  // whose connection went silent (`limit`: heartbeat interval × liveness).
+  void Sweep(absl::Time now, absl::Duration limit);
   void Fail(Call& c, int status, std::string message) {
     if (c.done) return;
     c.done = true;
     c.result = JobResult{status, std::move(message)};
     Report(c);
-    c.pump.reset();
+    if (c.pump) {
+      c.pump.reset();
+      --feeding_;
+    }
     if (c.lane != nullptr) {
       --c.lane->in_flight;
     } else {
       --relayed_;
     }
     c.lane = nullptr;
-    c.stdin_sent.clear();
+    c.replay.reset();
+    ended_.push_back(c.id);
   }
 
   // Tells ClientOptions::on_end that `c` ended (before its lane is let go).
@@ -227,6 +244,9 @@ class Client::Impl {
   uint64_t direct_jobs_ = 0;
   size_t relayed_ = 0;  // jobs not ended that run through the server
   absl::flat_hash_map<uint64_t, Call> calls_;
+  std::vector<uint64_t> ended_;  // ids in calls_ that ended, oldest first
+  size_t feeding_ = 0;           // calls with a stdin pump (not ended)
+  absl::Time next_sweep_;        // when Pump next runs Sweep: at most every kSweepEvery
   uint64_t next_id_ = 1;
   absl::Time last_heard_;
   absl::Time last_beat_;
@@ -315,6 +335,7 @@ absl::Status Client::Impl::Connect() {
 uint64_t Client::Impl::StartCall(const JobRequest& req, Source* stdin, Output* out, Output* err) {
   uint64_t id = next_id_++;
   Call& c = calls_[id];
+  c.id = id;
   c.name = req.name;
   c.stdout = out;
   c.stderr = err;
@@ -339,6 +360,7 @@ uint64_t Client::Impl::StartCall(const JobRequest& req, Source* stdin, Output* o
   if (stdin != nullptr) {
     c.stdin_done = false;
     c.pump = std::make_unique<StdinPump>(stdin);
+    ++feeding_;
   }
   return id;
 }
@@ -373,26 +395,23 @@ bool Client::Impl::SendDirect(uint64_t id, Call& c, const JobRequest& req) {
     lane->last_beat = now;
   }
   c.lane = lane;
-  c.replayable = true;
-  c.request = req;
+  c.replay = std::make_unique<Replay>(Replay{.request = req, .stdin_sent = {}, .stdin_end_sent = false});
   return true;
 }
 
 void Client::Impl::Relay(uint64_t id, Call& c) {
   --c.lane->in_flight;
   c.lane = nullptr;
-  c.replayable = false;
-  SendToServer(id, c, c.request);
+  std::unique_ptr<Replay> replay = std::move(c.replay);
+  SendToServer(id, c, replay->request);
   uint64_t resent = 0;
-  for (const std::string& chunk : c.stdin_sent) {
+  for (const std::string& chunk : replay->stdin_sent) {
     resent += chunk.size();
     Send(EncodeData(FrameType::kStdin, id, chunk));
   }
-  if (c.stdin_end_sent) Send(EncodeSimple(FrameType::kStdinEnd, id));
-  c.stdin_sent.clear();
+  if (replay->stdin_end_sent) Send(EncodeSimple(FrameType::kStdinEnd, id));
   // The relay's window starts afresh, less what went again.
   c.stdin_credit = kInitialCredit - std::min(resent, kInitialCredit);
-  c.request = JobRequest{};
   if (c.cancelled) Send(EncodeSimple(FrameType::kCancel, id));
   FeedStdin(id, c);
 }
@@ -400,7 +419,7 @@ void Client::Impl::Relay(uint64_t id, Call& c) {
 void Client::Impl::LaneLost(Lane* lane, absl::Duration silence) {
   for (auto& [id, c] : calls_) {
     if (c.done || c.lane != lane) continue;
-    if (c.replayable && lanes_->Idempotent(c.name)) {
+    if (c.replay && lanes_->Idempotent(c.name)) {
       spdlog::info("running idempotent job {} again through the relay after losing worker {}", c.name,
                    lane->worker_name);
       Relay(id, c);
@@ -422,12 +441,12 @@ void Client::Impl::FeedStdin(uint64_t id, Call& c) {
     SendFor(c, EncodeData(FrameType::kStdin, id, chunk));
     // Kept while the job may go elsewhere: at most one window, since a worker
     // grants more only once it runs the job.
-    if (c.replayable) c.stdin_sent.push_back(std::move(chunk));
+    if (c.replay) c.replay->stdin_sent.push_back(std::move(chunk));
   }
   if (eof) {
     SendFor(c, EncodeSimple(FrameType::kStdinEnd, id));
     c.stdin_done = true;
-    c.stdin_end_sent = c.replayable;
+    if (c.replay) c.replay->stdin_end_sent = true;
   }
 }
 
@@ -447,13 +466,17 @@ void Client::Impl::OnFrame(Frame f, Lane* from) {
   if (it == calls_.end() || it->second.done || it->second.lane != from) return;
   Call& c = it->second;
   if (from != nullptr && f.type != FrameType::kRefused && f.type != FrameType::kCredit) {
-    c.replayable = false;  // output came: it ran there
-    c.stdin_sent.clear();
+    c.replay.reset();  // output came: it ran there
   }
   switch (f.type) {
     case FrameType::kRefused:
       if (from == nullptr) return;
       if (f.refusal == Refusal::kNotAdmitted) lanes_->Forget(c.name);  // ask for a new lease
+      if (!c.replay) {  // its output came: running it again would repeat it
+        Fail(c, kStatusUnavailable,
+             absl::StrCat(c.name, ": worker ", from->worker_name, " refused the job after its output had come"));
+        return;
+      }
       spdlog::debug("{}; through the relay", f.message);
       Relay(f.id, c);
       return;
@@ -529,14 +552,17 @@ void Client::Impl::Pump(absl::Duration timeout, int cancel_fd, uint64_t wait_id)
     }
     const size_t sockets = items.size();
     if (cancel_fd >= 0) items.push_back({nullptr, cancel_fd, ZMQ_POLLIN, 0});
-    for (auto& [id, c] : calls_) {
-      if (!c.done && !c.stdin_done && c.pump) {
-        items.push_back({nullptr, c.pump->fd(), ZMQ_POLLIN, 0});
-        pump_ids.push_back(id);
+    if (feeding_ > 0) {
+      for (auto& [id, c] : calls_) {
+        if (!c.done && !c.stdin_done && c.pump) {
+          items.push_back({nullptr, c.pump->fd(), ZMQ_POLLIN, 0});
+          pump_ids.push_back(id);
+        }
       }
     }
     absl::Time now = absl::Now();
     absl::Time wake = std::min(until, last_beat_ + options_.heartbeat_interval);
+    if (now < next_sweep_ && calls_.size() > ended_.size()) wake = std::min(wake, next_sweep_);
     int64_t ms = std::max<int64_t>(0, absl::ToInt64Milliseconds(wake - now) + 1);
     // With nothing but sockets to watch, frames already queued on them (the
     // common case while many jobs are in flight) are read without a poll
@@ -583,29 +609,31 @@ void Client::Impl::Pump(absl::Duration timeout, int cancel_fd, uint64_t wait_id)
         lane->last_beat = now;
       }
     }
-    for (auto& [id, c] : calls_) {
-      if (c.done) continue;
-      if (c.lane == nullptr && now - last_heard_ > limit) {
-        Fail(c, kStatusUnavailable,
-             absl::StrCat(c.name, ": lost contact with ", options_.endpoint, " (no heartbeat for ",
-                          absl::FormatDuration(limit), ")"));
-      } else if (now > c.give_up) {
-        SendFor(c, EncodeSimple(FrameType::kCancel, id));
-        Fail(c, kStatusDeadlineExceeded,
-             absl::StrCat(c.name, ": deadline exceeded (no answer from ",
-                          c.lane == nullptr ? options_.endpoint : c.lane->endpoint, ")"));
-      } else if (c.cancelled && now - c.cancel_sent > limit) {
-        Fail(c, kStatusCancelled, absl::StrCat(c.name, ": cancelled"));
-      }
+    if (now >= next_sweep_) {
+      Sweep(now, limit);
+      next_sweep_ = now + kSweepEvery;
     }
     // Return once the awaited job (or, with wait_id 0, any job) has ended.
-    bool done = false;
-    if (wait_id != 0) {
-      done = Done(wait_id);
-    } else {
-      for (auto& [id, c] : calls_) done |= c.done;
-    }
+    const bool done = wait_id != 0 ? Done(wait_id) : !ended_.empty();
     if (done || now >= until) return;
+  }
+}
+
+void Client::Impl::Sweep(absl::Time now, absl::Duration limit) {
+  for (auto& [id, c] : calls_) {
+    if (c.done) continue;
+    if (c.lane == nullptr && now - last_heard_ > limit) {
+      Fail(c, kStatusUnavailable,
+           absl::StrCat(c.name, ": lost contact with ", options_.endpoint, " (no heartbeat for ",
+                        absl::FormatDuration(limit), ")"));
+    } else if (now > c.give_up) {
+      SendFor(c, EncodeSimple(FrameType::kCancel, id));
+      Fail(c, kStatusDeadlineExceeded,
+           absl::StrCat(c.name, ": deadline exceeded (no answer from ",
+                        c.lane == nullptr ? options_.endpoint : c.lane->endpoint, ")"));
+    } else if (c.cancelled && now - c.cancel_sent > limit) {
+      Fail(c, kStatusCancelled, absl::StrCat(c.name, ": cancelled"));
+    }
   }
 }
 
@@ -622,19 +650,19 @@ JobResult Client::Impl::Finish(uint64_t id) {
   if (it == calls_.end()) return JobResult{kStatusErr, "unknown job"};
   JobResult r = std::move(it->second.result);
   calls_.erase(it);
+  if (auto e = std::find(ended_.begin(), ended_.end(), id); e != ended_.end()) ended_.erase(e);
   return r;
 }
 
 std::vector<std::pair<uint64_t, JobResult>> Client::Impl::TakeFinished() {
   std::vector<std::pair<uint64_t, JobResult>> out;
-  for (auto it = calls_.begin(); it != calls_.end();) {
-    if (it->second.done) {
-      out.emplace_back(it->first, std::move(it->second.result));
-      calls_.erase(it++);
-    } else {
-      ++it;
-    }
+  out.reserve(ended_.size());
+  for (uint64_t id : ended_) {
+    auto it = calls_.find(id);
+    out.emplace_back(id, std::move(it->second.result));
+    calls_.erase(it);
   }
+  ended_.clear();
   return out;
 }
 

@@ -319,6 +319,71 @@ TEST_CASE("a worker lost mid-job: 126 naming it and its endpoint; an idempotent 
   (void)endpoint;
 }
 
+TEST_CASE("a worker that refuses a direct job after its output came: the job ends 126 and does not run twice") {
+  Fixture f(ServerOptions{}, false);
+  // A worker breaking the rules, made of raw sockets: registered with berthd
+  // for `echo` with a direct endpoint, it ends relayed jobs at once with 0,
+  // and answers each direct job with output and then REFUSED.
+  zmq::context_t ctx;
+  zmq::socket_t direct(ctx, zmq::socket_type::router), reg(ctx, zmq::socket_type::dealer);
+  direct.set(zmq::sockopt::linger, 0);
+  reg.set(zmq::sockopt::linger, 0);
+  direct.bind("tcp://127.0.0.1:*");
+  reg.connect(f.ipc);
+  Frame hello;
+  hello.type = FrameType::kHello;
+  hello.worker_name = "bad";
+  hello.capacity = 4;
+  hello.jobs = {"echo"};
+  hello.direct_endpoint = direct.get(zmq::sockopt::last_endpoint);
+  reg.send(zmq::buffer(EncodeFrame(hello)));
+  REQUIRE(WaitFor([&] { return !f.server->Workers().empty(); }, absl::Seconds(5)));
+  std::atomic<bool> stop{false};
+  std::atomic<int> direct_jobs{0};
+  std::thread bad([&] {
+    zmq::pollitem_t items[] = {{reg.handle(), 0, ZMQ_POLLIN, 0}, {direct.handle(), 0, ZMQ_POLLIN, 0}};
+    while (!stop) {
+      zmq::poll(items, 2, std::chrono::milliseconds(50));
+      zmq::message_t from, m;
+      while (reg.recv(m, zmq::recv_flags::dontwait)) {
+        auto frame = DecodeFrame(m.data(), m.size());
+        if (frame.ok() && frame->type == FrameType::kJob) reg.send(zmq::buffer(EncodeEnd(frame->id, 0, "")));
+      }
+      while (direct.recv(from, zmq::recv_flags::dontwait)) {
+        (void)direct.recv(m);
+        auto frame = DecodeFrame(m.data(), m.size());
+        if (!frame.ok() || frame->type != FrameType::kJob) continue;
+        ++direct_jobs;
+        const std::string peer = from.to_string();
+        direct.send(zmq::buffer(peer), zmq::send_flags::sndmore);
+        direct.send(zmq::buffer(EncodeData(FrameType::kStdout, frame->id, "partial\n")));
+        direct.send(zmq::buffer(peer), zmq::send_flags::sndmore);
+        direct.send(zmq::buffer(EncodeRefused(frame->id, Refusal::kAtCapacity, "echo: worker bad is full")));
+      }
+    }
+  });
+
+  auto c = DirectClient(f);
+  // The first job asks for the lease and takes the relay; once the lane is up
+  // a job goes to the worker.
+  absl::StatusOr<JobResult> r;
+  std::unique_ptr<Output> out;
+  std::shared_ptr<std::string> buf;
+  const bool went_direct = WaitFor([&] {
+    out = std::make_unique<Output>();
+    buf = out->AddBuffer();
+    r = c->Run(Req("echo", {"hi"}), nullptr, out.get(), nullptr);
+    return direct_jobs > 0;
+  }, absl::Seconds(10));
+  stop = true;
+  bad.join();
+  REQUIRE(went_direct);
+  REQUIRE(r.ok());
+  CHECK(r->status == kStatusUnavailable);
+  CHECK(r->error == "echo: worker bad refused the job after its output had come");
+  CHECK(*buf == "partial\n");  // what came, and nothing from a second run
+}
+
 TEST_CASE("a worker lost mid-job: a job that is not idempotent ends 126 naming the worker and its endpoint") {
   Fixture f(ServerOptions{}, false);
   auto a = DirectWorker(f, "doomed", 2);
