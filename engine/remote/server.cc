@@ -312,24 +312,26 @@ void Server::Impl::ReadRouter(int s) {
   for (int batch = 0; batch < 256; ++batch) {
     zmq::message_t identity;
     if (!sock.recv(identity, zmq::recv_flags::dontwait)) return;
-    std::vector<zmq::message_t> parts;
+    // berth frames are exactly one part after the routing id; the rest of a
+    // longer message is read and counted, not kept.
+    zmq::message_t frame, extra;
+    size_t parts = 0;
     bool more = identity.more();
     while (more) {
-      zmq::message_t part;
+      zmq::message_t& part = parts == 0 ? frame : extra;
       if (!sock.recv(part, zmq::recv_flags::dontwait)) break;
       more = part.more();
-      if (parts.size() < 4) parts.push_back(std::move(part));
+      ++parts;
     }
     Peer peer{s, identity.to_string()};
-    if (parts.size() != 1) {
-      // berth frames are exactly one part after the routing id.
-      SendTo(peer, EncodeError(0, ErrorCode::kBadFrame, absl::StrCat("expected one frame per message, got ", parts.size())));
+    if (parts != 1) {
+      SendTo(peer, EncodeError(0, ErrorCode::kBadFrame, absl::StrCat("expected one frame per message, got ", parts)));
       ReportRefused(engine_, ErrorCode::kBadFrame);
       continue;
     }
     // The connection's descriptor, or -1 (zmq_msg_get: message_t::get throws
     // for a message that has none).
-    OnFrame(peer, parts[0].data(), parts[0].size(), zmq_msg_get(parts[0].handle(), ZMQ_SRCFD));
+    OnFrame(peer, frame.data(), frame.size(), zmq_msg_get(frame.handle(), ZMQ_SRCFD));
     ProcessLostPeers();
   }
 }
