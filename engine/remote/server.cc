@@ -107,11 +107,12 @@ class Server::Impl : public LocalCallPort, private Dispatcher::Port {
   void SendToClient(const std::string& key, const std::string& payload) override;
   void ClientRequestEnded(const std::string& key, uint64_t id) override;
 
+  // The state of the client at `peer`, made by its first JOB. A client with no
+  // job left keeps it until the next Tick (its next job, usually close behind,
+  // then costs no new executor); Tick drops it if it still has none.
   ClientState& Client(const Peer& peer);
-  // A job left a client's executor: forget its session (the client, if idle,
-  // is dropped by DropIdleClients: the executor may still be on the stack).
+  // A job left a client's executor: forget its session.
   void OnExecRemoved(const std::string& key, uint64_t id);
-  void DropIdleClients();
   void ClientLost(const std::string& key);
   // Why a JOB from `c` cannot start now (126), or "".
   std::string OverLimits(const ClientState& c, const Frame& f) const;
@@ -137,7 +138,6 @@ class Server::Impl : public LocalCallPort, private Dispatcher::Port {
   absl::flat_hash_map<std::string, ClientState> clients_;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
   std::vector<std::pair<Peer, std::string>> lost_;  // peers whose sends failed
-  std::vector<std::string> idle_clients_;             // clients that may have no job left
   absl::flat_hash_map<int, std::array<absl::Time, 3>> probe_due_;  // by router: each delay's last probe
   uint64_t next_serial_ = 1;
   uint64_t frames_since_tick_ = 0;
@@ -388,7 +388,6 @@ bool Server::Impl::SendTo(const Peer& peer, const std::string& payload) {
 }
 
 void Server::Impl::ProcessLostPeers() {
-  DropIdleClients();
   while (!lost_.empty()) {
     auto [peer, reason] = lost_.back();
     lost_.pop_back();
@@ -461,45 +460,30 @@ void Server::Impl::OnExecRemoved(const std::string& key, uint64_t id) {
     c->second.windows -= s->second.window;
     c->second.sessions.erase(s);
   }
-  if (c->second.sessions.empty()) idle_clients_.push_back(key);
-}
-
-void Server::Impl::DropIdleClients() {
-  for (const std::string& key : idle_clients_) {
-    auto c = clients_.find(key);
-    if (c != clients_.end() && c->second.sessions.empty()) clients_.erase(c);
-  }
-  idle_clients_.clear();
 }
 
 void Server::Impl::OnClientFrame(const Peer& peer, Frame f) {
   std::string key = PeerKey(peer);
-  ClientState& c = Client(peer);
-  auto drop_if_idle = [&] {
-    if (c.sessions.empty()) clients_.erase(key);
-  };
   switch (f.type) {
     case FrameType::kHeartbeat:
-      drop_if_idle();
       return;
     case FrameType::kJob:
-      OnClientJob(key, c, std::move(f));
+      OnClientJob(key, Client(peer), std::move(f));
       return;
     case FrameType::kRoute:
       SendTo(peer, dispatcher_.Lease(f.id, f.job.name));
-      drop_if_idle();
       return;
     case FrameType::kStdin:
     case FrameType::kStdinEnd:
     case FrameType::kCancel:
     case FrameType::kCredit: {
+      // Frames may still arrive for a job that has just ended; only a cancel
+      // or stdin for an id never seen is worth nothing either way.
+      auto cs = clients_.find(key);
+      if (cs == clients_.end()) return;
+      ClientState& c = cs->second;
       auto s = c.sessions.find(f.id);
-      if (s == c.sessions.end()) {
-        // Frames may still arrive for a job that has just ended; only a cancel
-        // or stdin for an id never seen is worth nothing either way.
-        drop_if_idle();
-        return;
-      }
+      if (s == c.sessions.end()) return;
       if (s->second.dispatch != 0) {
         dispatcher_.FromClient(s->second.dispatch, std::move(f));
         return;
@@ -520,7 +504,6 @@ void Server::Impl::OnClientFrame(const Peer& peer, Frame f) {
       ReportRefused(engine_, ErrorCode::kNotAllowed);
       SendTo(peer, EncodeError(f.id, ErrorCode::kNotAllowed,
                                absl::StrCat("a client may not send ", FrameTypeName(f.type), " frames")));
-      drop_if_idle();
       return;
   }
 }
@@ -539,7 +522,6 @@ void Server::Impl::OnClientJob(const std::string& key, ClientState& c, Frame f) 
   }
   if (std::string why = OverLimits(c, f); !why.empty()) {
     SendTo(c.peer, EncodeEnd(id, kStatusUnavailable, why));
-    if (c.sessions.empty()) clients_.erase(key);
     return;
   }
   const uint64_t window = kInitialCredit + (f.has_stdin ? kInitialCredit : 0);
@@ -559,10 +541,7 @@ void Server::Impl::OnClientJob(const std::string& key, ClientState& c, Frame f) 
   const absl::Duration timeout = f.job.timeout;
   std::shared_ptr<Executor> exec = c.exec;
   exec->Start(std::move(f));
-  if (!exec->Has(id)) {
-    if (c.sessions.empty()) clients_.erase(key);  // an inline job, done and sent
-    return;
-  }
+  if (!exec->Has(id)) return;  // an inline job, done and sent
   c.sessions[id] = Session{0, window, serial};
   c.windows += window;
   if (timeout != absl::InfiniteDuration()) {
@@ -581,14 +560,15 @@ void Server::Impl::ClientRequestEnded(const std::string& key, uint64_t id) {
     c->second.windows -= s->second.window;
     c->second.sessions.erase(s);
   }
-  if (c->second.sessions.empty()) clients_.erase(c);
 }
 
 void Server::Impl::ClientLost(const std::string& key) {
   auto c = clients_.find(key);
   if (c == clients_.end()) return;
-  spdlog::info("client {} is gone; cancelling its {} job(s)", PrintableIdentity(c->second.peer.identity),
-               c->second.sessions.size());
+  if (!c->second.sessions.empty()) {
+    spdlog::info("client {} is gone; cancelling its {} job(s)", PrintableIdentity(c->second.peer.identity),
+                 c->second.sessions.size());
+  }
   std::vector<uint64_t> dispatches;
   c->second.exec->DetachAll();
   for (auto& [id, s] : c->second.sessions) {
@@ -639,8 +619,16 @@ void Server::Impl::Tick(absl::Time now) {
   // Clients are not timed out here: one may be busy writing what it received
   // (back-pressure) and send nothing for a while. A vanished client is found
   // through its connection instead (ZMTP heartbeats, the disconnect monitor).
+  // Only clients with jobs here are heartbeaten; the others are forgotten.
   const std::string beat = EncodeSimple(FrameType::kHeartbeat, 0);
-  for (auto& [key, c] : clients_) SendTo(c.peer, beat);
+  for (auto it = clients_.begin(); it != clients_.end();) {
+    if (it->second.sessions.empty()) {
+      clients_.erase(it++);
+      continue;
+    }
+    SendTo(it->second.peer, beat);
+    ++it;
+  }
 }
 
 void Server::Impl::FireTimer(const Timer& t) {
@@ -649,7 +637,7 @@ void Server::Impl::FireTimer(const Timer& t) {
       dispatcher_.Probe(t.socket);
       const std::string beat = EncodeSimple(FrameType::kHeartbeat, 0);
       for (auto& [key, c] : clients_) {
-        if (c.peer.socket == t.socket) SendTo(c.peer, beat);
+        if (c.peer.socket == t.socket && !c.sessions.empty()) SendTo(c.peer, beat);
       }
       return;
     }
