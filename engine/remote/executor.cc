@@ -23,9 +23,9 @@ void Executor::Start(Frame request) {
   std::unique_ptr<Job> job = JobFromRequest(*ctx_.engine, request.job);
   if (job->nonblocking() && !has_stdin) {
     // Runs here and now; only output beyond the requester's credit waits.
-    auto inlined = std::make_shared<InlineJob>(std::move(job), id, end_tail);
-    for (const std::string& frame : inlined->TakeSendable()) ctx_.send(frame);
-    if (!inlined->finished()) jobs_[id] = Entry{nullptr, std::move(inlined), 0};
+    InlineJob inlined(std::move(job), id, end_tail);
+    inlined.SendReady(ctx_.send);
+    if (!inlined.finished()) jobs_[id] = Entry{nullptr, std::make_shared<InlineJob>(std::move(inlined)), 0};
     return;
   }
   auto bridge = std::make_shared<JobBridge>(std::move(job), id, has_stdin, ctx_.peer, *ctx_.outbox);
@@ -75,7 +75,7 @@ void Executor::OnCredit(uint64_t id, uint64_t bytes) {
   }
   std::shared_ptr<InlineJob> j = it->second.inlined;
   j->OnCredit(bytes);
-  for (const std::string& frame : j->TakeSendable()) ctx_.send(frame);
+  j->SendReady(ctx_.send);
   if (j->finished()) Remove(it);
 }
 

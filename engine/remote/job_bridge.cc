@@ -239,14 +239,4 @@ InlineJob::InlineJob(std::unique_ptr<Job> job, uint64_t id, bool end_tail) {
   chunks_.clear();
 }
 
-std::vector<std::string> InlineJob::TakeSendable() {
-  std::vector<std::string> out;
-  while (!frames_.empty() && frames_.front().bytes <= credit_) {
-    credit_ -= frames_.front().bytes;
-    out.push_back(std::move(frames_.front().frame));
-    frames_.pop_front();
-  }
-  return out;
-}
-
 }  // namespace berth::remote

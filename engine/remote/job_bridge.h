@@ -114,11 +114,20 @@ class InlineJob {
  public:
   // Runs `job` (made by JobFromRequest from a JOB frame with `id`) now.
   InlineJob(std::unique_ptr<Job> job, uint64_t id, bool end_tail);
-  // Frames that may be sent now; call again after each OnCredit.
-  std::vector<std::string> TakeSendable();
+  InlineJob(InlineJob&&) = default;  // once constructed, it holds only frames
+  // Calls send(frame) for each frame the credit allows now, in order; call
+  // again after each OnCredit.
+  template <typename Send>
+  void SendReady(Send&& send) {
+    while (next_ < frames_.size() && frames_[next_].bytes <= credit_) {
+      credit_ -= frames_[next_].bytes;
+      send(std::move(frames_[next_].frame));
+      ++next_;
+    }
+  }
   void OnCredit(uint64_t bytes) { credit_ += bytes; }
-  // All frames, END included, have been taken.
-  bool finished() const { return frames_.empty(); }
+  // All frames, END included, have been sent.
+  bool finished() const { return next_ == frames_.size(); }
 
  private:
   struct Pending {
@@ -131,7 +140,8 @@ class InlineJob {
   };
   class RecordingSink;
   std::vector<Chunk> chunks_;  // the job's output, in the order written
-  std::deque<Pending> frames_;
+  std::vector<Pending> frames_;
+  size_t next_ = 0;  // frames_ before it are sent
   uint64_t credit_ = kInitialCredit;
 };
 

@@ -96,7 +96,8 @@ class Server::Impl : public LocalCallPort, private Dispatcher::Port {
   void ScheduleProbes(int s);
   // `fd`: the connection it came from (ZMQ_SRCFD), or -1.
   void OnFrame(const Peer& peer, const void* data, size_t size, int fd);
-  void OnClientFrame(const Peer& peer, Frame f);
+  // `key`: PeerKey(peer).
+  void OnClientFrame(const Peer& peer, const std::string& key, Frame f);
   void OnClientJob(const std::string& key, ClientState& c, Frame f);
   bool SendTo(const Peer& peer, const std::string& payload);
   void ProcessLostPeers();
@@ -110,7 +111,7 @@ class Server::Impl : public LocalCallPort, private Dispatcher::Port {
   // The state of the client at `peer`, made by its first JOB. A client with no
   // job left keeps it until the next Tick (its next job, usually close behind,
   // then costs no new executor); Tick drops it if it still has none.
-  ClientState& Client(const Peer& peer);
+  ClientState& Client(const Peer& peer, const std::string& key);
   // A job left a client's executor: forget its session.
   void OnExecRemoved(const std::string& key, uint64_t id);
   void ClientLost(const std::string& key);
@@ -404,11 +405,12 @@ void Server::Impl::OnFrame(const Peer& peer, const void* data, size_t size, int 
   ++frames_since_tick_;
   absl::StatusOr<Frame> f = DecodeFrame(data, size);
   ReportFrameIn(engine_, size, f.ok() ? &*f : nullptr);
-  std::string key = PeerKey(peer);
+  const std::string key = PeerKey(peer);
+  const bool from_worker = dispatcher_.IsWorker(key);
   if (fd >= 0) {
     // The monitor tells of a connection before its first frame can be read.
     if (!connections_.Known(peer.socket, fd)) ReadMonitor(peer.socket);
-    const bool worker = dispatcher_.IsWorker(key) || (f.ok() && f->type == FrameType::kHello);
+    const bool worker = from_worker || (f.ok() && f->type == FrameType::kHello);
     connections_.Frame(peer.socket, fd, worker ? ConnectionKind::kWorker : ConnectionKind::kClient, key);
   }
   if (!f.ok()) {
@@ -416,12 +418,12 @@ void Server::Impl::OnFrame(const Peer& peer, const void* data, size_t size, int 
     const uint64_t id = PeekFrameId(data, size);
     // An invalid frame naming a live request of a client (a STDIN chunk over
     // the limit, say) ends that request: going on would corrupt its stdin.
-    if (id != 0 && !dispatcher_.IsWorker(key) && FailSession(key, id, f.status().message())) return;
+    if (id != 0 && !from_worker && FailSession(key, id, f.status().message())) return;
     SendTo(peer, EncodeError(id, ErrorCode::kBadFrame, f.status().message()));
     ReportRefused(engine_, ErrorCode::kBadFrame);
     return;
   }
-  if (dispatcher_.IsWorker(key)) {
+  if (from_worker) {
     dispatcher_.OnWorkerFrame(key, *std::move(f));
     return;
   }
@@ -429,13 +431,12 @@ void Server::Impl::OnFrame(const Peer& peer, const void* data, size_t size, int 
     dispatcher_.OnHello(peer, *std::move(f));
     return;
   }
-  OnClientFrame(peer, *std::move(f));
+  OnClientFrame(peer, key, *std::move(f));
 }
 
 // ---- clients ----
 
-Server::Impl::ClientState& Server::Impl::Client(const Peer& peer) {
-  std::string key = PeerKey(peer);
+Server::Impl::ClientState& Server::Impl::Client(const Peer& peer, const std::string& key) {
   auto [it, fresh] = clients_.try_emplace(key);
   ClientState& c = it->second;
   if (fresh) {
@@ -462,13 +463,12 @@ void Server::Impl::OnExecRemoved(const std::string& key, uint64_t id) {
   }
 }
 
-void Server::Impl::OnClientFrame(const Peer& peer, Frame f) {
-  std::string key = PeerKey(peer);
+void Server::Impl::OnClientFrame(const Peer& peer, const std::string& key, Frame f) {
   switch (f.type) {
     case FrameType::kHeartbeat:
       return;
     case FrameType::kJob:
-      OnClientJob(key, Client(peer), std::move(f));
+      OnClientJob(key, Client(peer, key), std::move(f));
       return;
     case FrameType::kRoute:
       SendTo(peer, dispatcher_.Lease(f.id, f.job.name));
