@@ -247,6 +247,7 @@ class Client::Impl {
   std::vector<uint64_t> ended_;  // ids in calls_ that ended, oldest first
   size_t feeding_ = 0;           // calls with a stdin pump (not ended)
   absl::Time next_sweep_;        // when Pump next runs Sweep: at most every kSweepEvery
+  bool sweep_owed_ = false;      // Pump skipped a Sweep as too soon: it wakes for it
   uint64_t next_id_ = 1;
   absl::Time last_heard_;
   absl::Time last_beat_;
@@ -562,7 +563,7 @@ void Client::Impl::Pump(absl::Duration timeout, int cancel_fd, uint64_t wait_id)
     }
     absl::Time now = absl::Now();
     absl::Time wake = std::min(until, last_beat_ + options_.heartbeat_interval);
-    if (now < next_sweep_ && calls_.size() > ended_.size()) wake = std::min(wake, next_sweep_);
+    if (sweep_owed_) wake = std::min(wake, next_sweep_);
     int64_t ms = std::max<int64_t>(0, absl::ToInt64Milliseconds(wake - now) + 1);
     // With nothing but sockets to watch, frames already queued on them (the
     // common case while many jobs are in flight) are read without a poll
@@ -609,7 +610,10 @@ void Client::Impl::Pump(absl::Duration timeout, int cancel_fd, uint64_t wait_id)
         lane->last_beat = now;
       }
     }
-    if (now >= next_sweep_) {
+    // Only a skipped sweep adds a wake-up: a client waiting on a long job
+    // sweeps when its poll times out, not every kSweepEvery.
+    sweep_owed_ = now < next_sweep_;
+    if (!sweep_owed_) {
       Sweep(now, limit);
       next_sweep_ = now + kSweepEvery;
     }
