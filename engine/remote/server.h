@@ -70,14 +70,17 @@ struct ServerOptions {
   // request for a name with no handler ends with 126 `<name>: berthd is starting`
   // instead of 127, because the name may yet be registered.
   bool starting = false;
-  // ZeroMQ I/O threads. Each connection stays on the one it was accepted on
-  // (the least loaded), and a thread serves its connections in turn, so while
-  // a storm of connections is being accepted and handshaken, a client already
-  // connected waits behind the share of the storm that landed on its thread.
-  // With 16 the share is small: in tools/bench/storm_bench (5,000 silent
-  // clients a round, generated on the same 2-core machine) the worst echo of
-  // a connected client was 15-80 ms, where it was 110-360 ms with 2. Idle
-  // threads cost nothing; remote_bench shows no difference beyond its noise.
+  // ZeroMQ I/O threads (berthd --io-threads). Each connection stays on the one
+  // it was accepted on (the least loaded), and a thread serves its connections
+  // in turn, so while a storm of connections is being accepted and handshaken,
+  // a client already connected waits behind the share of the storm that landed
+  // on its thread. With 16 the share is small: in tools/bench/storm_bench (5,000
+  // silent clients a round, generated on the same 2-core machine) the worst echo
+  // of a connected client was 15-80 ms, where it was 110-360 ms with 2. The
+  // price: a relayed job's client and worker connections land on two threads,
+  // not one, so each job wakes one more thread (remote_bench (c), window 64:
+  // some 12% more context switches in the server, 4-7% less throughput than
+  // with 1). Jobs run in-process are not affected.
   int io_threads = 16;
   absl::Duration heartbeat_interval = absl::Seconds(1);
   int heartbeat_liveness = 3;  // missed heartbeats before a peer is lost

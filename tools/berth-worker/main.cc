@@ -38,6 +38,7 @@
 #include "engine/streams.h"
 #include "handlers/groups.h"
 #include "handlers/observe/trace_recorder.h"
+#include "tools/usage_exit.h"
 
 namespace berth {
 namespace {
@@ -127,7 +128,7 @@ int Main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return UsageExit(app, e, "berth-worker");
   }
   if (debug) spdlog::set_level(spdlog::level::debug);
 

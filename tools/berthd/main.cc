@@ -52,6 +52,7 @@
 #include "handlers/network/network.h"
 #include "handlers/observe/observability.h"
 #include "handlers/version.h"
+#include "tools/usage_exit.h"
 
 namespace berth {
 namespace {
@@ -248,6 +249,11 @@ int Main(int argc, char** argv) {
                  "jobs in flight on one client connection; beyond it a job gets 126")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--io-threads", sopts.io_threads,
+                 "ZeroMQ I/O threads: more keep clients served during a storm of connections; 1 gives a job "
+                 "relayed to a worker a few percent more throughput (docs/protocol.md, limits of the server)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   uint64_t connection_mib = sopts.max_connection_bytes >> 20;
   app.add_option("--max-connection-mib", connection_mib,
                  "stream windows one client connection may hold, in MiB (1 per job, 2 with stdin); beyond it 126")
@@ -256,7 +262,7 @@ int Main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return UsageExit(app, e, "berthd");
   }
   if (absl::Status s = MergeConfigFile(app, config_file, app.count("--config-file") > 0); !s.ok()) {
     return Fail(2, s.message());

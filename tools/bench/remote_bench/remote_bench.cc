@@ -90,9 +90,9 @@ int RawWorker(const std::string& back_ep) {
 }
 
 void Spawn(Child& c, const std::string& role, const std::string& ep, bool wait_ready = true,
-           const std::string& second_ep = "") {
+           const std::string& extra = "") {
   std::vector<std::string> args = {role, ep};
-  if (!second_ep.empty()) args.push_back(second_ep);
+  if (!extra.empty()) args.push_back(extra);
   bench::SpawnRole(c, "remote_bench", args, wait_ready);
 }
 
@@ -102,7 +102,9 @@ remote::ClientOptions At(const std::string& ep) {
   return o;
 }
 
-int Parent() {
+// `io_threads` > 0: the servers of (b) and (c) run that many ZeroMQ I/O
+// threads instead of berthd's default.
+int Parent(int io_threads) {
   // The server refuses a socket directory others can write (such as /tmp):
   // the ipc sockets live in a private directory of their own.
   char dir_template[] = "/tmp/berth-remote-bench-XXXXXX";
@@ -126,21 +128,23 @@ int Parent() {
     };
     Child raw_srv, job_srv, relay_srv, worker;
     Spawn(raw_srv, "raw", ep(0));
-    Spawn(job_srv, "server", ep(1));
+    const std::string iot = io_threads > 0 ? std::to_string(io_threads) : "";
+    Spawn(job_srv, "server", ep(1), true, iot);
     // The relay waits for the worker before saying ready.
     Spawn(worker, "worker", ep(2), false);
     Child raw_relay, raw_worker;
     Spawn(raw_worker, "rawworker", ep(4), false);
     Spawn(raw_relay, "rawrelay", ep(3), true, ep(4));
-    Spawn(relay_srv, "relay", ep(2));
+    Spawn(relay_srv, "relay", ep(2), true, iot);
     bench::ZmqEcho raw(ep(0), 128);
     bench::EchoJob direct(At(ep(1)), kPayload);
     bench::EchoJob relayed(At(ep(2)), kPayload);
     bench::ZmqEcho raw_two_hops(ep(3), 128);
     bench::MeasureInterleaved({&raw, &direct, &relayed, &raw_two_hops}, bench::MeasurePlan{});
     RoundTripResult a = raw.Summary(), b = direct.Summary(), c = relayed.Summary(), d = raw_two_hops.Summary();
-    std::printf("%s (payload %zu bytes, window 1 latency, window %d throughput, interleaved)\n", transport,
-                kPayload.size(), kWindow);
+    const std::string servers = iot.empty() ? "" : absl::StrCat(", servers with ", iot, " I/O threads");
+    std::printf("%s (payload %zu bytes, window 1 latency, window %d throughput, interleaved%s)\n", transport,
+                kPayload.size(), kWindow, servers.c_str());
     bench::PrintResult("(a) raw DEALER->ROUTER echo", a);
     bench::PrintResult("(b) in-process job", b);
     bench::PrintResult("(c) job on a worker process", c);
@@ -159,16 +163,21 @@ int Parent() {
 int main(int argc, char** argv) {
   berth::ConfigureProductionRuntime();
   if (argc == 4 && std::string(argv[1]) == "rawrelay") return berth::RawRelay(argv[2], argv[3]);
-  if (argc == 3) {
+  if (argc == 3 || argc == 4) {
     std::string role = argv[1];
     if (role == "raw") return berth::bench::RunZmqEchoServer(argv[2]);
     if (role == "rawworker") return berth::RawWorker(argv[2]);
-    if (role == "server") return berth::bench::RunJobServer(argv[2], true);
-    if (role == "relay") return berth::bench::RunJobServer(argv[2], false);
+    const int io_threads = argc == 4 ? std::atoi(argv[3]) : 0;
+    if (role == "server") return berth::bench::RunJobServer(argv[2], true, io_threads);
+    if (role == "relay") return berth::bench::RunJobServer(argv[2], false, io_threads);
     if (role == "worker") return berth::bench::RunEchoWorker(argv[2]);
   }
   CLI::App app{"remote_bench: remote jobs (in-process on a server, and through a worker) beside raw ZeroMQ\n"
-               "round trips, for ipc and tcp loopback; p50, p99, throughput and the ratios. No arguments."};
+               "round trips, for ipc and tcp loopback; p50, p99, throughput and the ratios."};
+  int io_threads = 0;
+  app.add_option("--io-threads", io_threads,
+                 "ZeroMQ I/O threads of the servers of (b) and (c) (default: berthd's, see berthd --io-threads)")
+      ->check(CLI::Range(1, 64));
   CLI11_PARSE(app, argc, argv);
-  return berth::Parent();
+  return berth::Parent(io_threads);
 }

@@ -76,11 +76,12 @@ int RunZmqEchoServer(const std::string& ep) {
   }
 }
 
-int RunJobServer(const std::string& ep, bool local_echo) {
+int RunJobServer(const std::string& ep, bool local_echo, int io_threads) {
   Engine eng;
   if (local_echo && !InstallUtil(eng)) return 1;
   remote::ServerOptions o;
   o.endpoints = {ep};
+  if (io_threads > 0) o.io_threads = io_threads;
   auto server = remote::Server::Start(eng, o);
   if (!server.ok()) {
     std::fprintf(stderr, "%s\n", std::string(server.status().message()).c_str());

@@ -29,8 +29,9 @@ void SpawnRole(Child& child, const std::string& argv0, const std::vector<std::st
 int RunZmqEchoServer(const std::string& ep);
 // A berth remote::Server (what berthd serves its socket with) at `ep`: with
 // `local_echo` it serves util's `echo` in-process; without, it relays `echo`
-// to a worker and says ready once one serves it.
-int RunJobServer(const std::string& ep, bool local_echo);
+// to a worker and says ready once one serves it. `io_threads` > 0 replaces the
+// server's default count of ZeroMQ I/O threads.
+int RunJobServer(const std::string& ep, bool local_echo, int io_threads = 0);
 // A berth remote::Worker (what berth-worker runs) serving util's `echo`; with
 // `direct_endpoint`, also taking jobs there straight from clients.
 int RunEchoWorker(const std::string& ep, const std::string& direct_endpoint = "");
