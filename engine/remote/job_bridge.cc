@@ -199,9 +199,9 @@ void JobBridge::Detach() {
 
 class InlineJob::RecordingSink : public Sink {
  public:
-  RecordingSink(InlineJob* j, FrameType stream) : j_(j), stream_(stream) {}
+  RecordingSink(std::vector<Chunk>* chunks, FrameType stream) : chunks_(chunks), stream_(stream) {}
   absl::Status Write(absl::string_view data) override {
-    std::vector<Chunk>& chunks = j_->chunks_;
+    std::vector<Chunk>& chunks = *chunks_;
     while (!data.empty()) {
       // Consecutive writes to one stream share a chunk, up to the chunk limit.
       if (chunks.empty() || chunks.back().stream != stream_ || chunks.back().data.size() >= kMaxChunkBytes) {
@@ -216,27 +216,28 @@ class InlineJob::RecordingSink : public Sink {
   }
 
  private:
-  InlineJob* j_;
+  std::vector<Chunk>* chunks_;
   FrameType stream_;
 };
 
 InlineJob::InlineJob(std::unique_ptr<Job> job, uint64_t id, bool end_tail) {
-  job->Stdout().Add(std::make_unique<RecordingSink>(this, FrameType::kStdout));
-  job->Stderr().Add(std::make_unique<RecordingSink>(this, FrameType::kStderr));
+  std::vector<Chunk> chunks;  // the job's output, in the order written
+  job->Stdout().Add(std::make_unique<RecordingSink>(&chunks, FrameType::kStdout));
+  job->Stderr().Add(std::make_unique<RecordingSink>(&chunks, FrameType::kStderr));
   absl::Status s = job->Run();
   const absl::string_view message = s.ok() ? absl::string_view() : s.message();
-  const size_t streamed = end_tail && !chunks_.empty() ? chunks_.size() - 1 : chunks_.size();
+  const size_t streamed = end_tail && !chunks.empty() ? chunks.size() - 1 : chunks.size();
   for (size_t i = 0; i < streamed; ++i) {
-    frames_.push_back(Pending{chunks_[i].data.size(), EncodeData(chunks_[i].stream, id, chunks_[i].data)});
+    frames_.push_back(Pending{chunks[i].data.size(), EncodeData(chunks[i].stream, id, chunks[i].data)});
   }
-  if (streamed < chunks_.size()) {
-    const Chunk& last = chunks_.back();
+  if (streamed < chunks.size()) {
+    const Chunk& last = chunks.back();
     frames_.push_back(
         Pending{last.data.size(), EncodeEndWithTail(id, job->status(), message, last.stream, last.data)});
   } else {
     frames_.push_back(Pending{0, EncodeEnd(id, job->status(), message)});
   }
-  chunks_.clear();
+  job.reset();  // its sinks write into `chunks`: they go first
 }
 
 }  // namespace berth::remote

@@ -139,7 +139,6 @@ class InlineJob {
     std::string data;
   };
   class RecordingSink;
-  std::vector<Chunk> chunks_;  // the job's output, in the order written
   std::vector<Pending> frames_;
   size_t next_ = 0;  // frames_ before it are sent
   uint64_t credit_ = kInitialCredit;
