@@ -211,9 +211,11 @@ void DirectEndpoint::OnJob(const std::string& identity, ClientState& c, Frame f,
   ++served_;
   if (f.job.timeout != absl::InfiniteDuration()) {
     std::string key = absl::StrCat(identity, "/", f.id);
-    absl::Time when = absl::Now() + f.job.timeout;
-    deadline_of_[key] = when;
-    deadlines_.push(Deadline{when, std::move(key)});
+    const uint64_t serial = next_deadline_serial_++;
+    deadline_of_[key] = serial;
+    deadlines_.push(Deadline{absl::Now() + f.job.timeout, std::move(key), serial});
+  } else if (!deadline_of_.empty()) {
+    deadline_of_.erase(absl::StrCat(identity, "/", f.id));
   }
   c.exec->Start(std::move(f));
 }
@@ -229,7 +231,7 @@ void DirectEndpoint::FireDeadlines(absl::Time now) {
     Deadline d = deadlines_.top();
     deadlines_.pop();
     auto it = deadline_of_.find(d.key);
-    if (it == deadline_of_.end() || it->second != d.when) continue;
+    if (it == deadline_of_.end() || it->second != d.serial) continue;
     deadline_of_.erase(it);
     size_t slash = d.key.rfind('/');
     auto c = clients_.find(d.key.substr(0, slash));

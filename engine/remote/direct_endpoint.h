@@ -114,6 +114,7 @@ class DirectEndpoint {
   struct Deadline {
     absl::Time when;
     std::string key;  // identity/id
+    uint64_t serial;  // which job of that id
     bool operator>(const Deadline& o) const { return when > o.when; }
   };
   void FireDeadlines(absl::Time now);
@@ -138,10 +139,12 @@ class DirectEndpoint {
   std::string public_key_;
   std::string admission_key_;
   absl::flat_hash_map<std::string, ClientState> clients_;
-  // The deadline of each job that has one, by identity/id: a timer whose time
-  // is no longer there belongs to an earlier job of a reused id.
+  // Deadlines, and by identity/id the serial of the job whose deadline counts:
+  // every JOB sets or clears its id's entry, so a deadline left by an earlier
+  // job of a reused id (with or without a deadline of its own) ends nothing.
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<Deadline>> deadlines_;
-  absl::flat_hash_map<std::string, absl::Time> deadline_of_;
+  absl::flat_hash_map<std::string, uint64_t> deadline_of_;
+  uint64_t next_deadline_serial_ = 1;
   std::vector<std::string> gone_;  // clients to forget at the next Tick
   absl::Time last_beat_;
   uint64_t served_ = 0;

@@ -256,6 +256,29 @@ TEST_CASE("a worker admits only ticketed jobs; berthd's LEASE names it with a ti
   got = Exchange(to_worker, EncodeTicketedJob(4, Req("nosuch"), false, true, lease.routes[0].ticket), 4);
   CHECK(got.back().refusal == Refusal::kNotServed);
   CHECK(got.back().message == "nosuch: worker d1 does not serve it");
+  // A reused id is a new job: the deadline of the id's earlier job does not
+  // end it. (An echo with a 300 ms deadline, done at once; then a cat on the
+  // same id with none, still running 700 ms later, ending when its stdin does.)
+  JobRequest quick = Req("echo", {"quick"});
+  quick.timeout = absl::Milliseconds(300);
+  got = Exchange(to_worker, EncodeTicketedJob(5, quick, false, true, lease.routes[0].ticket), 5);
+  REQUIRE(got.back().type == FrameType::kEnd);
+  CHECK(got.back().status == 0);
+  to_worker.send(zmq::buffer(EncodeTicketedJob(5, Req("cat"), true, true, lease.routes[0].ticket)));
+  zmq::pollitem_t item{to_worker.handle(), 0, ZMQ_POLLIN, 0};
+  absl::Time until = absl::Now() + absl::Milliseconds(700);
+  while (absl::Now() < until) {
+    if (zmq::poll(&item, 1, std::chrono::milliseconds(50)) == 0) continue;
+    zmq::message_t m;
+    REQUIRE(to_worker.recv(m));
+    absl::StatusOr<Frame> early = DecodeFrame(m.data(), m.size());
+    REQUIRE(early.ok());
+    CAPTURE(early->message);
+    CHECK((early->type == FrameType::kCredit || early->type == FrameType::kHeartbeat));  // no END
+  }
+  got = Exchange(to_worker, EncodeSimple(FrameType::kStdinEnd, 5), 5);
+  CHECK(got.back().type == FrameType::kEnd);
+  CHECK(got.back().status == 0);
   // A name nobody serves directly: an empty lease, asked again in a second.
   route.id = 8;
   route.job.name = "nosuch";
