@@ -143,7 +143,15 @@ DirectEndpoint::ClientState& DirectEndpoint::Client(const std::string& identity)
         .outbox = outbox_,
         .peer = peer,
         .send = [this, identity](const std::string& frame) { SendTo(identity, frame); },
-        .on_removed = nullptr,
+        .on_removed =
+            [this, identity](uint64_t id) {
+              auto c = clients_.find(identity);
+              if (c == clients_.end()) return;
+              if (auto d = c->second.deadlines.find(id); d != c->second.deadlines.end()) {
+                deadlines_.Remove(d->second);
+                c->second.deadlines.erase(d);
+              }
+            },
     });
   }
   it->second.last_heard = absl::Now();
@@ -209,37 +217,27 @@ void DirectEndpoint::OnJob(const std::string& identity, ClientState& c, Frame f,
   if (draining) return refuse(Refusal::kDraining, "is draining");
   if (!room()) return refuse(Refusal::kAtCapacity, "is at capacity");
   ++served_;
-  if (f.job.timeout != absl::InfiniteDuration()) {
-    std::string key = absl::StrCat(identity, "/", f.id);
-    const uint64_t serial = next_deadline_serial_++;
-    deadline_of_[key] = serial;
-    deadlines_.push(Deadline{absl::Now() + f.job.timeout, std::move(key), serial});
-  } else if (!deadline_of_.empty()) {
-    deadline_of_.erase(absl::StrCat(identity, "/", f.id));
-  }
+  const uint64_t id = f.id;
+  const absl::Duration timeout = f.job.timeout;
   c.exec->Start(std::move(f));
+  // A job that is still here (not an inline one, done and sent) until its deadline.
+  if (timeout != absl::InfiniteDuration() && c.exec->Has(id)) {
+    c.deadlines[id] = deadlines_.Add(absl::Now() + timeout, {identity, id});
+  }
 }
 
 absl::Time DirectEndpoint::NextTimer() const {
-  absl::Time next = last_beat_ + options_.heartbeat_interval;
-  if (!deadlines_.empty()) next = std::min(next, deadlines_.top().when);
-  return next;
+  return std::min(last_beat_ + options_.heartbeat_interval, deadlines_.Next());
 }
 
 void DirectEndpoint::FireDeadlines(absl::Time now) {
-  while (!deadlines_.empty() && deadlines_.top().when <= now) {
-    Deadline d = deadlines_.top();
-    deadlines_.pop();
-    auto it = deadline_of_.find(d.key);
-    if (it == deadline_of_.end() || it->second != d.serial) continue;
-    deadline_of_.erase(it);
-    size_t slash = d.key.rfind('/');
-    auto c = clients_.find(d.key.substr(0, slash));
-    uint64_t id = 0;
-    if (c == clients_.end() || !absl::SimpleAtoi(d.key.substr(slash + 1), &id)) continue;
+  deadlines_.PopDue(now, [this](const std::pair<std::string, uint64_t>& job) {
+    auto c = clients_.find(job.first);
+    if (c == clients_.end()) return;
+    c->second.deadlines.erase(job.second);  // already out of the queue
     std::shared_ptr<Executor> exec = c->second.exec;
-    exec->End(id, kStatusDeadlineExceeded, "deadline exceeded");
-  }
+    exec->End(job.second, kStatusDeadlineExceeded, "deadline exceeded");
+  });
 }
 
 bool DirectEndpoint::SendTo(const std::string& identity, const std::string& payload) {
@@ -263,6 +261,7 @@ void DirectEndpoint::Forget(const std::string& identity) {
   auto it = clients_.find(identity);
   if (it == clients_.end()) return;
   std::shared_ptr<Executor> exec = std::move(it->second.exec);
+  for (const auto& [id, deadline] : it->second.deadlines) deadlines_.Remove(deadline);
   clients_.erase(it);
   exec->DetachAll();
 }

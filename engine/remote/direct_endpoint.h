@@ -32,7 +32,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <queue>
 #include <string>
 #include <vector>
 
@@ -41,6 +40,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "engine/engine.h"
+#include "engine/remote/deadline_queue.h"
 #include "engine/remote/executor.h"
 #include "engine/remote/outbox.h"
 #include "engine/remote/thread_pool.h"
@@ -109,14 +109,10 @@ class DirectEndpoint {
     std::string ticket;
     std::string ticket_key;
     absl::Time ticket_checked;
+    // The deadlines of its jobs that have one, by job id, until they end.
+    absl::flat_hash_map<uint64_t, DeadlineQueue<std::pair<std::string, uint64_t>>::Handle> deadlines;
   };
   static constexpr absl::Duration kTicketRecheck = absl::Seconds(1);
-  struct Deadline {
-    absl::Time when;
-    std::string key;  // identity/id
-    uint64_t serial;  // which job of that id
-    bool operator>(const Deadline& o) const { return when > o.when; }
-  };
   void FireDeadlines(absl::Time now);
   DirectEndpoint(DirectOptions options, Engine& engine, ThreadPool* pool, Outbox* outbox)
       : options_(std::move(options)), engine_(engine), pool_(pool), outbox_(outbox),
@@ -139,12 +135,9 @@ class DirectEndpoint {
   std::string public_key_;
   std::string admission_key_;
   absl::flat_hash_map<std::string, ClientState> clients_;
-  // Deadlines, and by identity/id the serial of the job whose deadline counts:
-  // every JOB sets or clears its id's entry, so a deadline left by an earlier
-  // job of a reused id (with or without a deadline of its own) ends nothing.
-  std::priority_queue<Deadline, std::vector<Deadline>, std::greater<Deadline>> deadlines_;
-  absl::flat_hash_map<std::string, uint64_t> deadline_of_;
-  uint64_t next_deadline_serial_ = 1;
+  // The deadlines of the jobs here, by (identity, id); a job that ends first,
+  // or whose client is forgotten, takes its deadline out (ClientState).
+  DeadlineQueue<std::pair<std::string, uint64_t>> deadlines_;
   std::vector<std::string> gone_;  // clients to forget at the next Tick
   absl::Time last_beat_;
   uint64_t served_ = 0;

@@ -283,7 +283,7 @@ Dispatcher::Forward& Dispatcher::NewForward(JobRequest job) {
   fw.dispatch = d;
   if (job.timeout != absl::InfiniteDuration()) {
     fw.deadline = absl::Now() + job.timeout;
-    deadlines_.push(Deadline{fw.deadline, d});
+    fw.deadline_entry = deadlines_.Add(fw.deadline, d);
   }
   if (job.trace_id.empty()) job.trace_id = NewTraceId();
   fw.request = std::move(job);
@@ -556,6 +556,7 @@ void Dispatcher::FinishForward(uint64_t dispatch) {
     auto w = workers_.find(fw->second.worker);
     if (w != workers_.end()) w->second.in_flight.erase(dispatch);
   }
+  deadlines_.Remove(fw->second.deadline_entry);
   forwards_.erase(fw);
 }
 
@@ -574,17 +575,15 @@ bool Dispatcher::TakeOutputWindow(Forward& fw, const WorkerState& w, uint64_t by
 // ---- time ----
 
 absl::Time Dispatcher::NextTimer() const {
-  absl::Time next = deadlines_.empty() ? absl::InfiniteFuture() : deadlines_.top().when;
-  return std::min(next, silence_check_);
+  return std::min(deadlines_.Next(), silence_check_);
 }
 
 void Dispatcher::FireTimers(absl::Time now) {
   if (now >= silence_check_) LoseSilentWorkers(now);
-  while (!deadlines_.empty() && deadlines_.top().when <= now) {
-    const uint64_t d = deadlines_.top().dispatch;
-    deadlines_.pop();
+  deadlines_.PopDue(now, [&](uint64_t d) {
     Forward* f = Find(d);
-    if (f == nullptr || f->answered) continue;
+    if (f == nullptr || f->answered) return;
+    f->deadline_entry = {};
     if (f->worker.empty()) {
       auto p = pending_.find(f->request.name);
       if (p != pending_.end()) p->second.erase(std::remove(p->second.begin(), p->second.end(), d), p->second.end());
@@ -593,7 +592,7 @@ void Dispatcher::FireTimers(absl::Time now) {
       AnswerRequester(*f, kStatusDeadlineExceeded, absl::StrCat(f->request.name, ": deadline exceeded"));
       SendToWorker(*f, EncodeSimple(FrameType::kCancel, d));  // the worker's END frees its slot later
     }
-  }
+  });
 }
 
 void Dispatcher::Tick(absl::Time now) {

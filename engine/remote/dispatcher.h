@@ -39,7 +39,6 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <queue>
 #include <string>
 #include <vector>
 
@@ -51,6 +50,7 @@
 #include "absl/time/time.h"
 #include "engine/engine.h"
 #include "engine/observer.h"
+#include "engine/remote/deadline_queue.h"
 #include "engine/remote/local_call.h"
 #include "engine/remote/outbox.h"
 #include "engine/remote/wire.h"
@@ -178,6 +178,7 @@ class Dispatcher {
     bool replayable = true;  // nothing from a worker has reached the requester yet
     bool answered = false;   // the requester has its END
     absl::Time deadline = absl::InfiniteFuture();
+    DeadlineQueue<uint64_t>::Handle deadline_entry;  // in deadlines_, until the forward goes
     // Output the worker may still send: the starting window plus the
     // requester's grants, less what it sent. Below zero, it broke the protocol.
     int64_t out_window = static_cast<int64_t>(kInitialCredit);
@@ -206,12 +207,6 @@ class Dispatcher {
     // Jobs counted against capacity: those relayed and those taken directly.
     size_t load() const { return in_flight.size() + direct_running; }
   };
-  struct Deadline {
-    absl::Time when;
-    uint64_t dispatch = 0;
-    bool operator>(const Deadline& o) const { return when > o.when; }
-  };
-
   Forward& NewForward(JobRequest job);
   Forward* Find(uint64_t d);
   void Dispatch(Forward& fw);
@@ -255,7 +250,7 @@ class Dispatcher {
   absl::flat_hash_map<std::string, std::vector<std::string>> served_;  // name → worker keys
   absl::flat_hash_map<std::string, std::deque<uint64_t>> pending_;
   absl::flat_hash_set<std::string> remote_names_;
-  std::priority_queue<Deadline, std::vector<Deadline>, std::greater<Deadline>> deadlines_;
+  DeadlineQueue<uint64_t> deadlines_;  // of the forwards with one, by dispatch id
   // When the quietest worker reaches SilenceLimit() (it may have spoken since:
   // then the check finds nothing and moves on).
   absl::Time silence_check_ = absl::InfiniteFuture();

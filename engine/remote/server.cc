@@ -13,6 +13,7 @@
 #include "absl/synchronization/notification.h"
 #include "engine/log.h"
 #include "engine/remote/connections.h"
+#include "engine/remote/deadline_queue.h"
 #include "engine/remote/dispatcher.h"
 #include "engine/remote/executor.h"
 #include "engine/remote/listener.h"
@@ -64,12 +65,21 @@ class Server::Impl : public LocalCallPort, private Dispatcher::Port {
   void SetReady() { starting_.store(false); }
 
  private:
+  // A job run by a client's executor: the client's key, the job's id, and the
+  // session's serial.
+  struct ExecJob {
+    std::string client;
+    uint64_t id = 0;
+    uint64_t serial = 0;
+  };
   // A request of a client: run by the client's executor here, or relayed to
   // a worker by the dispatcher.
   struct Session {
     uint64_t dispatch = 0;  // the dispatcher's id of a relayed job; 0: run by `exec`
     uint64_t window = 0;    // stream bytes reserved (ServerOptions::max_connection_bytes)
     uint64_t serial = 0;    // tells a reused id's timers from its own
+    // Its deadline in exec_deadlines_ (run by `exec` only), removed when it ends.
+    DeadlineQueue<ExecJob>::Handle deadline;
   };
   struct ClientState {
     Peer peer;
@@ -77,22 +87,18 @@ class Server::Impl : public LocalCallPort, private Dispatcher::Port {
     uint64_t windows = 0;            // the sum of the sessions' windows
     std::shared_ptr<Executor> exec;  // the jobs run here for this client
   };
-  enum class TimerKind { kExecDeadline, kProbe };
-  struct Timer {
+  // A probe of router `socket`'s peers (ScheduleProbes).
+  struct Probe {
     absl::Time when;
-    TimerKind kind;
-    std::string client;
-    uint64_t id = 0;
     int socket = 0;
-    uint64_t serial = 0;
-    bool operator>(const Timer& o) const { return when > o.when; }
+    bool operator>(const Probe& o) const { return when > o.when; }
   };
 
   // I/O thread.
   void Loop();
   void ReadRouter(int s);
   void ReadMonitor(int s);
-  // After connections of router `s` went: probes its peers (FireTimer).
+  // After connections of router `s` went: probes its peers (FireProbe).
   void ScheduleProbes(int s);
   // `fd`: the connection it came from (ZMQ_SRCFD), or -1.
   void OnFrame(const Peer& peer, const void* data, size_t size, int fd);
@@ -102,7 +108,9 @@ class Server::Impl : public LocalCallPort, private Dispatcher::Port {
   bool SendTo(const Peer& peer, const std::string& payload);
   void ProcessLostPeers();
   void Tick(absl::Time now);
-  void FireTimer(const Timer& t);
+  void FireProbe(const Probe& p);
+  // A job's deadline came before its end: 124.
+  void ExecDeadline(const ExecJob& j);
   // Dispatcher::Port.
   void SendToPeer(const Peer& peer, const std::string& payload) override { SendTo(peer, payload); }
   void SendToClient(const std::string& key, const std::string& payload) override;
@@ -137,7 +145,8 @@ class Server::Impl : public LocalCallPort, private Dispatcher::Port {
   Dispatcher dispatcher_;
   Connections connections_{engine_};
   absl::flat_hash_map<std::string, ClientState> clients_;
-  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
+  std::priority_queue<Probe, std::vector<Probe>, std::greater<Probe>> probes_;
+  DeadlineQueue<ExecJob> exec_deadlines_;
   std::vector<std::pair<Peer, std::string>> lost_;  // peers whose sends failed
   absl::flat_hash_map<int, std::array<absl::Time, 3>> probe_due_;  // by router: each delay's last probe
   uint64_t next_serial_ = 1;
@@ -236,7 +245,8 @@ void Server::Impl::Loop() {
   while (!stopping_.load()) {
     absl::Time now = absl::Now();
     absl::Time wake = next_tick;
-    if (!timers_.empty()) wake = std::min(wake, timers_.top().when);
+    if (!probes_.empty()) wake = std::min(wake, probes_.top().when);
+    wake = std::min(wake, exec_deadlines_.Next());
     wake = std::min(wake, dispatcher_.NextTimer());
     auto wait_ms = std::max<int64_t>(0, absl::ToInt64Milliseconds(wake - now) + 1);
     // While requests keep arriving, read them without a poll system call, but
@@ -284,11 +294,12 @@ void Server::Impl::Loop() {
       }
     }
     now = absl::Now();
-    while (!timers_.empty() && timers_.top().when <= now) {
-      Timer t = timers_.top();
-      timers_.pop();
-      FireTimer(t);
+    while (!probes_.empty() && probes_.top().when <= now) {
+      Probe p = probes_.top();
+      probes_.pop();
+      FireProbe(p);
     }
+    exec_deadlines_.PopDue(now, [this](const ExecJob& j) { ExecDeadline(j); });
     dispatcher_.FireTimers(now);
     if (now >= next_tick) {
       Tick(now);
@@ -364,7 +375,7 @@ void Server::Impl::ScheduleProbes(int s) {
     const absl::Time when = absl::UnixEpoch() + absl::Ceil(now + kDelays[i] - absl::UnixEpoch(), kProbeGrain);
     if (when == due[i]) continue;
     due[i] = when;
-    timers_.push(Timer{when, TimerKind::kProbe, "", 0, s});
+    probes_.push(Probe{when, s});
   }
 }
 
@@ -459,6 +470,7 @@ void Server::Impl::OnExecRemoved(const std::string& key, uint64_t id) {
   auto s = c->second.sessions.find(id);
   if (s != c->second.sessions.end() && s->second.dispatch == 0) {
     c->second.windows -= s->second.window;
+    exec_deadlines_.Remove(s->second.deadline);
     c->second.sessions.erase(s);
   }
 }
@@ -528,7 +540,7 @@ void Server::Impl::OnClientJob(const std::string& key, ClientState& c, Frame f) 
   const uint64_t serial = next_serial_++;
   if (dispatcher_.Serves(f.job.name)) {
     // The session comes first: the dispatcher may answer at once (and end it).
-    c.sessions[id] = Session{0, window, serial};
+    c.sessions[id] = Session{0, window, serial, {}};
     c.windows += window;
     const uint64_t d = dispatcher_.StartForClient(key, std::move(f));
     auto cs = clients_.find(key);
@@ -542,10 +554,11 @@ void Server::Impl::OnClientJob(const std::string& key, ClientState& c, Frame f) 
   std::shared_ptr<Executor> exec = c.exec;
   exec->Start(std::move(f));
   if (!exec->Has(id)) return;  // an inline job, done and sent
-  c.sessions[id] = Session{0, window, serial};
+  Session& session = c.sessions[id];
+  session = Session{0, window, serial, {}};
   c.windows += window;
   if (timeout != absl::InfiniteDuration()) {
-    timers_.push(Timer{absl::Now() + timeout, TimerKind::kExecDeadline, key, id, 0, serial});
+    session.deadline = exec_deadlines_.Add(absl::Now() + timeout, ExecJob{key, id, serial});
   }
 }
 
@@ -558,6 +571,7 @@ void Server::Impl::ClientRequestEnded(const std::string& key, uint64_t id) {
   if (c == clients_.end()) return;
   if (auto s = c->second.sessions.find(id); s != c->second.sessions.end()) {
     c->second.windows -= s->second.window;
+    exec_deadlines_.Remove(s->second.deadline);
     c->second.sessions.erase(s);
   }
 }
@@ -573,6 +587,7 @@ void Server::Impl::ClientLost(const std::string& key) {
   c->second.exec->DetachAll();
   for (auto& [id, s] : c->second.sessions) {
     if (s.dispatch != 0) dispatches.push_back(s.dispatch);
+    exec_deadlines_.Remove(s.deadline);
   }
   clients_.erase(c);
   for (uint64_t d : dispatches) dispatcher_.ClientGone(d);
@@ -631,26 +646,22 @@ void Server::Impl::Tick(absl::Time now) {
   }
 }
 
-void Server::Impl::FireTimer(const Timer& t) {
-  switch (t.kind) {
-    case TimerKind::kProbe: {
-      dispatcher_.Probe(t.socket);
-      const std::string beat = EncodeSimple(FrameType::kHeartbeat, 0);
-      for (auto& [key, c] : clients_) {
-        if (c.peer.socket == t.socket && !c.sessions.empty()) SendTo(c.peer, beat);
-      }
-      return;
-    }
-    case TimerKind::kExecDeadline: {
-      auto c = clients_.find(t.client);
-      if (c == clients_.end()) return;
-      auto s = c->second.sessions.find(t.id);
-      if (s == c->second.sessions.end() || s->second.serial != t.serial) return;
-      std::shared_ptr<Executor> exec = c->second.exec;
-      exec->End(t.id, kStatusDeadlineExceeded, "deadline exceeded");
-      return;
-    }
+void Server::Impl::FireProbe(const Probe& p) {
+  dispatcher_.Probe(p.socket);
+  const std::string beat = EncodeSimple(FrameType::kHeartbeat, 0);
+  for (auto& [key, c] : clients_) {
+    if (c.peer.socket == p.socket && !c.sessions.empty()) SendTo(c.peer, beat);
   }
+}
+
+void Server::Impl::ExecDeadline(const ExecJob& j) {
+  auto c = clients_.find(j.client);
+  if (c == clients_.end()) return;
+  auto s = c->second.sessions.find(j.id);
+  if (s == c->second.sessions.end() || s->second.serial != j.serial) return;
+  s->second.deadline = {};  // already out of the queue
+  std::shared_ptr<Executor> exec = c->second.exec;
+  exec->End(j.id, kStatusDeadlineExceeded, "deadline exceeded");
 }
 
 // ---- in-process callers of worker-served jobs ----

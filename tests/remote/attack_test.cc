@@ -436,6 +436,39 @@ TEST_CASE("5. one connection cannot make berthd hold unbounded stdin: jobs beyon
   CHECK(out == "still\n");
 }
 
+TEST_CASE("5. jobs that end before their day-long deadlines leave nothing of them behind in berthd") {
+  // A deadline kept until its time after its job ended would grow berthd by
+  // every such job: some 100 bytes each, 20 MB for these 200,000, without bound
+  // for a client that keeps sending them (engine/remote/deadline_queue.h).
+  TempDir dir;
+  Berthd d(dir);
+  Raw c(d.ipc);
+  constexpr uint64_t kDayMs = 86'400'000;
+  uint64_t next_id = 1;
+  auto run = [&](int count) {
+    int sent = 0, ended = 0, failed = 0;
+    for (; sent < count && sent < 64; ++sent) c.Job(next_id++, "sleep", {"0s"}, false, kDayMs);
+    while (ended < count) {
+      std::optional<Frame> f = c.Recv(absl::Seconds(10));
+      REQUIRE(f.has_value());
+      if (f->type != FrameType::kEnd) continue;
+      ++ended;
+      failed += f->status != 0;
+      if (sent < count) {
+        c.Job(next_id++, "sleep", {"0s"}, false, kDayMs);
+        ++sent;
+      }
+    }
+    CHECK(failed == 0);
+  };
+  run(5000);  // the pool threads and their allocator arenas are up
+  const size_t before = RssBytes(d.proc->pid());
+  run(kUnderAsan ? 20000 : 200000);
+  const size_t after = RssBytes(d.proc->pid());
+  MESSAGE("rss before ", before >> 10, " KiB, after ", after >> 10, " KiB");
+  if (kRssMeaningful) CHECK(after < before + (6 << 20));
+}
+
 // ---- 6. connection storms ----
 
 // `n` ZeroMQ clients of `endpoint` that connect (the ZMTP handshake completes)

@@ -20,6 +20,7 @@
 #include "engine/remote/client.h"
 #include "engine/remote/connections.h"
 #include "engine/remote/security.h"
+#include "engine/remote/deadline_queue.h"
 #include "engine/remote/server.h"
 #include "engine/remote/wire.h"
 #include "engine/remote/worker.h"
@@ -216,6 +217,33 @@ std::string Hex(absl::string_view bytes) {
   std::string out;
   for (unsigned char c : bytes) absl::StrAppend(&out, out.empty() ? "" : " ", absl::Hex(c, absl::kZeroPad2));
   return out;
+}
+
+TEST_CASE("DeadlineQueue: due deadlines come earliest first; one removed before its time leaves nothing") {
+  DeadlineQueue<int> q;
+  const absl::Time t0 = absl::UnixEpoch() + absl::Hours(1);
+  CHECK(q.Next() == absl::InfiniteFuture());
+  DeadlineQueue<int>::Handle late = q.Add(t0 + absl::Seconds(3), 3);
+  DeadlineQueue<int>::Handle early = q.Add(t0 + absl::Seconds(1), 1);
+  q.Add(t0 + absl::Seconds(2), 2);
+  DeadlineQueue<int>::Handle same = q.Add(t0 + absl::Seconds(2), 22);  // same time: both kept, in order added
+  CHECK(q.size() == 4);
+  CHECK(q.Next() == t0 + absl::Seconds(1));
+  q.Remove(early);
+  q.Remove(DeadlineQueue<int>::Handle{});  // none: nothing
+  CHECK(q.size() == 3);
+  std::vector<int> due;
+  q.PopDue(t0 + absl::Seconds(2), [&](int k) { due.push_back(k); });
+  CHECK(due == std::vector<int>{2, 22});
+  q.Remove(same);  // already due: nothing
+  CHECK(q.size() == 1);
+  CHECK(q.Next() == t0 + absl::Seconds(3));
+  // A job that ends first takes its deadline out: a million of them leave none.
+  for (int i = 0; i < 1000000; ++i) q.Remove(q.Add(t0 + absl::Hours(24), i));
+  CHECK(q.size() == 1);
+  q.Remove(late);
+  CHECK(q.size() == 0);
+  CHECK(q.Next() == absl::InfiniteFuture());
 }
 
 TEST_CASE("the worked example in docs/protocol.md is what berth sends") {
