@@ -583,7 +583,6 @@ void Dispatcher::FireTimers(absl::Time now) {
   deadlines_.PopDue(now, [&](uint64_t d) {
     Forward* f = Find(d);
     if (f == nullptr || f->answered) return;
-    f->deadline_entry = {};
     if (f->worker.empty()) {
       auto p = pending_.find(f->request.name);
       if (p != pending_.end()) p->second.erase(std::remove(p->second.begin(), p->second.end(), d), p->second.end());

@@ -65,19 +65,19 @@ class Server::Impl : public LocalCallPort, private Dispatcher::Port {
   void SetReady() { starting_.store(false); }
 
  private:
-  // A job run by a client's executor: the client's key, the job's id, and the
-  // session's serial.
+  // A job run by a client's executor: the client's key and the job's id. Its
+  // deadline leaves exec_deadlines_ with its session, so one that comes due
+  // names a session still there.
   struct ExecJob {
     std::string client;
     uint64_t id = 0;
-    uint64_t serial = 0;
   };
   // A request of a client: run by the client's executor here, or relayed to
   // a worker by the dispatcher.
   struct Session {
     uint64_t dispatch = 0;  // the dispatcher's id of a relayed job; 0: run by `exec`
     uint64_t window = 0;    // stream bytes reserved (ServerOptions::max_connection_bytes)
-    uint64_t serial = 0;    // tells a reused id's timers from its own
+    uint64_t serial = 0;    // tells a reused id's relayed session from the one before
     // Its deadline in exec_deadlines_ (run by `exec` only), removed when it ends.
     DeadlineQueue<ExecJob>::Handle deadline;
   };
@@ -558,7 +558,7 @@ void Server::Impl::OnClientJob(const std::string& key, ClientState& c, Frame f) 
   session = Session{0, window, serial, {}};
   c.windows += window;
   if (timeout != absl::InfiniteDuration()) {
-    session.deadline = exec_deadlines_.Add(absl::Now() + timeout, ExecJob{key, id, serial});
+    session.deadline = exec_deadlines_.Add(absl::Now() + timeout, ExecJob{key, id});
   }
 }
 
@@ -657,9 +657,7 @@ void Server::Impl::FireProbe(const Probe& p) {
 void Server::Impl::ExecDeadline(const ExecJob& j) {
   auto c = clients_.find(j.client);
   if (c == clients_.end()) return;
-  auto s = c->second.sessions.find(j.id);
-  if (s == c->second.sessions.end() || s->second.serial != j.serial) return;
-  s->second.deadline = {};  // already out of the queue
+  if (!c->second.sessions.contains(j.id)) return;
   std::shared_ptr<Executor> exec = c->second.exec;
   exec->End(j.id, kStatusDeadlineExceeded, "deadline exceeded");
 }
